@@ -1,0 +1,77 @@
+import type { ProviderConfig } from '../../shared/config/config-schema.ts';
+import type { Price } from '../../shared/policy/policy-schema.ts';
+import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
+
+/** The client protocols the gateway answers. */
+export type InboundProtocol = 'openai-responses' | 'openai-chat' | 'anthropic-messages';
+
+/** A concrete upstream target chosen by the policy decision. */
+export interface ResolvedTarget {
+  /** Public model name (policy `models` key). */
+  model: string;
+  /** Model id sent upstream. */
+  upstreamModel: string;
+  providerName: string;
+  provider: ProviderConfig;
+  price: Price;
+}
+
+export interface UpstreamTimeouts {
+  connectMillis: number;
+  firstByteMillis: number;
+  idleMillis: number;
+  totalMillis: number;
+}
+
+/**
+ * Where a forwarder writes the answer. `start` sends status and headers; once it has been
+ * called, failures must be reported in-band in the client's protocol (no fallback any more).
+ */
+export interface ClientSink {
+  start(status: number, headers: Record<string, string>): void;
+  write(chunk: string | Uint8Array): void;
+  end(chunk?: string | Uint8Array): void;
+  readonly started: boolean;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+export interface ForwardRequest {
+  inbound: InboundProtocol;
+  /** Parsed inbound body (the client's protocol). */
+  body: Record<string, unknown>;
+  /** Exact bytes the client sent, for same-protocol pass-through. */
+  rawBody: Buffer;
+  /** Inbound headers worth forwarding (already filtered of auth). */
+  forwardHeaders: Record<string, string>;
+  target: ResolvedTarget;
+  /** True when the request's `model` differs from `target.upstreamModel` (body must be rewritten). */
+  stream: boolean;
+  sink: ClientSink;
+  timeouts: UpstreamTimeouts;
+  sessionId: string;
+  requestId: string;
+}
+
+export interface ForwardOutcome {
+  /** HTTP status sent to the client. */
+  status: number;
+  usage: NormalizedUsage | undefined;
+  /** Upstream response-header time, ms since forward start. */
+  ttfbMillis: number;
+  /** Set when the answer failed after bytes were sent (in-band error). */
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+  /** Things that could not be carried across (dropped reasoning, hosted tools…). */
+  warnings: string[];
+  /** Tool calls the model made in this turn. */
+  toolCalls: OutputToolCall[];
+  /** Response id / model as reported upstream. */
+  upstreamModel?: string | undefined;
+}
+
+/**
+ * Sends one request to one target. Throws a GatewayError when it fails before `sink.start`
+ * (retryable ones let the caller try the next target); never throws after.
+ */
+export type Forwarder = (request: ForwardRequest) => Promise<ForwardOutcome>;

@@ -1,0 +1,34 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface ClickHouseOptions {
+  /** `embedded` or an http(s) URL. */
+  url: string;
+  database: string;
+  dataDir: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+/**
+ * The one way every role reaches ClickHouse: the official client, either over HTTP to a server
+ * or in-process through chDB's Connection (`chdb/connection`). chDB binds a single data directory
+ * per process, so embedded mode must be the only opener of `dataDir/clickhouse` in this process.
+ */
+export async function createClickHouse(options: ClickHouseOptions): Promise<ClickHouseClient> {
+  if (options.url === 'embedded') {
+    const path = resolve(options.dataDir, 'clickhouse');
+    mkdirSync(path, { recursive: true });
+    const { createChdbConnection } = await import('chdb/connection');
+    return createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+  }
+  return createClient({
+    url: options.url,
+    username: options.username ?? 'default',
+    password: options.password ?? '',
+    request_timeout: 30_000,
+    compression: { request: false, response: true },
+    clickhouse_settings: { date_time_input_format: 'best_effort' },
+  });
+}

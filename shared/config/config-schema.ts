@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/** Provider wire types Gatehouse can speak to. @see ../../README.md#providers */
+export const ProviderTypeSchema = z.enum(['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'openai-chat']);
+export type ProviderType = z.infer<typeof ProviderTypeSchema>;
+
+export const ProviderConfigSchema = z
+  .object({
+    type: ProviderTypeSchema,
+    /** Upstream base URL, e.g. `https://api.openai.com/v1`. Optional for presets and bedrock (region). */
+    base_url: z.string().url().optional(),
+    /** Secret key; never logged. */
+    api_key: z.string().optional(),
+    /** Azure OpenAI `api-version` query parameter. */
+    api_version: z.string().optional(),
+    /** How the key is sent for OpenAI-compatible servers. @defaultValue bearer */
+    auth_style: z.enum(['bearer', 'api-key', 'x-api-key', 'none']).optional(),
+    /** Preset name for OpenAI-compatible servers (vllm, ollama, groq, …) filling `base_url`/`auth_style`. */
+    preset: z.string().optional(),
+    /** Bedrock */
+    region: z.string().optional(),
+    access_key_id: z.string().optional(),
+    secret_access_key: z.string().optional(),
+    session_token: z.string().optional(),
+    /** Extra static headers sent upstream (e.g. an org header). */
+    headers: z.record(z.string(), z.string()).optional(),
+    /** Maximum concurrent requests to this upstream. @defaultValue 256 */
+    max_concurrency: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+
+export const AdminTokenSchema = z
+  .object({
+    name: z.string().min(1),
+    role: z.enum(['admin', 'approver', 'analyst']),
+    token: z.string().min(16, 'admin tokens must be at least 16 characters').optional(),
+    token_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  })
+  .strict()
+  .refine((t) => t.token !== undefined || t.token_sha256 !== undefined, { message: 'give token or token_sha256' });
+
+export const TimeoutsSchema = z
+  .object({
+    /** TCP/TLS connect timeout. @defaultValue 5000 */
+    connect_ms: z.number().int().positive().default(5_000),
+    /** Time until the upstream's response headers arrive. @defaultValue 60000 */
+    first_byte_ms: z.number().int().positive().default(60_000),
+    /** Longest silence between two stream chunks. @defaultValue 120000 */
+    idle_ms: z.number().int().positive().default(120_000),
+    /** Whole request. @defaultValue 900000 */
+    total_ms: z.number().int().positive().default(900_000),
+  })
+  .strict();
+
+export const DeploymentConfigSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+        /** Largest accepted request body. @defaultValue 33554432 (32 MiB: Codex resends long histories) */
+        body_limit_bytes: z.number().int().positive().default(32 * 1024 * 1024),
+        /** Client must send the whole request within this time. @defaultValue 30000 */
+        request_timeout_ms: z.number().int().positive().default(30_000),
+        /** How long SIGTERM waits for in-flight streams. @defaultValue 30000 */
+        drain_timeout_ms: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8787, body_limit_bytes: 32 * 1024 * 1024, request_timeout_ms: 30_000, drain_timeout_ms: 30_000 }),
+    /** Folder for the embedded ClickHouse data, the span spool and local state. @defaultValue .gatehouse */
+    data_dir: z.string().default('.gatehouse'),
+    clickhouse: z
+      .object({
+        /** `embedded` (chDB in-process) or an http(s) URL of a ClickHouse server. */
+        url: z.union([z.literal('embedded'), z.string().url()]).default('embedded'),
+        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('gatehouse'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .strict()
+      .default({ url: 'embedded', database: 'gatehouse' }),
+    redis: z
+      .object({
+        url: z.string().optional(),
+        key_prefix: z.string().default('gatehouse:'),
+        /** When Redis is unreachable: `open` serves with local counters reconciled later, `closed` refuses. @defaultValue open */
+        on_unavailable: z.enum(['open', 'closed']).default('open'),
+      })
+      .strict()
+      .default({ key_prefix: 'gatehouse:', on_unavailable: 'open' }),
+    admin: z.object({ tokens: z.array(AdminTokenSchema).default([]) }).strict().default({ tokens: [] }),
+    providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider names are lower-case'), ProviderConfigSchema).default({}),
+    /** Path of the bootstrap policy; becomes version 1 on a fresh data dir. */
+    policy: z.string().default('policy.example.yaml'),
+    evaluator: z
+      .object({
+        session_idle_seconds: z.number().positive().default(600),
+        concurrency: z.number().int().positive().default(4),
+        llm_judge: z.object({ enabled: z.boolean().default(false), model: z.string().optional() }).strict().optional(),
+      })
+      .strict()
+      .default({ session_idle_seconds: 600, concurrency: 4 }),
+    optimizer: z
+      .object({
+        /** Cron-like interval between scheduled optimizer runs. @defaultValue 86400 */
+        interval_seconds: z.number().positive().default(86_400),
+        seed: z.number().int().default(42),
+      })
+      .strict()
+      .default({ interval_seconds: 86_400, seed: 42 }),
+    timeouts: TimeoutsSchema.default({ connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 120_000, total_ms: 900_000 }),
+    spool: z
+      .object({
+        /** Upper bound of the on-disk span/audit spool. @defaultValue 268435456 */
+        max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+      })
+      .strict()
+      .default({ max_bytes: 256 * 1024 * 1024 }),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    /** Private key (PEM, Ed25519) the system signs automatic rollbacks with; generated under data_dir when absent. */
+    system_key_file: z.string().optional(),
+  })
+  .strict();
+
+export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;
+export type AdminRole = 'admin' | 'approver' | 'analyst';

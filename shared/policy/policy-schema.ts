@@ -1,0 +1,163 @@
+import { z } from 'zod';
+
+/** USD per million tokens. */
+export const PriceSchema = z
+  .object({
+    input: z.number().nonnegative(),
+    cached_input: z.number().nonnegative().optional(),
+    /** Anthropic/Bedrock cache writes; defaults to `input`. */
+    cache_write: z.number().nonnegative().optional(),
+    output: z.number().nonnegative(),
+  })
+  .strict();
+export type Price = z.infer<typeof PriceSchema>;
+
+export const ModelSchema = z
+  .object({
+    /** Name of a provider in the deployment config (`providers`). */
+    provider: z.string().min(1),
+    /** Model id sent upstream (an alias may differ from the public name). */
+    upstream: z.string().min(1),
+    price: PriceSchema,
+    /** Output tokens reserved for budget checks when the request sets no cap. @defaultValue 4096 */
+    default_max_output_tokens: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ModelDefinition = z.infer<typeof ModelSchema>;
+
+const BudgetPairSchema = z
+  .object({ daily_usd: z.number().positive().optional(), monthly_usd: z.number().positive().optional() })
+  .strict();
+export type BudgetPair = z.infer<typeof BudgetPairSchema>;
+
+export const StagesSchema = z
+  .object({
+    alert: z.number().positive().default(0.8),
+    downgrade: z.number().positive().default(0.95),
+    pause: z.number().positive().default(1.1),
+  })
+  .strict();
+
+export const CostCenterSchema = z
+  .object({
+    allowed_models: z.array(z.string()).default([]),
+    /** Empty = any provider of an allowed model. */
+    allowed_providers: z.array(z.string()).default([]),
+    budgets: z.object({ developer: BudgetPairSchema.optional(), cost_center: BudgetPairSchema.optional() }).strict().default({}),
+    stages: StagesSchema.default({ alert: 0.8, downgrade: 0.95, pause: 1.1 }),
+    downgrade: z.record(z.string(), z.string()).default({}),
+    fallback: z.record(z.string(), z.array(z.string())).default({}),
+    retry_cap: z.number().int().nonnegative().default(3),
+    capture: z.enum(['metadata', 'redacted', 'full']).default('metadata'),
+    /** Log what would be denied/routed without enforcing it. */
+    dry_run: z.boolean().default(false),
+    /** IANA time zone for budget periods and rule hours. @defaultValue UTC */
+    timezone: z.string().default('UTC'),
+    /** Largest quality regression the optimizer may propose and the rollback guard tolerates. @defaultValue 0.005 */
+    quality_regression_limit: z.number().nonnegative().max(1).default(0.005),
+    /** Seconds a session stays on a fallback target once it was served there. @defaultValue 900 */
+    affinity_seconds: z.number().nonnegative().default(900),
+    /** Share of eligible turns routed to a random allowed cheaper model to learn its quality. @defaultValue 0 */
+    exploration: z.object({ rate: z.number().min(0).max(0.2), models: z.array(z.string()) }).strict().optional(),
+  })
+  .strict();
+export type CostCenter = z.infer<typeof CostCenterSchema>;
+
+export const KeySchema = z
+  .object({
+    key: z.string().min(8).optional(),
+    key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    developer: z.string().min(1),
+    cost_center: z.string().min(1),
+    repo: z.string().optional(),
+    /** Identity claim the key was issued to (e.g. an email or OIDC subject). */
+    identity: z.string().optional(),
+    tags: z.array(z.string()).default([]),
+    budgets: BudgetPairSchema.optional(),
+  })
+  .strict()
+  .refine((k) => k.key !== undefined || k.key_sha256 !== undefined, { message: 'give key or key_sha256' });
+
+export const DaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+export const RuleSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    description: z.string().optional(),
+    /** Empty = every cost center. */
+    cost_centers: z.array(z.string()).default([]),
+    when: z
+      .object({
+        requested_models: z.array(z.string()).optional(),
+        input_tokens: z.object({ min: z.number().int().nonnegative().optional(), max: z.number().int().positive().optional() }).strict().optional(),
+        /** [start, end) hours in the cost center's time zone; start > end wraps midnight. */
+        hours: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]).optional(),
+        days: z.array(DaySchema).optional(),
+        budget_stages: z.array(z.enum(['ok', 'alert', 'downgrade'])).optional(),
+        developer_tags: z.array(z.string()).optional(),
+      })
+      .strict()
+      .default({}),
+    route_to: z.string().min(1),
+    dry_run: z.boolean().default(false),
+    /** Set by the optimizer: the proposal this rule came from. */
+    proposal_id: z.string().optional(),
+  })
+  .strict();
+export type RoutingRule = z.infer<typeof RuleSchema>;
+
+export const ApproverSchema = z
+  .object({
+    id: z.string().min(1),
+    /** Ed25519 public key, PEM (SPKI). */
+    public_key: z.string().includes('BEGIN PUBLIC KEY'),
+    /** Cost centers this approver may approve changes for; `*` = all, including approvers. */
+    scopes: z.array(z.string()).min(1),
+    /** OIDC subject that maps to this approver, when OIDC sign-in is configured. */
+    oidc_subject: z.string().optional(),
+  })
+  .strict();
+
+export const PolicySchema = z
+  .object({
+    models: z.record(z.string(), ModelSchema),
+    cost_centers: z.record(z.string(), CostCenterSchema),
+    keys: z.array(KeySchema).default([]),
+    rules: z.array(RuleSchema).default([]),
+    approvers: z.array(ApproverSchema).default([]),
+    alerts: z.object({ webhook_url: z.string().url().optional() }).strict().default({}),
+    /** Whole-gateway dry run: every cost center behaves as `dry_run: true`. */
+    dry_run: z.boolean().default(false),
+    oidc: z.object({ issuer: z.string(), audience: z.string(), jwks_url: z.string().url() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((policy, context) => {
+    for (const [centerName, center] of Object.entries(policy.cost_centers)) {
+      const check = (model: string, path: (string | number)[]) => {
+        if (!(model in policy.models)) context.addIssue({ code: 'custom', path, message: `unknown model "${model}" (define it under models)` });
+      };
+      center.allowed_models.forEach((m, i) => check(m, ['cost_centers', centerName, 'allowed_models', i]));
+      for (const [from, to] of Object.entries(center.downgrade)) {
+        check(from, ['cost_centers', centerName, 'downgrade', from]);
+        check(to, ['cost_centers', centerName, 'downgrade', from]);
+      }
+      for (const [from, chain] of Object.entries(center.fallback)) {
+        check(from, ['cost_centers', centerName, 'fallback', from]);
+        chain.forEach((m, i) => check(m, ['cost_centers', centerName, 'fallback', from, i]));
+      }
+    }
+    policy.keys.forEach((key, i) => {
+      if (!(key.cost_center in policy.cost_centers))
+        context.addIssue({ code: 'custom', path: ['keys', i, 'cost_center'], message: `unknown cost center "${key.cost_center}"` });
+    });
+    policy.rules.forEach((rule, i) => {
+      if (!(rule.route_to in policy.models))
+        context.addIssue({ code: 'custom', path: ['rules', i, 'route_to'], message: `unknown model "${rule.route_to}"` });
+      rule.cost_centers.forEach((c, j) => {
+        if (!(c in policy.cost_centers)) context.addIssue({ code: 'custom', path: ['rules', i, 'cost_centers', j], message: `unknown cost center "${c}"` });
+      });
+    });
+  });
+
+export type PolicyDocument = z.infer<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
