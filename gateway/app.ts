@@ -1,0 +1,127 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { GatewayContext } from './context.ts';
+import { GatewayError } from './errors/gateway-error.ts';
+import { registerErrorHandler } from './plugins/error-handler.ts';
+import { handleTurn } from './pipeline/handle-turn.ts';
+import { authenticateClient } from './pipeline/authenticate-client.ts';
+import { modelRefusal } from './policy/evaluate-policy.ts';
+import { registerKeyRoutes } from './admin/key-routes.ts';
+import { registerSqlRoutes } from './admin/sql-routes.ts';
+import type { InboundProtocol } from './forward/forward-types.ts';
+
+export interface BuildGatewayOptions {
+  /** Extra plugins (governance, console, OTLP intake…) registered after the core routes. */
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  debug?: boolean;
+}
+
+const CLIENT_ROUTES: [string, InboundProtocol][] = [
+  ['/v1/responses', 'openai-responses'],
+  ['/v1/chat/completions', 'openai-chat'],
+  ['/v1/messages', 'anthropic-messages'],
+];
+
+function isCodexClient(headers: Record<string, string | string[] | undefined>): boolean {
+  const originator = headers.originator;
+  const userAgent = headers['user-agent'];
+  return (typeof originator === 'string' && originator.startsWith('codex')) || (typeof userAgent === 'string' && userAgent.startsWith('codex'));
+}
+
+/** Builds the gateway app (never listens; see server.ts). */
+export async function buildGatewayApp(context: GatewayContext, options: BuildGatewayOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: context.logger as unknown as FastifyBaseLogger,
+    bodyLimit: context.config.server.body_limit_bytes,
+    requestTimeout: context.config.server.request_timeout_ms,
+    connectionTimeout: 0,
+    keepAliveTimeout: 75_000,
+    maxRequestsPerSocket: 0,
+    // Header limits: Node's default 16 KiB total; Codex's headers are ~3 KiB.
+    disableRequestLogging: true,
+    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Keep the exact request bytes: same-protocol pass-through forwards them unchanged.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const buffer = body as Buffer;
+    request.rawBody = buffer;
+    if (buffer.length === 0) {
+      done(new GatewayError('invalid_request', { message: 'gatehouse: empty JSON body' }), undefined);
+      return;
+    }
+    try {
+      const parsed: unknown = JSON.parse(buffer.toString('utf8'));
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        done(new GatewayError('invalid_request', { message: 'gatehouse: the JSON body must be an object' }), undefined);
+        return;
+      }
+      done(null, parsed);
+    } catch (error) {
+      done(new GatewayError('invalid_request', { message: `gatehouse: malformed JSON body: ${(error as Error).message}` }), undefined);
+    }
+  });
+
+  registerErrorHandler(app, { debug: options.debug ?? false });
+
+  for (const [path, inbound] of CLIENT_ROUTES) {
+    app.post(path, async (request, reply) => {
+      request.isCodex = isCodexClient(request.headers);
+      if (request.body === undefined || request.body === null) {
+        request.inbound = inbound;
+        throw new GatewayError('invalid_request', { message: 'gatehouse: send a JSON body with content-type: application/json' });
+      }
+      await handleTurn(context, inbound, request, reply);
+    });
+  }
+
+  // Some Codex versions try a WebSocket on /v1/responses first and fall back to HTTP at once on 426.
+  app.get('/v1/responses', async (_request, reply) => reply.code(426).header('upgrade', 'HTTP/1.1').send({ error: { message: 'gatehouse: use HTTP POST (no WebSocket transport)', type: 'invalid_request_error', code: 'upgrade_required', param: null } }));
+  app.server.on('upgrade', (request, socket) => {
+    const body = JSON.stringify({ error: { message: 'gatehouse: WebSocket transport is not offered; use HTTP POST', type: 'invalid_request_error', code: 'upgrade_required', param: null } });
+    socket.end(`HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    void request;
+  });
+
+  app.get('/v1/models', async (request) => {
+    const key = authenticateClient(context, request, 'openai-responses');
+    const policy = context.policy.current();
+    const center = policy.document.cost_centers[key.costCenter];
+    const models = (center?.allowed_models ?? []).filter((model) => !modelRefusal(policy.document, key.costCenter, model));
+    return {
+      object: 'list',
+      data: models.map((id) => ({ id, object: 'model', created: 0, owned_by: policy.document.models[id]?.provider ?? 'gatehouse' })),
+    };
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const policyReadiness = context.policy.readiness();
+    const checks = await Promise.all(
+      context.readinessChecks.map((check) => check().catch((error: unknown) => ({ name: 'check', ok: false, detail: (error as Error).message }))),
+    );
+    checks.push({ name: 'policy', ok: policyReadiness.ok, detail: policyReadiness.refusal ?? `version ${context.policy.current().version}` });
+    if (context.draining) checks.push({ name: 'draining', ok: false, detail: 'shutting down' });
+    const ok = checks.every((check) => check.ok);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const writer = context.writer.stats();
+    const spool = context.writer.spoolStats();
+    context.metrics.spansQueued.set(writer.queuedRows);
+    context.metrics.spansDropped.set(writer.droppedRows + spool.droppedRows);
+    context.metrics.spansWritten.set(writer.writtenRows);
+    context.metrics.spoolBytes.set(spool.bytes);
+    context.metrics.spoolFiles.set(spool.files);
+    context.metrics.policyVersion.set(context.policy.current().version);
+    return reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
+  });
+
+  registerKeyRoutes(app, context);
+  registerSqlRoutes(app, context);
+  for (const plugin of options.plugins ?? []) await plugin(app);
+  return app;
+}

@@ -1,0 +1,69 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { DeploymentConfig } from '../shared/config/config-schema.ts';
+import type { AuditSink } from '../shared/audit/audit-event.ts';
+import type { BatchWriter } from '../shared/storage/batch-writer.ts';
+import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
+import type { PolicyHolder } from './policy/active-policy.ts';
+import type { KeyStore, VirtualKey } from './state/key-store.ts';
+import type { Tracing } from './telemetry/tracing.ts';
+import type { GatewayMetrics } from './telemetry/metrics.ts';
+import type { RequireRole } from './plugins/admin-auth.ts';
+import type { Forwarder, InboundProtocol } from './forward/forward-types.ts';
+import type { BudgetStage } from './policy/evaluate-policy.ts';
+import type { CostCenter } from '../shared/policy/policy-schema.ts';
+
+/** Budget admission of one request, from the budget gate. */
+export interface BudgetAdmission {
+  stage: BudgetStage;
+  /** e.g. "developer daily budget $20.00: spent $22.10, resets 2026-11-29T00:00:00Z" */
+  description?: string | undefined;
+  resetsAt?: Date | undefined;
+  /** Settles the reservation with the real cost (0 when the request was not served). */
+  settle(actualUsd: number): void;
+}
+
+export interface BudgetGate {
+  admit(input: { requestId: string; key: VirtualKey; costCenterName: string; costCenter: CostCenter; estimateUsd: number; now: Date }): Promise<BudgetAdmission> | BudgetAdmission;
+}
+
+export interface AffinityGate {
+  get(sessionId: string, requestedModel: string): string | undefined | Promise<string | undefined>;
+  set(sessionId: string, requestedModel: string, servedModel: string, ttlSeconds: number): void;
+}
+
+export interface UpstreamGuard {
+  canAttempt(targetId: string): boolean;
+  onSuccess(targetId: string): void;
+  onFailure(targetId: string): void;
+}
+
+/** Everything the gateway's routes use; built once at start-up by the composer (cli/start.ts or tests). */
+export interface GatewayContext {
+  config: DeploymentConfig;
+  logger: Logger;
+  policy: PolicyHolder;
+  keys: KeyStore;
+  tracing: Tracing;
+  metrics: GatewayMetrics;
+  audit: AuditSink;
+  clickhouse: ClickHouseClient;
+  database: string;
+  writer: BatchWriter;
+  requireRole: RequireRole;
+  budgets?: BudgetGate | undefined;
+  affinity?: AffinityGate | undefined;
+  upstreamGuard?: UpstreamGuard | undefined;
+  /** Consecutive failed tool results at the end of the resent history (retry cap). */
+  countTrailingToolFailures?: ((body: Record<string, unknown>, inbound: InboundProtocol) => number) | undefined;
+  /** Cross-protocol forwarding (translation). Same-protocol pairs use the pass-through. */
+  forwardTranslated?: Forwarder | undefined;
+  /** Handed every finished turn, off the request path (evaluator signals). */
+  onTurnComplete?: ((record: TurnRecord) => void) | undefined;
+  /** Sends an alert webhook (budget stages, hops, rollbacks); never throws. */
+  alert?: ((event: Record<string, unknown>) => void) | undefined;
+  /** Extra readiness checks (storage reachable…). */
+  readinessChecks: (() => Promise<{ name: string; ok: boolean; detail?: string }>)[];
+  /** Set while draining: new requests get 503. */
+  draining: boolean;
+}

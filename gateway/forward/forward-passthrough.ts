@@ -1,0 +1,179 @@
+import { request } from 'undici';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { agentFor } from '../transport/upstream-agents.ts';
+import { classifyTransportError, classifyUpstreamStatus } from '../transport/classify-transport-error.ts';
+import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
+import { toolCallsFromChatMessage, toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
+import { SseSideReader } from './sse-side-reader.ts';
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** Client headers that must not travel upstream (hop-by-hop, auth, framing, our own). */
+const DROPPED_HEADERS = new Set([
+  'host', 'authorization', 'x-api-key', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade',
+  'accept-encoding', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'cookie', 'expect',
+]);
+
+export function forwardableHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || DROPPED_HEADERS.has(name) || name.startsWith('x-gatehouse-')) continue;
+    result[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
+}
+
+function joinUrl(base: string, path: string): URL {
+  return new URL(base.replace(/\/+$/, '') + path);
+}
+
+/** The client's exact bytes unless the model alias or a needed option forces a rewrite. */
+function upstreamBody(forward: ForwardRequest, patch: (body: Record<string, unknown>) => boolean): string | Buffer {
+  const copy = { ...forward.body };
+  const needsModel = copy.model !== forward.target.upstreamModel;
+  if (needsModel) copy.model = forward.target.upstreamModel;
+  const patched = patch(copy);
+  return needsModel || patched ? JSON.stringify(copy) : forward.rawBody;
+}
+
+async function readErrorBody(body: AsyncIterable<Buffer>): Promise<unknown> {
+  let text = '';
+  for await (const chunk of body) {
+    if (text.length < MAX_ERROR_BODY_BYTES) text += chunk.toString('utf8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { error: { message: text.slice(0, 500) } };
+  }
+}
+
+/**
+ * Same-protocol pass-through (Responses → OpenAI Responses, Chat → OpenAI-compatible Chat):
+ * the upstream's bytes reach the client unchanged and in order; usage and tool calls are read on
+ * the side from the final event. Only the `model` field is rewritten when an alias maps elsewhere.
+ */
+export async function forwardPassthrough(forward: ForwardRequest): Promise<ForwardOutcome> {
+  const { target, sink, timeouts } = forward;
+  const isChat = forward.inbound === 'openai-chat';
+  const url = joinUrl(target.provider.base_url ?? 'https://api.openai.com/v1', isChat ? '/chat/completions' : '/responses');
+  const body = upstreamBody(forward, (candidate) => {
+    // Chat streams report usage only when asked; cost accounting needs it.
+    if (isChat && forward.stream && !(candidate.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
+      candidate.stream_options = { ...(candidate.stream_options as object | undefined), include_usage: true };
+      return true;
+    }
+    return false;
+  });
+  const headers: Record<string, string> = {
+    ...forward.forwardHeaders,
+    ...target.provider.headers,
+    'content-type': 'application/json',
+    'accept-encoding': 'identity',
+  };
+  if (target.provider.api_key) {
+    const style = target.provider.auth_style ?? 'bearer';
+    if (style === 'bearer') headers.authorization = `Bearer ${target.provider.api_key}`;
+    else if (style !== 'none') headers[style] = target.provider.api_key;
+  }
+
+  const started = performance.now();
+  const signal = AbortSignal.any([sink.signal, AbortSignal.timeout(timeouts.totalMillis)]);
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(url, {
+      method: 'POST',
+      headers,
+      body,
+      signal,
+      dispatcher: agentFor(url.origin, timeouts, target.provider.max_concurrency),
+    });
+  } catch (error) {
+    throw classifyTransportError(error, target.providerName, target.model);
+  }
+  const ttfbMillis = performance.now() - started;
+
+  if (response.statusCode >= 400) {
+    const errorBody = await readErrorBody(response.body).catch(() => undefined);
+    const retryAfter = response.headers['retry-after'];
+    throw classifyUpstreamStatus(response.statusCode, errorBody, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, target.providerName, target.model);
+  }
+
+  const contentType = String(response.headers['content-type'] ?? 'application/json');
+  const outcome: ForwardOutcome = { status: response.statusCode, usage: undefined, ttfbMillis, warnings: [], toolCalls: [] };
+
+  if (!contentType.includes('text/event-stream')) {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of response.body) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw classifyTransportError(error, target.providerName, target.model);
+    }
+    const bytes = Buffer.concat(chunks);
+    try {
+      const parsed = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+      if (isChat) {
+        outcome.usage = usageFromChat(parsed.usage as never);
+        outcome.toolCalls = toolCallsFromChatMessage((parsed.choices as { message?: unknown }[] | undefined)?.[0]?.message);
+      } else {
+        outcome.usage = usageFromResponses(parsed.usage as never);
+        outcome.toolCalls = toolCallsFromResponsesOutput(parsed.output);
+      }
+      outcome.upstreamModel = typeof parsed.model === 'string' ? parsed.model : undefined;
+    } catch {
+      outcome.warnings.push('upstream body was not JSON; usage unknown');
+    }
+    sink.start(response.statusCode, { 'content-type': contentType });
+    sink.end(bytes);
+    return outcome;
+  }
+
+  sink.start(response.statusCode, { 'content-type': contentType, 'cache-control': 'no-cache' });
+  const reader = new SseSideReader(isChat ? 'openai-chat' : 'openai-responses');
+  try {
+    for await (const chunk of response.body) {
+      sink.write(chunk as Buffer);
+      reader.push(chunk as Buffer);
+    }
+  } catch (error) {
+    const failure = sink.signal.aborted
+      ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
+      : classifyTransportError(error, target.providerName, target.model);
+    reader.finish();
+    outcome.usage = reader.usage;
+    outcome.toolCalls = reader.toolCalls;
+    outcome.errorCode = sink.signal.aborted ? 'client_disconnected' : failure.code;
+    outcome.errorMessage = failure.message;
+    if (!sink.signal.aborted) sink.end(inBandError(isChat, failure.code, failure.message, forward.requestId));
+    else sink.end();
+    return outcome;
+  }
+  reader.finish();
+  outcome.usage = reader.usage;
+  outcome.toolCalls = reader.toolCalls;
+  outcome.upstreamModel = reader.model;
+  if (!reader.completed) {
+    // A stream that stops without its final event is a failure, never a normal finish.
+    const message = isChat
+      ? 'gatehouse: upstream closed the stream before [DONE]'
+      : 'gatehouse: upstream closed the stream before response.completed';
+    outcome.errorCode = 'upstream_error';
+    outcome.errorMessage = message;
+    sink.end(inBandError(isChat, 'upstream_error', message, forward.requestId));
+    return outcome;
+  }
+  if (reader.failed) {
+    outcome.errorCode = reader.failed.code;
+    outcome.errorMessage = reader.failed.message;
+  }
+  sink.end();
+  return outcome;
+}
+
+/** The protocol's own error event for failures after the first byte. */
+export function inBandError(isChat: boolean, code: string, message: string, requestId: string): string {
+  if (isChat) return `data: ${JSON.stringify({ error: { type: 'api_error', code, message, param: null, request_id: requestId } })}\n\n`;
+  // Codex CLI surfaces a response.failed's message in the terminal; a bare `error` event it may not.
+  const response = { id: `resp_${requestId}`, object: 'response', status: 'failed', error: { code, message }, output: [], usage: null };
+  return `event: response.failed\ndata: ${JSON.stringify({ type: 'response.failed', sequence_number: 0, response })}\n\n`;
+}

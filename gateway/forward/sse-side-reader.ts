@@ -1,0 +1,114 @@
+import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
+import { toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
+
+const RESPONSES_FINAL_EVENTS = ['response.completed', 'response.failed', 'response.incomplete'];
+
+/**
+ * Reads a pass-through SSE stream on the side without slowing it: only the few events that carry
+ * usage, the final output or an error are JSON-parsed; every other frame is skipped by a substring test.
+ */
+export class SseSideReader {
+  usage: NormalizedUsage | undefined;
+  toolCalls: OutputToolCall[] = [];
+  model: string | undefined;
+  completed = false;
+  failed: { code: string; message: string } | undefined;
+  private buffer = '';
+  private readonly protocol: 'openai-responses' | 'openai-chat';
+  private readonly chatToolCalls = new Map<number, OutputToolCall>();
+
+  constructor(protocol: 'openai-responses' | 'openai-chat') {
+    this.protocol = protocol;
+  }
+
+  push(chunk: Buffer): void {
+    this.buffer += chunk.toString('utf8');
+    if (this.buffer.includes('\r')) this.buffer = this.buffer.replaceAll('\r\n', '\n');
+    let boundary = this.buffer.indexOf('\n\n');
+    while (boundary !== -1) {
+      const frame = this.buffer.slice(0, boundary);
+      this.buffer = this.buffer.slice(boundary + 2);
+      this.onFrame(frame);
+      boundary = this.buffer.indexOf('\n\n');
+    }
+  }
+
+  finish(): void {
+    if (this.buffer.trim().length > 0) this.onFrame(this.buffer);
+    this.buffer = '';
+    if (this.protocol === 'openai-chat') this.toolCalls = [...this.chatToolCalls.values()];
+  }
+
+  private static dataOf(frame: string): string {
+    let data = '';
+    for (const line of frame.split('\n')) {
+      if (line.startsWith('data:')) data += (data ? '\n' : '') + line.slice(line.charAt(5) === ' ' ? 6 : 5);
+    }
+    return data;
+  }
+
+  private onFrame(frame: string): void {
+    if (this.protocol === 'openai-responses') this.onResponsesFrame(frame);
+    else this.onChatFrame(frame);
+  }
+
+  private onResponsesFrame(frame: string): void {
+    const isFinal = RESPONSES_FINAL_EVENTS.some((name) => frame.includes(name));
+    const isError = !isFinal && (frame.startsWith('event: error') || frame.includes('"type":"error"'));
+    if (!isFinal && !isError) return;
+    let event: { type?: string; response?: Record<string, unknown>; code?: string; message?: string };
+    try {
+      event = JSON.parse(SseSideReader.dataOf(frame)) as typeof event;
+    } catch {
+      return;
+    }
+    if (event.type === 'error') {
+      this.completed = true;
+      this.failed = { code: event.code ?? 'upstream_error', message: event.message ?? 'upstream error event' };
+      return;
+    }
+    if (!event.type || !RESPONSES_FINAL_EVENTS.includes(event.type) || !event.response) return;
+    this.completed = true;
+    const response = event.response;
+    this.usage = usageFromResponses(response.usage as never);
+    this.toolCalls = toolCallsFromResponsesOutput(response.output);
+    this.model = typeof response.model === 'string' ? response.model : undefined;
+    if (event.type === 'response.failed') {
+      const error = response.error as { code?: string; message?: string } | undefined;
+      this.failed = { code: error?.code ?? 'upstream_error', message: error?.message ?? 'response.failed' };
+    }
+  }
+
+  private onChatFrame(frame: string): void {
+    const data = SseSideReader.dataOf(frame);
+    if (data === '[DONE]') {
+      this.completed = true;
+      return;
+    }
+    const hasUsage = data.includes('"usage"');
+    const hasTools = data.includes('"tool_calls"');
+    const hasError = data.startsWith('{"error"');
+    if (!hasUsage && !hasTools && !hasError) return;
+    let chunk: {
+      model?: string;
+      usage?: unknown;
+      error?: { code?: string; message?: string };
+      choices?: { delta?: { tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] } }[];
+    };
+    try {
+      chunk = JSON.parse(data) as typeof chunk;
+    } catch {
+      return;
+    }
+    if (chunk.error) this.failed = { code: chunk.error.code ?? 'upstream_error', message: chunk.error.message ?? 'upstream error' };
+    if (chunk.usage) this.usage = usageFromChat(chunk.usage as never);
+    if (chunk.model) this.model = chunk.model;
+    for (const delta of chunk.choices?.[0]?.delta?.tool_calls ?? []) {
+      let call = this.chatToolCalls.get(delta.index);
+      if (!call) this.chatToolCalls.set(delta.index, (call = { callId: delta.id ?? '', name: '', kind: 'function', input: '' }));
+      if (delta.id) call.callId = delta.id;
+      if (delta.function?.name) call.name += delta.function.name;
+      if (delta.function?.arguments) call.input += delta.function.arguments;
+    }
+  }
+}

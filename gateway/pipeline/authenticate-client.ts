@@ -1,0 +1,32 @@
+import type { FastifyRequest } from 'fastify';
+import type { GatewayContext } from '../context.ts';
+import type { InboundProtocol } from '../forward/forward-types.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { VirtualKey } from '../state/key-store.ts';
+
+/** The virtual key from `Authorization: Bearer` (or `x-api-key` on the Anthropic route). */
+export function presentedClientKey(request: FastifyRequest, inbound: InboundProtocol): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string' && authorization.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim();
+  if (inbound === 'anthropic-messages') {
+    const apiKey = request.headers['x-api-key'];
+    if (typeof apiKey === 'string') return apiKey.trim();
+  }
+  return undefined;
+}
+
+export function authenticateClient(context: GatewayContext, request: FastifyRequest, inbound: InboundProtocol): VirtualKey {
+  const presented = presentedClientKey(request, inbound);
+  if (!presented) {
+    throw new GatewayError('invalid_api_key', {
+      message: 'gatehouse: no virtual key sent. Set it as "Authorization: Bearer <key>" (Codex CLI: the env_key of your gatehouse model provider; `npx gatehouse codex-config --key …` prints the block).',
+    });
+  }
+  const key = context.keys.lookup(presented);
+  if (!key) {
+    throw new GatewayError('invalid_api_key', {
+      message: 'gatehouse: this virtual key is unknown or revoked. Ask your platform team for a key (`npx gatehouse keys create`).',
+    });
+  }
+  return key;
+}

@@ -1,0 +1,54 @@
+import type { FastifyReply } from 'fastify';
+import type { ClientSink } from '../forward/forward-types.ts';
+
+/**
+ * A ClientSink over Fastify's raw response. `start` hijacks the reply (Fastify no longer touches it),
+ * so errors thrown before `start` still go through the error handler in the caller's protocol.
+ */
+export class ReplySink implements ClientSink {
+  private readonly reply: FastifyReply;
+  private readonly baseHeaders: Record<string, string>;
+  private readonly controller = new AbortController();
+  started = false;
+  finished = false;
+  /** Time the first byte went to the client, ms since the sink was created. */
+  firstByteMillis = 0;
+  private readonly createdAt = performance.now();
+
+  constructor(reply: FastifyReply, baseHeaders: Record<string, string>) {
+    this.reply = reply;
+    this.baseHeaders = baseHeaders;
+    reply.raw.on('close', () => {
+      if (!this.finished) this.controller.abort();
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Adds headers decided after construction (served model, provider…). Only before `start`. */
+  setHeader(name: string, value: string): void {
+    this.baseHeaders[name] = value;
+  }
+
+  start(status: number, headers: Record<string, string>): void {
+    if (this.started) return;
+    this.started = true;
+    this.reply.hijack();
+    this.reply.raw.writeHead(status, { ...headers, ...this.baseHeaders });
+    this.reply.raw.flushHeaders();
+    this.firstByteMillis = performance.now() - this.createdAt;
+  }
+
+  write(chunk: string | Uint8Array): void {
+    if (!this.reply.raw.destroyed) this.reply.raw.write(chunk);
+  }
+
+  end(chunk?: string | Uint8Array): void {
+    this.finished = true;
+    if (this.reply.raw.destroyed) return;
+    if (chunk === undefined) this.reply.raw.end();
+    else this.reply.raw.end(chunk);
+  }
+}

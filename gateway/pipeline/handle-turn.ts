@@ -1,0 +1,357 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { NormalizedUsage, OutputToolCall, SpanRow } from '../../shared/telemetry/turn-record.ts';
+import type { GatewayContext, BudgetAdmission } from '../context.ts';
+import type { ActivePolicy } from '../policy/active-policy.ts';
+import type { VirtualKey } from '../state/key-store.ts';
+import { GatewayError, type UpstreamAttempt } from '../errors/gateway-error.ts';
+import { evaluatePolicy, type Decision } from '../policy/evaluate-policy.ts';
+import { clockIn } from '../policy/match-rule.ts';
+import { computeCostUsd, estimateCostUsd } from '../accounting/compute-cost.ts';
+import { forwardPassthrough, forwardableHeaders } from '../forward/forward-passthrough.ts';
+import type { ForwardOutcome, Forwarder, InboundProtocol, ResolvedTarget } from '../forward/forward-types.ts';
+import { ReplySink } from './client-sink.ts';
+import { estimateInputTokens, readSessionFacts, type SessionFacts } from './request-facts.ts';
+import { authenticateClient } from './authenticate-client.ts';
+import { DenialLedger } from './denial-ledger.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+    /** Set once the policy is known, so error bodies carry the version. */
+    policyVersion?: number;
+    inbound?: InboundProtocol;
+    /** Whether the caller is Codex CLI (denials are shaped so its terminal shows them). */
+    isCodex?: boolean;
+  }
+}
+
+const SAME_PROTOCOL: Record<InboundProtocol, string> = {
+  'openai-responses': 'openai',
+  'openai-chat': 'openai-chat',
+  'anthropic-messages': 'anthropic',
+};
+
+const denials = new DenialLedger(10 * 60_000);
+
+function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: string): ResolvedTarget {
+  const definition = policy.document.models[model];
+  if (!definition) throw new GatewayError('model_not_allowed', { message: `gatehouse: model "${model}" is not defined in policy version ${policy.version}`, param: 'model' });
+  const provider = context.config.providers[definition.provider];
+  if (!provider) {
+    throw new GatewayError('no_healthy_upstream', {
+      message: `gatehouse: model "${model}" points at provider "${definition.provider}", which is not configured on this gateway (providers in gatehouse.yaml)`,
+      provider: definition.provider,
+    });
+  }
+  return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: definition.price };
+}
+
+function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
+  const value = body.max_output_tokens ?? body.max_completion_tokens ?? body.max_tokens;
+  return typeof value === 'number' && value > 0 ? value : fallback;
+}
+
+interface TurnState {
+  startedAt: number;
+  startedAtEpoch: number;
+  requestId: string;
+  inbound: InboundProtocol;
+  key: VirtualKey;
+  policy: ActivePolicy;
+  facts: SessionFacts;
+  requestedModel: string;
+  inputTokenEstimate: number;
+  stream: boolean;
+  decision?: Decision;
+  budget?: BudgetAdmission;
+  attempts: UpstreamAttempt[];
+}
+
+function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
+  const center = state.policy.document.cost_centers[state.key.costCenter];
+  const route = state.decision?.kind === 'route' ? state.decision : undefined;
+  return {
+    ts: new Date(state.startedAtEpoch).toISOString(),
+    request_id: state.requestId,
+    session_id: state.facts.sessionId,
+    turn_id: state.facts.turnId,
+    turn_seq: state.facts.turnSeq,
+    developer: state.key.developer,
+    identity: state.key.identity,
+    cost_center: state.key.costCenter,
+    repo: state.key.repo || state.facts.repo,
+    key_id: state.key.id,
+    tags: state.key.tags,
+    requested_model: state.requestedModel,
+    served_model: '',
+    provider: '',
+    provider_type: '',
+    inbound_protocol: state.inbound,
+    stream: state.stream,
+    status_code: 0,
+    error_code: '',
+    error_message: '',
+    input_tokens: 0,
+    cached_input_tokens: 0,
+    cache_write_tokens: 0,
+    output_tokens: 0,
+    reasoning_tokens: 0,
+    cost_usd: 0,
+    budget_stage: state.budget?.stage ?? 'ok',
+    downgraded_from: route?.downgradedFrom ?? '',
+    fallback_from: '',
+    hop_reason: '',
+    attempts: state.attempts.length > 0 ? JSON.stringify(state.attempts) : '',
+    rule_id: route?.ruleId ?? '',
+    rule_dry_run: route?.ruleDryRun ?? false,
+    policy_version: state.policy.version,
+    dry_run_decision: state.decision?.dryRunNotes.join('; ') ?? '',
+    translation_warnings: [],
+    tool_call_count: 0,
+    input_token_estimate: state.inputTokenEstimate,
+    duration_ms: performance.now() - state.startedAt,
+    ttfb_ms: 0,
+    client: state.facts.client,
+    capture: center?.capture ?? 'metadata',
+  };
+}
+
+function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
+  const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
+  context.metrics.requests.inc({ inbound: state.inbound, status: String(row.status_code), code: row.error_code });
+  context.metrics.latency.observe({ inbound: state.inbound, provider: row.provider }, row.duration_ms / 1000);
+  if (context.onTurnComplete) {
+    const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
+    setImmediate(() => {
+      try {
+        context.onTurnComplete?.(record);
+      } catch (error) {
+        context.logger.warn({ err: error }, 'turn hand-off to the evaluator failed');
+      }
+    });
+  }
+}
+
+/** Records a refused turn (span + one audit event per turn) and throws the structured error. */
+function refuse(context: GatewayContext, state: TurnState, body: Record<string, unknown>, error: GatewayError): never {
+  const row = baseRow(state);
+  row.status_code = error.status;
+  row.error_code = error.code;
+  row.error_message = error.message;
+  recordTurn(context, row, state, body, []);
+  if (denials.firstTime(`${state.facts.sessionId}|${state.facts.turnId}|${error.code}`)) {
+    context.audit.record({
+      actor: state.key.developer,
+      action: 'request.denied',
+      subject: state.requestId,
+      cost_center: state.key.costCenter,
+      policy_version: state.policy.version,
+      details: { code: error.code, requested_model: state.requestedModel, session_id: state.facts.sessionId, turn_id: state.facts.turnId, key_id: state.key.id },
+    });
+  }
+  throw new GatewayError(error.code, {
+    message: error.message,
+    param: error.param,
+    costCenter: state.key.costCenter,
+    model: state.requestedModel,
+    ...(error.retryAfterMillis === undefined ? {} : { retryAfterMillis: error.retryAfterMillis }),
+  });
+}
+
+/**
+ * One client turn, whatever the protocol: authenticate → decide (pure policy) → forward along the
+ * chain (fallback only before the first byte) → account (span, spend, evaluator hand-off).
+ */
+export async function handleTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const startedAt = performance.now();
+  const startedAtEpoch = Date.now();
+  request.inbound = inbound;
+  if (context.draining) throw new GatewayError('not_ready', { message: 'gatehouse: this gateway is shutting down; retry on another replica', retryable: true });
+  const key = authenticateClient(context, request, inbound);
+  const policy = context.policy.current();
+  request.policyVersion = policy.version;
+  const body = request.body as Record<string, unknown>;
+  const rawBody = request.rawBody ?? Buffer.from(JSON.stringify(body));
+  if (typeof body.model !== 'string' || body.model.length === 0) {
+    throw new GatewayError('invalid_request', { message: 'gatehouse: the request body needs a "model" string', param: 'model' });
+  }
+  const stream = body.stream === true;
+  const state: TurnState = {
+    startedAt,
+    startedAtEpoch,
+    requestId: request.id,
+    inbound,
+    key,
+    policy,
+    facts: readSessionFacts(request.headers, body, request.id),
+    requestedModel: body.model,
+    inputTokenEstimate: estimateInputTokens(rawBody.length),
+    stream,
+    attempts: [],
+  };
+  const center = policy.document.cost_centers[key.costCenter];
+  const requestedDefinition = policy.document.models[state.requestedModel];
+
+  if (context.budgets && center && requestedDefinition) {
+    const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), requestedDefinition.price);
+    state.budget = await context.budgets.admit({ requestId: state.requestId, key, costCenterName: key.costCenter, costCenter: center, estimateUsd, now: new Date(startedAtEpoch) });
+  }
+  const affinityModel = center && context.affinity ? await context.affinity.get(state.facts.sessionId, state.requestedModel) : undefined;
+
+  const decision = evaluatePolicy(policy.document, {
+    costCenter: key.costCenter,
+    developer: key.developer,
+    tags: key.tags,
+    requestedModel: state.requestedModel,
+    inputTokenEstimate: state.inputTokenEstimate,
+    clock: clockIn(center?.timezone ?? 'UTC', new Date(startedAtEpoch)),
+    budgetStage: state.budget?.stage ?? 'ok',
+    budgetDescription: state.budget?.description,
+    affinityModel,
+    trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
+  });
+  state.decision = decision;
+  if (decision.kind === 'deny') {
+    state.budget?.settle(0);
+    const retryAfterMillis = decision.code === 'budget_exhausted' && state.budget?.resetsAt ? state.budget.resetsAt.getTime() - Date.now() : undefined;
+    refuse(context, state, body, new GatewayError(decision.code, { message: decision.message, param: decision.param, ...(retryAfterMillis ? { retryAfterMillis } : {}) }));
+  }
+
+  const baseHeaders: Record<string, string> = {
+    'x-gatehouse-request-id': state.requestId,
+    'x-gatehouse-policy-version': String(policy.version),
+    'x-gatehouse-budget-stage': state.budget?.stage === 'pause' ? 'downgrade' : (state.budget?.stage ?? 'ok'),
+  };
+  if (decision.downgradedFrom) baseHeaders['x-gatehouse-downgraded-from'] = decision.downgradedFrom;
+  const sink = new ReplySink(reply, baseHeaders);
+  const forwardHeaders = forwardableHeaders(request.headers);
+
+  let outcome: ForwardOutcome | undefined;
+  let served: ResolvedTarget | undefined;
+  let lastError: GatewayError | undefined;
+  for (const entry of decision.chain) {
+    if (entry.deniedBy) {
+      lastError = new GatewayError(entry.deniedBy.code, { message: `${entry.deniedBy.message} (fallback after: ${lastError?.message ?? 'primary failed'})`, param: 'model' });
+      break;
+    }
+    let target: ResolvedTarget;
+    try {
+      target = resolveTarget(policy, context, entry.model);
+    } catch (error) {
+      lastError = error as GatewayError;
+      continue;
+    }
+    const targetId = `${target.providerName}/${target.model}`;
+    if (context.upstreamGuard && !context.upstreamGuard.canAttempt(targetId)) {
+      state.attempts.push({ model: target.model, provider: target.providerName, code: 'circuit_open', durationMillis: 0, reason: 'circuit breaker open' });
+      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" is failing for model "${target.model}" (circuit open)`, retryable: true, provider: target.providerName });
+      continue;
+    }
+    const forwarder: Forwarder | undefined = SAME_PROTOCOL[inbound] === target.provider.type ? forwardPassthrough : context.forwardTranslated;
+    if (!forwarder) {
+      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: no translation from ${inbound} to provider type ${target.provider.type} is available`, provider: target.providerName });
+      continue;
+    }
+    sink.setHeader('x-gatehouse-served-model', target.model);
+    sink.setHeader('x-gatehouse-provider', target.providerName);
+    if (served === undefined && outcome === undefined && state.attempts.length > 0) {
+      const first = state.attempts[0];
+      if (first) sink.setHeader('x-gatehouse-fallback-from', first.model);
+    }
+    const attemptStart = performance.now();
+    try {
+      outcome = await forwarder({
+        inbound,
+        body,
+        rawBody,
+        forwardHeaders,
+        target,
+        stream,
+        sink,
+        timeouts: {
+          connectMillis: context.config.timeouts.connect_ms,
+          firstByteMillis: context.config.timeouts.first_byte_ms,
+          idleMillis: context.config.timeouts.idle_ms,
+          totalMillis: context.config.timeouts.total_ms,
+        },
+        sessionId: state.facts.sessionId,
+        requestId: state.requestId,
+      });
+      served = target;
+      context.upstreamGuard?.onSuccess(targetId);
+      if (state.attempts.length > 0) state.attempts.push({ model: target.model, provider: target.providerName, status: outcome.status, durationMillis: performance.now() - attemptStart });
+      break;
+    } catch (error) {
+      const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
+      context.upstreamGuard?.onFailure(targetId);
+      context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
+      state.attempts.push({ model: target.model, provider: target.providerName, status: failure.upstream?.status ?? failure.status, code: failure.code, durationMillis: performance.now() - attemptStart, reason: failure.message.slice(0, 300) });
+      lastError = failure;
+      if (sink.started || !failure.retryable) break;
+    }
+  }
+
+  if (!outcome || !served) {
+    state.budget?.settle(0);
+    const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
+    failure.attempts = state.attempts;
+    const row = baseRow(state);
+    row.status_code = failure.status;
+    row.error_code = failure.code;
+    row.error_message = failure.message;
+    const last = state.attempts[state.attempts.length - 1];
+    row.served_model = last?.model ?? '';
+    row.provider = last?.provider ?? '';
+    recordTurn(context, row, state, body, []);
+    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed') refuse(context, state, body, failure);
+    throw failure;
+  }
+
+  finishServedTurn(context, state, body, served, outcome, sink);
+}
+
+function finishServedTurn(context: GatewayContext, state: TurnState, body: Record<string, unknown>, served: ResolvedTarget, outcome: ForwardOutcome, sink: ReplySink): void {
+  const usage: NormalizedUsage | undefined = outcome.usage;
+  const costUsd = usage ? computeCostUsd(usage, served.price) : 0;
+  state.budget?.settle(costUsd);
+  const decision = state.decision?.kind === 'route' ? state.decision : undefined;
+  const row = baseRow(state);
+  row.served_model = served.model;
+  row.provider = served.providerName;
+  row.provider_type = served.provider.type;
+  row.status_code = outcome.status;
+  row.error_code = outcome.errorCode ?? '';
+  row.error_message = outcome.errorMessage ?? '';
+  row.input_tokens = usage?.inputTokens ?? 0;
+  row.cached_input_tokens = usage?.cachedInputTokens ?? 0;
+  row.cache_write_tokens = usage?.cacheWriteTokens ?? 0;
+  row.output_tokens = usage?.outputTokens ?? 0;
+  row.reasoning_tokens = usage?.reasoningTokens ?? 0;
+  row.cost_usd = costUsd;
+  row.translation_warnings = outcome.warnings;
+  row.tool_call_count = outcome.toolCalls.length;
+  row.ttfb_ms = sink.firstByteMillis;
+  context.metrics.ttfb.observe({ provider: served.providerName }, outcome.ttfbMillis / 1000);
+
+  const firstAttempt = state.attempts[0];
+  const hopped = firstAttempt !== undefined && firstAttempt.model !== served.model;
+  if (hopped) {
+    row.fallback_from = firstAttempt.model;
+    row.hop_reason = [firstAttempt.status, firstAttempt.code].filter(Boolean).join(' ');
+  } else if (decision?.affinityFrom) {
+    row.fallback_from = decision.affinityFrom;
+    row.hop_reason = 'affinity';
+  }
+  if (hopped) onFallbackHop(context, state, firstAttempt.model, firstAttempt.provider, served, row.hop_reason);
+  recordTurn(context, row, state, body, outcome.toolCalls);
+}
+
+function onFallbackHop(context: GatewayContext, state: TurnState, fromModel: string, fromProvider: string, served: ResolvedTarget, reason: string): void {
+  const center = state.policy.document.cost_centers[state.key.costCenter];
+  context.metrics.hops.inc({ from: fromProvider, to: served.providerName });
+  if (context.affinity && center && center.affinity_seconds > 0) context.affinity.set(state.facts.sessionId, state.requestedModel, served.model, center.affinity_seconds);
+  if (fromProvider === served.providerName) return;
+  const details = { from_model: fromModel, from_provider: fromProvider, to_model: served.model, to_provider: served.providerName, reason, session_id: state.facts.sessionId, developer: state.key.developer };
+  context.audit.record({ actor: 'gateway', action: 'provider.hop', subject: state.requestId, cost_center: state.key.costCenter, policy_version: state.policy.version, details });
+  context.alert?.({ event: 'provider.hop', cost_center: state.key.costCenter, ts: new Date().toISOString(), ...details });
+}

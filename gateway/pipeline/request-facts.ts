@@ -1,0 +1,82 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { createHash } from 'node:crypto';
+
+/** Who and what a turn is about, read from the client's own headers and body. */
+export interface SessionFacts {
+  sessionId: string;
+  turnId: string;
+  /** Position of this request in its session: items of history it carries. */
+  turnSeq: number;
+  repo: string;
+  client: string;
+}
+
+function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+interface CodexTurnMetadata {
+  session_id?: string;
+  turn_id?: string;
+  workspaces?: unknown;
+}
+
+function parseTurnMetadata(text: string | undefined): CodexTurnMetadata | undefined {
+  if (!text || text.length > 16_384) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as CodexTurnMetadata) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** First workspace root (or git remote) Codex reports, as the repo of the turn. */
+function repoFromWorkspaces(workspaces: unknown): string | undefined {
+  if (Array.isArray(workspaces)) {
+    for (const workspace of workspaces) {
+      if (typeof workspace === 'string') return workspace;
+      if (workspace && typeof workspace === 'object') {
+        const record = workspace as Record<string, unknown>;
+        for (const field of ['git_remote', 'repo', 'remote', 'root', 'path', 'cwd']) {
+          if (typeof record[field] === 'string') return record[field];
+        }
+      }
+    }
+  } else if (workspaces && typeof workspaces === 'object') {
+    const first = Object.keys(workspaces)[0];
+    if (first) return first;
+  }
+  return undefined;
+}
+
+/**
+ * Session and turn ids: Codex's `session-id` and `x-codex-turn-metadata`, else `x-session-id`,
+ * else one derived from `prompt_cache_key`; a request with none of them is its own session.
+ */
+export function readSessionFacts(headers: IncomingHttpHeaders, body: Record<string, unknown>, requestId: string): SessionFacts {
+  const metadata = parseTurnMetadata(headerText(headers, 'x-codex-turn-metadata'));
+  const promptCacheKey = typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : undefined;
+  const sessionId =
+    headerText(headers, 'session-id') ??
+    metadata?.session_id ??
+    headerText(headers, 'x-session-id') ??
+    (promptCacheKey ? `pck_${createHash('sha256').update(promptCacheKey).digest('hex').slice(0, 24)}` : requestId);
+  const items = Array.isArray(body.input) ? body.input.length : Array.isArray(body.messages) ? body.messages.length : 0;
+  return {
+    sessionId,
+    turnId: metadata?.turn_id ?? headerText(headers, 'x-turn-id') ?? requestId,
+    turnSeq: items,
+    repo: headerText(headers, 'x-gatehouse-repo') ?? repoFromWorkspaces(metadata?.workspaces) ?? '',
+    client: (headerText(headers, 'originator') ?? headerText(headers, 'user-agent') ?? '').slice(0, 120),
+  };
+}
+
+/**
+ * Rough input-token estimate for budget reservation and rules, without tokenizing:
+ * ~4 bytes per token of the request body is what BPE tokenizers average on code and prose.
+ */
+export function estimateInputTokens(rawBodyBytes: number): number {
+  return Math.ceil(rawBodyBytes / 4);
+}

@@ -1,0 +1,62 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { renderErrorBody } from '../errors/render-error.ts';
+import { ERROR_CODES } from '../errors/error-codes.ts';
+
+const DENIAL_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded']);
+
+/** Longest Retry-After we send: Codex CLI hangs on long ones (../shared/CODEX-CLI.md). */
+const MAX_RETRY_AFTER_SECONDS = 5;
+
+function toGatewayError(error: FastifyError | Error): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const fastifyError = error as FastifyError;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('payload_too_large', { message: `gatehouse: request body is larger than this gateway accepts (server.body_limit_bytes)` });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('invalid_request', { message: `gatehouse: ${fastifyError.message}` });
+    default:
+      break;
+  }
+  if (fastifyError.validation) return new GatewayError('invalid_request', { message: `gatehouse: ${fastifyError.message}` });
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return new GatewayError('invalid_request', { message: `gatehouse: ${fastifyError.message}`, status: fastifyError.statusCode });
+  }
+  return new GatewayError('internal_error', { message: 'gatehouse: internal error (see the gateway log for the request id)', cause: error });
+}
+
+/**
+ * The only error handler: every failure becomes the contract's structured body in the caller's
+ * protocol. Denials to Codex CLI go out as 400 so its terminal shows our message at once (it retries
+ * 403 five times and hides most 429 messages); the contract status stays in the body.
+ */
+export function registerErrorHandler(app: FastifyInstance, options: { debug: boolean }): void {
+  app.setErrorHandler((rawError: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const error = toGatewayError(rawError);
+    const level = ERROR_CODES[error.code].level;
+    if (level === 'error') request.log.error({ err: rawError }, 'request failed');
+    else request.log[level]({ code: error.code, status: error.status }, error.message);
+    const protocol = request.inbound ?? (request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses');
+    const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug: options.debug });
+    let status = error.status;
+    if (request.isCodex && DENIAL_CODES.has(error.code)) {
+      status = 400;
+      reply.header('x-gatehouse-denied-status', String(error.status));
+    }
+    if (error.retryAfterMillis !== undefined && status === 429) {
+      const seconds = Math.max(1, Math.ceil(error.retryAfterMillis / 1000));
+      reply.header('retry-after', String(request.isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds));
+    }
+    reply.header('x-gatehouse-request-id', request.id);
+    if (request.policyVersion !== undefined) reply.header('x-gatehouse-policy-version', String(request.policyVersion));
+    void reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new GatewayError('not_found', { message: `gatehouse: no route ${request.method} ${request.url.split('?')[0]}` });
+    const body = renderErrorBody(error, request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses', { requestId: request.id, policyVersion: null });
+    void reply.code(404).send(body);
+  });
+}

@@ -1,0 +1,167 @@
+import type { CostCenter, PolicyDocument, RoutingRule } from '../../shared/policy/policy-schema.ts';
+import { ruleMatches, type RuleClock } from './match-rule.ts';
+
+export type BudgetStage = 'ok' | 'alert' | 'downgrade' | 'pause';
+
+/** What the decision needs to know about one request; gathered before any upstream call. */
+export interface RequestFacts {
+  costCenter: string;
+  developer: string;
+  tags: string[];
+  requestedModel: string;
+  inputTokenEstimate: number;
+  clock: RuleClock;
+  budgetStage: BudgetStage;
+  /** Human words for the tightest budget, used in pause messages. */
+  budgetDescription?: string | undefined;
+  /** Model a sticky session was moved to by an earlier fallback, if still within its window. */
+  affinityModel?: string | undefined;
+  trailingToolFailures: number;
+}
+
+export type DenialCode = 'model_not_allowed' | 'provider_not_allowed' | 'budget_exhausted' | 'retry_limit_exceeded';
+
+/** One target in the order it will be tried. `deniedBy` marks a fallback the policy forbids. */
+export interface ChainEntry {
+  model: string;
+  deniedBy?: { code: DenialCode; message: string } | undefined;
+}
+
+export type Decision =
+  | { kind: 'deny'; code: DenialCode; message: string; param: string | null; dryRunNotes: string[] }
+  | {
+      kind: 'route';
+      servedModel: string;
+      chain: ChainEntry[];
+      downgradedFrom?: string | undefined;
+      affinityFrom?: string | undefined;
+      ruleId?: string | undefined;
+      ruleDryRun: boolean;
+      /** "would have" entries of dry-run parts, and notes on steps that were skipped. */
+      dryRunNotes: string[];
+    };
+
+const list = (items: string[]) => (items.length > 0 ? items.join(', ') : '(none)');
+
+function allowedModelsMessage(costCenter: string, center: CostCenter | undefined): string {
+  return center ? `allowed for ${costCenter}: ${list(center.allowed_models)}` : `cost center ${costCenter} has no entry in the policy`;
+}
+
+/** Why `model` may not serve this cost center, or undefined when it may. */
+export function modelRefusal(policy: PolicyDocument, costCenter: string, model: string): { code: DenialCode; message: string } | undefined {
+  const center = policy.cost_centers[costCenter];
+  const definition = policy.models[model];
+  if (!center || !definition || !center.allowed_models.includes(model)) {
+    const known = definition ? '' : ' (unknown model)';
+    return {
+      code: 'model_not_allowed',
+      message: `gatehouse: model "${model}"${known} is not allowed for cost center "${costCenter}"; ${allowedModelsMessage(costCenter, center)}. Pick one of those with -m, or ask your platform team to add the model to the cost center's allowed_models.`,
+    };
+  }
+  if (center.allowed_providers.length > 0 && !center.allowed_providers.includes(definition.provider)) {
+    return {
+      code: 'provider_not_allowed',
+      message: `gatehouse: model "${model}" is served by provider "${definition.provider}", which cost center "${costCenter}" does not allow (allowed providers: ${list(center.allowed_providers)}). Pick a model of an allowed provider, or ask your platform team to change allowed_providers.`,
+    };
+  }
+  return undefined;
+}
+
+function firstMatchingRule(policy: PolicyDocument, facts: RequestFacts): RoutingRule | undefined {
+  for (const rule of policy.rules) {
+    if (rule.cost_centers.length > 0 && !rule.cost_centers.includes(facts.costCenter)) continue;
+    if (ruleMatches(rule, facts)) return rule;
+  }
+  return undefined;
+}
+
+/**
+ * The policy decision: a pure function of (policy, request facts). Order: allow-list → retry cap →
+ * budget pause → routing rule → sticky affinity → budget downgrade → fallback chain. Dry-run parts
+ * (whole gateway, cost center or rule) record what they would have done and change nothing.
+ */
+export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Decision {
+  const notes: string[] = [];
+  const center = policy.cost_centers[facts.costCenter];
+  const dryRun = policy.dry_run || center?.dry_run === true;
+  const deny = (code: DenialCode, message: string, param: string | null = null): Decision | undefined => {
+    if (dryRun) {
+      notes.push(`would deny ${code}`);
+      return undefined;
+    }
+    return { kind: 'deny', code, message, param, dryRunNotes: notes };
+  };
+
+  const requestedRefusal = modelRefusal(policy, facts.costCenter, facts.requestedModel);
+  if (requestedRefusal) {
+    // An unknown model or missing cost center cannot be served even in dry run: there is no route.
+    if (!center || !policy.models[facts.requestedModel]) return { kind: 'deny', code: requestedRefusal.code, message: requestedRefusal.message, param: 'model', dryRunNotes: notes };
+    const denial = deny(requestedRefusal.code, requestedRefusal.message, 'model');
+    if (denial) return denial;
+  }
+  if (!center) throw new Error('unreachable: cost center checked above');
+
+  if (facts.trailingToolFailures > center.retry_cap) {
+    const denial = deny(
+      'retry_limit_exceeded',
+      `gatehouse: this session's last ${facts.trailingToolFailures} tool calls failed in a row, above the retry cap of ${center.retry_cap} for cost center "${facts.costCenter}". Stop and look at the failing command or patch yourself, then start a new turn with what you learned (a successful tool call resets the count).`,
+    );
+    if (denial) return denial;
+  }
+
+  if (facts.budgetStage === 'pause') {
+    const denial = deny(
+      'budget_exhausted',
+      `gatehouse: budget exhausted for cost center "${facts.costCenter}" (${facts.budgetDescription ?? 'spend is past the pause stage'}); model "${facts.requestedModel}" is paused until the budget resets. Ask your platform team for a budget increase if this work cannot wait.`,
+    );
+    if (denial) return denial;
+  }
+
+  let servedModel = facts.requestedModel;
+  let ruleId: string | undefined;
+  let ruleDryRun = false;
+  const rule = firstMatchingRule(policy, facts);
+  if (rule) {
+    ruleId = rule.id;
+    ruleDryRun = rule.dry_run || dryRun;
+    const refusal = modelRefusal(policy, facts.costCenter, rule.route_to);
+    if (ruleDryRun) {
+      notes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${refusal ? ` (would deny ${refusal.code})` : ''}`);
+    } else if (refusal) {
+      return { kind: 'deny', code: refusal.code, message: `${refusal.message} (routed there by rule "${rule.id}")`, param: 'model', dryRunNotes: notes };
+    } else {
+      servedModel = rule.route_to;
+    }
+  }
+
+  let affinityFrom: string | undefined;
+  if (facts.affinityModel && facts.affinityModel !== servedModel) {
+    if (modelRefusal(policy, facts.costCenter, facts.affinityModel)) notes.push(`affinity to ${facts.affinityModel} ignored: no longer allowed`);
+    else {
+      affinityFrom = servedModel;
+      servedModel = facts.affinityModel;
+    }
+  }
+
+  let downgradedFrom: string | undefined;
+  if (facts.budgetStage === 'downgrade') {
+    const target = center.downgrade[servedModel];
+    if (!target) notes.push(`downgrade stage reached but no downgrade target for ${servedModel}`);
+    else if (modelRefusal(policy, facts.costCenter, target)) notes.push(`downgrade ${servedModel} -> ${target} skipped: target not allowed`);
+    else if (dryRun) notes.push(`would downgrade ${servedModel} -> ${target}`);
+    else {
+      downgradedFrom = servedModel;
+      servedModel = target;
+    }
+  }
+
+  const chain: ChainEntry[] = [{ model: servedModel }];
+  const fallbackOrigin = affinityFrom ?? servedModel;
+  for (const model of center.fallback[fallbackOrigin] ?? center.fallback[servedModel] ?? []) {
+    if (chain.some((entry) => entry.model === model)) continue;
+    chain.push({ model, deniedBy: modelRefusal(policy, facts.costCenter, model) });
+  }
+  if (affinityFrom && !chain.some((entry) => entry.model === affinityFrom)) chain.push({ model: affinityFrom });
+
+  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, dryRunNotes: notes };
+}

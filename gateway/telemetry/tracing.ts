@@ -1,0 +1,59 @@
+import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
+import type { UpstreamAttempt } from '../errors/gateway-error.ts';
+import { attributeNameOf, ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../../shared/telemetry/span-attributes.ts';
+
+export interface Tracing {
+  /** Records one finished turn: a server span with the row's columns and a child span per upstream attempt. */
+  recordTurn(row: Omit<SpanRow, 'trace_id' | 'span_id'>, startedAtMillis: number, attempts: UpstreamAttempt[]): { traceId: string; spanId: string };
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * A tracer provider of its own (not registered globally, so several gateways can live in one
+ * process in tests) whose batch processor hands finished spans to the collector's exporter off
+ * the request path.
+ */
+export function createTracing(exporter: SpanExporter): Tracing {
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 1024, scheduledDelayMillis: 200 })],
+  });
+  const tracer: Tracer = provider.getTracer('gatehouse-gateway', '0.1.0');
+  return {
+    recordTurn(row, startedAtMillis, attempts) {
+      const attributes: Attributes = { 'gen_ai.operation.name': 'chat' };
+      for (const [column, value] of Object.entries(row)) attributes[attributeNameOf(column as keyof SpanRow)] = value as never;
+      const span = tracer.startSpan(TURN_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startedAtMillis, attributes });
+      const spanContext = span.spanContext();
+      let attemptStart = startedAtMillis;
+      for (const attempt of attempts) {
+        const child = tracer.startSpan(
+          ATTEMPT_SPAN_NAME,
+          {
+            kind: SpanKind.CLIENT,
+            startTime: attemptStart,
+            attributes: {
+              'gatehouse.request_id': row.request_id,
+              'gen_ai.request.model': attempt.model,
+              'gen_ai.provider.name': attempt.provider,
+              'http.response.status_code': attempt.status ?? 0,
+              'error.type': attempt.code ?? '',
+              'gatehouse.hop_reason': attempt.reason ?? '',
+            },
+          },
+          trace.setSpan(otelContext.active(), span),
+        );
+        if (attempt.code) child.setStatus({ code: SpanStatusCode.ERROR, message: attempt.code });
+        attemptStart += attempt.durationMillis;
+        child.end(attemptStart);
+      }
+      if (row.error_code) span.setStatus({ code: SpanStatusCode.ERROR, message: row.error_code });
+      span.end(startedAtMillis + row.duration_ms);
+      return { traceId: spanContext.traceId, spanId: spanContext.spanId };
+    },
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}

@@ -1,0 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export function sha256Hex(text: string | Uint8Array): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Constant-time equality of two secrets: compares their SHA-256 digests so lengths leak nothing. */
+export function secretsEqual(candidate: string, expectedSha256Hex: string): boolean {
+  const candidateDigest = createHash('sha256').update(candidate).digest();
+  const expected = Buffer.from(expectedSha256Hex, 'hex');
+  return expected.length === candidateDigest.length && timingSafeEqual(candidateDigest, expected);
+}
