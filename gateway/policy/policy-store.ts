@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { ActivePolicy, PolicyHolder, PolicyReadiness } from './active-policy.ts';
+import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import type { AuditSink } from '../../shared/audit/audit-event.ts';
+import type { SystemKey } from '../../shared/signing/system-key.ts';
+import { loadPolicyFile, parsePolicyDocument } from '../../shared/config/load-config.ts';
+import { canonicalJson } from '../../shared/signing/canonical-json.ts';
+import { sha256Hex } from '../../shared/signing/hash.ts';
+import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
+import { approvalDigest } from '../governance/approval-digest.ts';
+import {
+  PolicyVerificationError,
+  verifyPolicyVersion,
+  versionFingerprint,
+  type PolicyVersionRow,
+  type VerifiedVersion,
+  type VerifyContext,
+} from './policy-version-verify.ts';
+
+export type { PolicyVersionRow } from './policy-version-verify.ts';
+
+const TABLE = 'policy_versions';
+
+export interface PolicyStoreOptions {
+  client: ClickHouseClient;
+  database: string;
+  /** Signs the bootstrap version and automatic rollbacks; verifies them on load. */
+  systemKey: SystemKey;
+  /** Receives `policy.activated` (bootstrap) and `policy.refused`. */
+  audit: AuditSink;
+  /** Policy YAML that becomes version 1 on an empty `policy_versions` table. */
+  bootstrapPolicyFile?: string | undefined;
+  /** Alternative to the file (tests, embedded callers that already parsed it). */
+  bootstrapDocument?: unknown;
+  /** Distributed mode: activations publish a notice; every store re-reads on it. */
+  redis?: Redis | undefined;
+  /** Prefix of the pub/sub channel and lock key. @defaultValue "gatehouse:" */
+  redisKeyPrefix?: string | undefined;
+  /** Safety-net re-read interval, also what catches rows edited behind our back. @defaultValue 1000 */
+  pollIntervalMillis?: number | undefined;
+  now?: (() => Date) | undefined;
+  onError?: ((error: unknown) => void) | undefined;
+}
+
+/** What the signer provides to make a new version active. */
+export interface ActivationInput {
+  document: PolicyDocument;
+  /** Hash of the version the change was reviewed against; must still be the active one. */
+  baseHash: string;
+  proposalId: string;
+  /** Base64 Ed25519 signature over approvalDigest({proposalId, baseHash, hash of document}). */
+  signature: string;
+  signedBy: string;
+  /** Shown as `approved_by`; usually `signedBy`. */
+  approvedBy: string;
+  justification: string;
+  /** Marks this version `rolled_back` in the same step (rollbacks). */
+  rollBackVersion?: number | undefined;
+}
+
+/** Raised when the base of a change is no longer the active version. */
+export class StalePolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StalePolicyError';
+  }
+}
+
+/**
+ * Signed policy versions in `gatehouse.policy_versions`, and the PolicyHolder the hot path reads.
+ * Active version = newest row with status `active`. Every load verifies the hash/signature chain
+ * back to version 1; an unsigned or altered version is refused (audited, reported by readiness)
+ * and the version in force stays.
+ */
+export class PolicyStore implements PolicyHolder {
+  private readonly options: PolicyStoreOptions;
+  private active: { policy: ActivePolicy; fingerprint: string } | undefined;
+  private refusal: string | undefined;
+  private readonly refusedFingerprints = new Set<string>();
+  private readonly listeners = new Set<(policy: ActivePolicy) => void>();
+  private readonly verifyCache = new Map<string, VerifiedVersion>();
+  private tableFingerprint = '';
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private subscriber: Redis | undefined;
+  private lastTimeMillis = 0;
+  private localLock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(options: PolicyStoreOptions) {
+    this.options = options;
+  }
+
+  private get prefix(): string {
+    return this.options.redisKeyPrefix ?? 'gatehouse:';
+  }
+
+  /** Redis channel carrying activation notices. */
+  get channel(): string {
+    return `${this.prefix}policy:changed`;
+  }
+
+  /** Bootstraps version 1 if needed, loads the active version, starts polling and listening. */
+  static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
+    const store = new PolicyStore(options);
+    await store.bootstrapIfEmpty();
+    await store.reload();
+    if (!store.active) throw new Error(`no verifiable policy version in ${options.database}.${TABLE}: ${store.refusal ?? 'table is empty'}`);
+    const interval = options.pollIntervalMillis ?? 1000;
+    store.pollTimer = setInterval(() => void store.poll(), interval);
+    store.pollTimer.unref();
+    if (options.redis) {
+      store.subscriber = options.redis.duplicate();
+      store.subscriber.on('message', (channel: string) => {
+        if (channel === store.channel) void store.reload();
+      });
+      store.subscriber.on('error', (error: unknown) => options.onError?.(error));
+      await store.subscriber.subscribe(store.channel);
+    }
+    return store;
+  }
+
+  current(): ActivePolicy {
+    if (!this.active) throw new Error('policy store not loaded');
+    return this.active.policy;
+  }
+
+  onChange(listener: (policy: ActivePolicy) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** ok while a verified version is in force; `refusal` says why the newest stored version was not loaded. */
+  readiness(): PolicyReadiness {
+    return { ok: this.active !== undefined, refusal: this.refusal };
+  }
+
+  /** Every version (latest state of each row), oldest first. */
+  async versions(): Promise<PolicyVersionRow[]> {
+    const result = await this.options.client.query({
+      query: `SELECT version, hash, parent_hash, document, signature, signed_by, approved_by, proposal_id, justification, status,
+                     toString(created_at) AS created_at, toString(updated_at) AS updated_at
+              FROM ${this.options.database}.${TABLE} FINAL ORDER BY version`,
+      format: 'JSONEachRow',
+    });
+    return (await result.json<PolicyVersionRow>()).map((row) => ({ ...row, version: Number(row.version) }));
+  }
+
+  async version(version: number): Promise<PolicyVersionRow | undefined> {
+    return (await this.versions()).find((row) => row.version === version);
+  }
+
+  private timestamp(): string {
+    const nowMillis = Math.max((this.options.now?.() ?? new Date()).getTime(), this.lastTimeMillis + 1);
+    this.lastTimeMillis = nowMillis;
+    return toClickHouseTime(new Date(nowMillis));
+  }
+
+  private async insertRows(rows: PolicyVersionRow[], deduplicationToken?: string): Promise<void> {
+    await this.options.client.insert({
+      table: `${this.options.database}.${TABLE}`,
+      values: rows,
+      format: 'JSONEachRow',
+      clickhouse_settings: {
+        date_time_input_format: 'best_effort',
+        ...(deduplicationToken ? { insert_deduplication_token: deduplicationToken, insert_deduplicate: 1 } : {}),
+      },
+    });
+  }
+
+  private async bootstrapIfEmpty(): Promise<void> {
+    const result = await this.options.client.query({ query: `SELECT count() AS n FROM ${this.options.database}.${TABLE}`, format: 'JSONEachRow' });
+    const [row] = await result.json<{ n: number | string }>();
+    if (Number(row?.n ?? 0) > 0) return;
+    let document: PolicyDocument;
+    if (this.options.bootstrapDocument !== undefined) document = parsePolicyDocument(this.options.bootstrapDocument, 'bootstrap policy');
+    else if (this.options.bootstrapPolicyFile) document = loadPolicyFile(this.options.bootstrapPolicyFile);
+    else throw new Error('policy_versions is empty and no bootstrap policy was given');
+    const text = canonicalJson(document);
+    const hash = sha256Hex(text);
+    const proposalId = 'bootstrap';
+    const signature = this.options.systemKey.sign(approvalDigest({ proposalId, baseHash: '', documentHash: hash }));
+    // Ed25519 is deterministic: gateways racing to bootstrap with the same key and file write rows
+    // that differ only in time, and FINAL keeps one of them.
+    const at = this.timestamp();
+    await this.insertRows(
+      [
+        {
+          version: 1,
+          hash,
+          parent_hash: '',
+          document: text,
+          signature,
+          signed_by: this.options.systemKey.id,
+          approved_by: this.options.systemKey.id,
+          proposal_id: proposalId,
+          justification: `bootstrap policy${this.options.bootstrapPolicyFile ? ` from ${this.options.bootstrapPolicyFile}` : ''}`,
+          status: 'active',
+          created_at: at,
+          updated_at: at,
+        },
+      ],
+      `policy-bootstrap-${hash}`,
+    );
+    this.options.audit.record({
+      actor: this.options.systemKey.id,
+      action: 'policy.activated',
+      subject: 'policy:1',
+      details: { version: 1, hash, parent_hash: '', approved_by: this.options.systemKey.id, proposal_id: proposalId, bootstrap: true },
+      policy_version: 1,
+    });
+  }
+
+  /** Re-reads when the stored rows changed since the last load (cheap fingerprint query). */
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const fingerprint = await this.readTableFingerprint();
+      if (fingerprint !== this.tableFingerprint) await this.reload();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
+  private async readTableFingerprint(): Promise<string> {
+    const result = await this.options.client.query({
+      query: `SELECT count() AS n, toString(groupBitXor(cityHash64(version, hash, parent_hash, document, signature, signed_by, approved_by, proposal_id, status, updated_at))) AS x
+              FROM ${this.options.database}.${TABLE} FINAL`,
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ n: number | string; x: string }>();
+    return `${row?.n ?? 0}:${row?.x ?? ''}`;
+  }
+
+  /** Reads, verifies and (if it changed and verifies) swaps in the newest active version. Coalesces concurrent calls. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        try {
+          await this.reloadOnce();
+        } catch (error) {
+          this.options.onError?.(error);
+        }
+      } while (this.reloadAgain && !this.closed);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    const fingerprint = await this.readTableFingerprint();
+    const rows = await this.versions();
+    this.tableFingerprint = fingerprint;
+    const context: VerifyContext = {
+      rows: new Map(rows.map((row) => [row.version, row])),
+      systemKeyId: this.options.systemKey.id,
+      systemPublicKeyPem: this.options.systemKey.publicKeyPem,
+      cache: this.verifyCache,
+    };
+    const candidates = rows.filter((row) => row.status === 'active').sort((a, b) => b.version - a.version);
+    for (const candidate of candidates) {
+      const candidateFingerprint = versionFingerprint(candidate);
+      if (this.active && this.active.fingerprint === candidateFingerprint) {
+        this.refusal = undefined;
+        return;
+      }
+      try {
+        const verified = verifyPolicyVersion(candidate, context);
+        this.refusal = undefined;
+        this.swap(verified, candidateFingerprint);
+        return;
+      } catch (error) {
+        if (!(error instanceof PolicyVerificationError)) throw error;
+        this.refuse(candidate, candidateFingerprint, error);
+        // With a version in force, keep it; at start-up fall back to the newest version that verifies.
+        if (this.active) return;
+      }
+    }
+  }
+
+  private swap(verified: VerifiedVersion, fingerprint: string): void {
+    const policy: ActivePolicy = {
+      version: verified.row.version,
+      hash: verified.row.hash,
+      parentHash: verified.row.parent_hash,
+      approvedBy: verified.row.approved_by,
+      document: verified.document,
+    };
+    this.active = { policy, fingerprint };
+    for (const listener of this.listeners) {
+      try {
+        listener(policy);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+  }
+
+  private refuse(row: PolicyVersionRow, fingerprint: string, error: PolicyVerificationError): void {
+    this.refusal = error.message;
+    if (this.refusedFingerprints.has(fingerprint)) return; // audit once per altered row, not once per poll
+    this.refusedFingerprints.add(fingerprint);
+    this.options.audit.record({
+      actor: 'system',
+      action: 'policy.refused',
+      subject: `policy:${row.version}`,
+      details: {
+        version: row.version,
+        reason: error.message,
+        failed_version: error.version,
+        hash: row.hash,
+        signed_by: row.signed_by,
+        kept_version: this.active?.policy.version ?? null,
+      },
+      policy_version: this.active?.policy.version ?? 0,
+    });
+  }
+
+  /**
+   * Writes a new active version signed by `input.signedBy`, verifies it like any load would, and
+   * loads it in this process at once; other processes get a Redis notice (and poll anyway).
+   * Serialized per process and, with Redis, across processes.
+   * @throws StalePolicyError when `baseHash` is no longer the active version
+   * @throws PolicyVerificationError when the signature or signer scope does not verify
+   */
+  async activate(input: ActivationInput): Promise<ActivePolicy> {
+    return this.withActivationLock(async () => {
+      await this.reload();
+      const current = this.current();
+      if (current.hash !== input.baseHash) {
+        throw new StalePolicyError(`the active policy changed (now version ${current.version}) since this change was made; propose it again`);
+      }
+      const rows = await this.versions();
+      const version = rows.reduce((max, row) => Math.max(max, row.version), 0) + 1;
+      const text = canonicalJson(input.document);
+      const at = this.timestamp();
+      const row: PolicyVersionRow = {
+        version,
+        hash: sha256Hex(text),
+        parent_hash: current.hash,
+        document: text,
+        signature: input.signature,
+        signed_by: input.signedBy,
+        approved_by: input.approvedBy,
+        proposal_id: input.proposalId,
+        justification: input.justification,
+        status: 'active',
+        created_at: at,
+        updated_at: at,
+      };
+      verifyPolicyVersion(row, {
+        rows: new Map([...rows.map((r) => [r.version, r] as const), [version, row]]),
+        systemKeyId: this.options.systemKey.id,
+        systemPublicKeyPem: this.options.systemKey.publicKeyPem,
+        cache: this.verifyCache,
+      });
+      const written: PolicyVersionRow[] = [row];
+      if (input.rollBackVersion !== undefined) {
+        const old = rows.find((r) => r.version === input.rollBackVersion);
+        if (old) written.push({ ...old, status: 'rolled_back', updated_at: at });
+      }
+      await this.insertRows(written);
+      await this.reload();
+      if (this.current().version !== version) throw new Error(`version ${version} was written but did not load: ${this.refusal ?? 'unknown reason'}`);
+      if (this.options.redis) {
+        await this.options.redis.publish(this.channel, JSON.stringify({ version, hash: row.hash })).catch((error: unknown) => this.options.onError?.(error));
+      }
+      return this.current();
+    });
+  }
+
+  /** Signs `approvalDigest` with the system key (automatic rollbacks). */
+  systemSign(proposalId: string, baseHash: string, document: PolicyDocument): { signature: string; signedBy: string } {
+    const digest = approvalDigest({ proposalId, baseHash, documentHash: sha256Hex(canonicalJson(document)) });
+    return { signature: this.options.systemKey.sign(digest), signedBy: this.options.systemKey.id };
+  }
+
+  private async withActivationLock<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.localLock.then(async () => {
+      const redis = this.options.redis;
+      if (!redis) return work();
+      const key = `${this.prefix}policy:activation-lock`;
+      const token = randomUUID();
+      const deadline = Date.now() + 10_000;
+      while ((await redis.set(key, token, 'PX', 15_000, 'NX')) !== 'OK') {
+        if (Date.now() > deadline) throw new Error('another gateway holds the policy activation lock');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      try {
+        return await work();
+      } finally {
+        await redis
+          .eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, token)
+          .catch((error: unknown) => this.options.onError?.(error));
+      }
+    });
+    this.localLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops polling and the Redis subscription. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    if (this.subscriber) {
+      await this.subscriber.quit().catch(() => undefined);
+      this.subscriber = undefined;
+    }
+    await this.reloading;
+  }
+}

@@ -1,0 +1,105 @@
+import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import { parsePolicyDocument } from '../../shared/config/load-config.ts';
+import { sha256Hex } from '../../shared/signing/hash.ts';
+import { verifyText } from '../../shared/signing/ed25519.ts';
+import { approvalDigest } from '../governance/approval-digest.ts';
+import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
+
+/** A `gatehouse.policy_versions` row (latest state of one version). */
+export interface PolicyVersionRow {
+  version: number;
+  hash: string;
+  parent_hash: string;
+  /** Canonical JSON of the parsed policy document. */
+  document: string;
+  /** Base64 Ed25519 signature of the approval digest (proposal id, parent hash, hash). */
+  signature: string;
+  /** Who produced `signature`: an approver id of the parent version, or the system key id. */
+  signed_by: string;
+  approved_by: string;
+  proposal_id: string;
+  justification: string;
+  status: 'active' | 'rolled_back' | (string & {});
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VerifiedVersion {
+  row: PolicyVersionRow;
+  document: PolicyDocument;
+}
+
+export interface VerifyContext {
+  /** Every version row by version number. */
+  rows: Map<number, PolicyVersionRow>;
+  systemKeyId: string;
+  systemPublicKeyPem: string;
+  /** Verified results, kept across loads so only new rows cost a signature check. */
+  cache: Map<string, VerifiedVersion>;
+}
+
+/** The fields a verification depends on: any edit to them invalidates a cached result. */
+export function versionFingerprint(row: PolicyVersionRow): string {
+  return sha256Hex([row.version, row.hash, row.parent_hash, row.signature, row.signed_by, row.proposal_id, sha256Hex(row.document)].join('\n'));
+}
+
+/** Thrown with a reason an operator can act on when a stored version fails verification. */
+export class PolicyVerificationError extends Error {
+  readonly version: number;
+  constructor(version: number, message: string) {
+    super(`policy version ${version}: ${message}`);
+    this.name = 'PolicyVerificationError';
+    this.version = version;
+  }
+}
+
+/** The parent of `row`: the newest older version whose hash is `row.parent_hash`. */
+export function findParent(row: PolicyVersionRow, rows: Map<number, PolicyVersionRow>): PolicyVersionRow | undefined {
+  let best: PolicyVersionRow | undefined;
+  for (const candidate of rows.values()) {
+    if (candidate.version < row.version && candidate.hash === row.parent_hash && (!best || candidate.version > best.version)) best = candidate;
+  }
+  return best;
+}
+
+/**
+ * Verifies a version and, recursively, its parents back to the bootstrap version: the stored
+ * document hashes to `hash`; the signature over the approval digest verifies with the signer's key
+ * (the system key, or an approver listed in the parent version whose scopes cover the change).
+ * Throws PolicyVerificationError naming the first version that fails.
+ */
+export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContext, depth = 0): VerifiedVersion {
+  const fingerprint = versionFingerprint(row);
+  const cached = context.cache.get(fingerprint);
+  if (cached) return cached;
+  if (depth > 100_000) throw new PolicyVerificationError(row.version, 'parent chain does not end');
+  if (sha256Hex(row.document) !== row.hash) throw new PolicyVerificationError(row.version, 'document does not match its hash (altered after signing)');
+  let document: PolicyDocument;
+  try {
+    document = parsePolicyDocument(JSON.parse(row.document), `policy version ${row.version}`);
+  } catch (error) {
+    throw new PolicyVerificationError(row.version, `document is not a valid policy: ${(error as Error).message}`);
+  }
+  if (!row.signature) throw new PolicyVerificationError(row.version, 'unsigned');
+  const digest = approvalDigest({ proposalId: row.proposal_id, baseHash: row.parent_hash, documentHash: row.hash });
+  let parent: VerifiedVersion | undefined;
+  if (row.parent_hash !== '') {
+    const parentRow = findParent(row, context.rows);
+    if (!parentRow) throw new PolicyVerificationError(row.version, `parent ${row.parent_hash.slice(0, 12)}… not found`);
+    parent = verifyPolicyVersion(parentRow, context, depth + 1);
+  } else if (row.signed_by !== context.systemKeyId) {
+    throw new PolicyVerificationError(row.version, 'a root version must be signed by the system key');
+  }
+  if (row.signed_by === context.systemKeyId) {
+    if (!verifyText(context.systemPublicKeyPem, digest, row.signature)) throw new PolicyVerificationError(row.version, 'system signature does not verify');
+  } else {
+    const approver = parent?.document.approvers.find((candidate) => candidate.id === row.signed_by);
+    if (!approver || !parent) throw new PolicyVerificationError(row.version, `signer "${row.signed_by}" is not an approver of the parent version`);
+    if (!verifyText(approver.public_key, digest, row.signature)) throw new PolicyVerificationError(row.version, `signature of "${row.signed_by}" does not verify`);
+    const refusal = scopeRefusal(approver.scopes, diffPolicies(parent.document, document).cost_centers);
+    if (refusal) throw new PolicyVerificationError(row.version, `signer "${row.signed_by}" was out of scope: ${refusal}`);
+  }
+  const verified = { row, document };
+  context.cache.set(fingerprint, verified);
+  return verified;
+}
