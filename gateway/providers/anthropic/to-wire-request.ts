@@ -1,0 +1,136 @@
+import type { CanonicalPart, ImagePart } from '../../canonical/item.ts';
+import type { CanonicalRequest } from '../../canonical/request.ts';
+import { warning, type TranslationWarning } from '../../canonical/warning.ts';
+import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
+import { joinUrl, parseArguments } from '../wire-json.ts';
+import {
+  ANTHROPIC_DEFAULT_VERSION,
+  ANTHROPIC_SAMPLING_CUTOFF_VERSION,
+  type AnthropicContentBlock,
+  type AnthropicMessage,
+  type AnthropicRequest,
+  type AnthropicTextBlock,
+  type AnthropicTool,
+} from './wire-schema.ts';
+
+/** Thinking budget per reasoning effort (Anthropic wants tokens, OpenAI clients send an effort). */
+const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medium: 10_000, high: 24_000, xhigh: 32_000 };
+const DEFAULT_MAX_TOKENS = 32_000;
+
+/** Canonical request → Anthropic Messages body. */
+export function toAnthropicBody(request: CanonicalRequest, version: string): { body: AnthropicRequest; warnings: TranslationWarning[] } {
+  const warnings: TranslationWarning[] = [];
+  const system: AnthropicTextBlock[] = [];
+  const messages: AnthropicMessage[] = [];
+  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlock[]): void => {
+    if (blocks.length === 0) return;
+    const last = messages.at(-1);
+    if (last !== undefined && last.role === role) last.content.push(...blocks);
+    else messages.push({ role, content: blocks });
+  };
+  let unsignedReasoning = 0;
+  for (const message of request.messages) {
+    if (message.role === 'system') {
+      for (const part of message.parts) if (part.type === 'text') system.push({ type: 'text', text: part.text });
+      continue;
+    }
+    const blocks: AnthropicContentBlock[] = [];
+    for (const part of message.parts) {
+      const block = toBlock(part, warnings);
+      if (block === 'unsigned-reasoning') unsignedReasoning++;
+      else if (block !== undefined) blocks.push(block);
+    }
+    push(message.role === 'assistant' ? 'assistant' : 'user', blocks);
+  }
+  if (unsignedReasoning > 0) warnings.push(warning('unsupported', 'reasoning', `${unsignedReasoning} reasoning item(s) without an Anthropic signature not sent (Anthropic only accepts its own signed thinking)`));
+
+  const body: AnthropicRequest = { model: request.model, max_tokens: request.maxOutputTokens ?? DEFAULT_MAX_TOKENS, messages };
+  // The stable prefix (system, then tools) gets cache breakpoints so Anthropic's prompt cache hits across turns.
+  if (system.length > 0) {
+    system[system.length - 1] = { ...system[system.length - 1]!, cache_control: { type: 'ephemeral' } };
+    body.system = system;
+  }
+  const tools: AnthropicTool[] = [];
+  for (const tool of request.tools) {
+    if (tool.kind !== 'function') continue;
+    tools.push({ name: tool.name, ...(tool.description !== undefined ? { description: tool.description } : {}), input_schema: tool.parameters });
+  }
+  if (tools.length > 0) {
+    tools[tools.length - 1] = { ...tools[tools.length - 1]!, cache_control: { type: 'ephemeral' } };
+    body.tools = tools;
+    const disableParallel = request.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
+    const choice = request.toolChoice;
+    if (choice === 'none') body.tool_choice = { type: 'none' };
+    else if (choice === 'required') body.tool_choice = { type: 'any', ...disableParallel };
+    else if (typeof choice === 'object') body.tool_choice = { type: 'tool', name: choice.name, ...disableParallel };
+    else if (request.parallelToolCalls === false) body.tool_choice = { type: 'auto', ...disableParallel };
+  }
+  const effort = request.reasoningEffort;
+  if (effort !== undefined && effort !== 'none' && THINKING_BUDGET[effort] !== undefined) {
+    const budget = THINKING_BUDGET[effort]!;
+    body.thinking = { type: 'enabled', budget_tokens: budget };
+    if (body.max_tokens <= budget) body.max_tokens = budget + 8192;
+  }
+  const samplingRejected = version >= ANTHROPIC_SAMPLING_CUTOFF_VERSION;
+  for (const [key, value] of [['temperature', request.temperature], ['top_p', request.topP], ['top_k', request.topK]] as const) {
+    if (value === undefined) continue;
+    if (samplingRejected) warnings.push(warning('unsupported', key, `${key} not sent: anthropic-version ${version} rejects it`));
+    else if (body.thinking !== undefined) warnings.push(warning('unsupported', key, `${key} not sent: Anthropic rejects it with extended thinking`));
+    else body[key] = value;
+  }
+  if (request.stopSequences !== undefined && request.stopSequences.length > 0) body.stop_sequences = request.stopSequences;
+  if (request.responseFormat !== undefined && request.responseFormat['type'] !== 'text') {
+    warnings.push(warning('unsupported', 'response_format', 'structured output format is not enforced on Anthropic'));
+  }
+  body.stream = request.stream;
+  return { body, warnings };
+}
+
+function toBlock(part: CanonicalPart, warnings: TranslationWarning[]): AnthropicContentBlock | 'unsigned-reasoning' | undefined {
+  switch (part.type) {
+    case 'text':
+      return part.text === '' ? undefined : { type: 'text', text: part.text };
+    case 'image':
+      return imageBlock(part);
+    case 'reasoning':
+      if (part.opaque?.family === 'anthropic' && part.opaque.kind === 'redacted_thinking') return { type: 'redacted_thinking', data: part.opaque.value };
+      if (part.opaque?.family === 'anthropic') return { type: 'thinking', thinking: part.text, signature: part.opaque.value };
+      return 'unsigned-reasoning';
+    case 'tool-call': {
+      const parsed = parseArguments(part.input);
+      if (!parsed.valid) warnings.push(warning('compatibility', `tool_call:${part.name}`, 'tool call arguments were not a JSON object; sent as {}'));
+      return { type: 'tool_use', id: part.callId, name: part.name, input: parsed.value };
+    }
+    case 'tool-result': {
+      const images = (part.images ?? []).map(imageBlock);
+      const content: string | AnthropicContentBlock[] = images.length > 0 ? [{ type: 'text', text: part.output }, ...images] : part.output;
+      return { type: 'tool_result', tool_use_id: part.callId, content, ...(part.isError ? { is_error: true } : {}) };
+    }
+  }
+}
+
+function imageBlock(part: ImagePart): AnthropicContentBlock {
+  if (part.data !== undefined) return { type: 'image', source: { type: 'base64', media_type: part.mediaType ?? 'image/png', data: part.data } };
+  return { type: 'image', source: { type: 'url', url: part.url ?? '' } };
+}
+
+/** Full outbound request: URL, auth header style, version header. */
+export function toAnthropicRequest(request: CanonicalRequest, context: AdapterContext): OutboundRequest {
+  const extra = context.provider.headers ?? {};
+  const version = extra['anthropic-version'] ?? ANTHROPIC_DEFAULT_VERSION;
+  const { body, warnings } = toAnthropicBody(request, version);
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...extra, 'anthropic-version': version };
+  const key = context.provider.api_key;
+  if (key !== undefined && context.provider.auth_style !== 'none') {
+    if (context.provider.auth_style === 'bearer') headers['authorization'] = `Bearer ${key}`;
+    else headers['x-api-key'] = key;
+  }
+  return {
+    url: joinUrl(context.provider.base_url ?? 'https://api.anthropic.com', '/v1/messages'),
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+    streamFormat: request.stream ? 'sse' : 'json',
+    warnings,
+  };
+}

@@ -1,0 +1,16 @@
+import { fromResponsesBody } from '../openai/from-wire-stream.ts';
+import type { ProviderAdapter } from '../provider-adapter.ts';
+import { azureOpenAICapabilities } from './capabilities.ts';
+import { classifyAzureOpenAIError } from './classify-error.ts';
+import { fromAzureOpenAIStream } from './from-wire-stream.ts';
+import { toAzureOpenAIRequest } from './to-wire-request.ts';
+
+/** Azure OpenAI, Responses API. */
+export const azureOpenAIAdapter: ProviderAdapter = {
+  id: 'azure-openai',
+  capabilities: azureOpenAICapabilities,
+  buildRequest: toAzureOpenAIRequest,
+  parseStream: (events) => fromAzureOpenAIStream(events),
+  parseResponse: (body) => fromResponsesBody(body),
+  classifyError: classifyAzureOpenAIError,
+};

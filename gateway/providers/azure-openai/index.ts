@@ -1,0 +1,1 @@
+export { azureOpenAIAdapter } from './azure-openai-adapter.ts';

@@ -1,0 +1,1 @@
+export { mapResponsesFinishReason as mapAzureOpenAIFinishReason } from '../openai/map-finish-reason.ts';

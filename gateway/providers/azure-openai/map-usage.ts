@@ -1,0 +1,1 @@
+export { mapResponsesUsage as mapAzureOpenAIUsage } from '../openai/map-usage.ts';

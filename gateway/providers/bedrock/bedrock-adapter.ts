@@ -1,0 +1,15 @@
+import type { ProviderAdapter } from '../provider-adapter.ts';
+import { bedrockCapabilities } from './capabilities.ts';
+import { classifyBedrockError } from './classify-error.ts';
+import { fromBedrockBody, fromBedrockStream } from './from-wire-stream.ts';
+import { toBedrockRequest } from './to-wire-request.ts';
+
+/** Amazon Bedrock Converse / ConverseStream (SigV4, binary event stream). */
+export const bedrockAdapter: ProviderAdapter = {
+  id: 'bedrock',
+  capabilities: bedrockCapabilities,
+  buildRequest: toBedrockRequest,
+  parseStream: (events) => fromBedrockStream(events),
+  parseResponse: (body) => fromBedrockBody(body),
+  classifyError: classifyBedrockError,
+};

@@ -1,0 +1,114 @@
+import type { CanonicalEvent } from '../../canonical/event.ts';
+import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
+import type { WireEvent } from '../provider-adapter.ts';
+import { guardStream } from '../stream-guard.ts';
+import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { mapGeminiFinishReason } from './map-finish-reason.ts';
+import { mapGeminiUsage } from './map-usage.ts';
+import type { GeminiUsage } from './wire-schema.ts';
+
+/**
+ * Gemini `alt=sse` chunks → canonical events. Function calls arrive whole; without an id one is
+ * made up (`call_<responseId>_<n>`). Usage is a running total: the last chunk's wins. A stream
+ * that closes without a `finishReason` is truncated.
+ */
+export function fromGeminiStream(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+  return guardStream('gemini', parse(events));
+}
+
+interface ParseState {
+  responseId: string | undefined;
+  metadataSent: boolean;
+  openText: 'text' | 'reasoning' | undefined;
+  blockCount: number;
+  callCount: number;
+  hasToolCalls: boolean;
+  finishReason: string | undefined;
+  usage: GeminiUsage | undefined;
+}
+
+async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+  const state: ParseState = { responseId: undefined, metadataSent: false, openText: undefined, blockCount: 0, callCount: 0, hasToolCalls: false, finishReason: undefined, usage: undefined };
+  for await (const wire of events) {
+    const chunk = parseEventData(wire.data);
+    if (chunk === undefined) continue;
+    if (chunk['error'] !== undefined) {
+      const error = asRecord(chunk['error']);
+      const status = asString(error['status']);
+      yield { type: 'error', code: status === 'RESOURCE_EXHAUSTED' ? 'upstream_rate_limited' : 'upstream_error', message: `gatehouse: upstream gemini failed mid-stream: ${asString(error['message']) ?? status ?? 'error'}`, retryable: status !== 'INVALID_ARGUMENT', upstreamType: status };
+      return;
+    }
+    yield* chunkEvents(chunk, state);
+  }
+  yield* closeText(state);
+  if (state.finishReason === undefined) return;
+  if (state.usage !== undefined) yield { type: 'usage', usage: mapGeminiUsage(state.usage) };
+  yield { type: 'finish', reason: mapGeminiFinishReason(state.finishReason, state.hasToolCalls) };
+}
+
+function* closeText(state: ParseState): Generator<CanonicalEvent> {
+  if (state.openText === 'text') yield { type: 'text-end', id: `block_${state.blockCount}` };
+  if (state.openText === 'reasoning') yield { type: 'reasoning-end', id: `block_${state.blockCount}` };
+  state.openText = undefined;
+}
+
+function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Generator<CanonicalEvent> {
+  if (!state.metadataSent) {
+    state.metadataSent = true;
+    state.responseId = asString(chunk['responseId']);
+    yield { type: 'response-metadata', id: state.responseId, model: asString(chunk['modelVersion']) };
+  }
+  if (chunk['usageMetadata'] !== undefined) state.usage = asRecord(chunk['usageMetadata']) as GeminiUsage;
+  const blockReason = asString(asRecord(chunk['promptFeedback'])['blockReason']);
+  if (blockReason !== undefined) state.finishReason = 'SAFETY';
+  const candidate = asRecord((Array.isArray(chunk['candidates']) ? chunk['candidates'] : [])[0]);
+  const parts = Array.isArray(asRecord(candidate['content'])['parts']) ? (asRecord(candidate['content'])['parts'] as unknown[]) : [];
+  for (const raw of parts) {
+    const part = asRecord(raw);
+    const signature = asString(part['thoughtSignature']);
+    if (signature !== undefined) {
+      // Signatures only mean something to Gemini: carried as an opaque reasoning item.
+      yield* closeText(state);
+      state.blockCount++;
+      const id = `block_${state.blockCount}`;
+      yield { type: 'reasoning-start', id };
+      yield { type: 'reasoning-end', id, opaque: { family: 'gemini', kind: 'thought_signature', value: signature } };
+    }
+    const text = asString(part['text']);
+    if (text !== undefined) {
+      const kind = part['thought'] === true ? 'reasoning' : 'text';
+      if (state.openText !== kind) {
+        yield* closeText(state);
+        state.blockCount++;
+        state.openText = kind;
+        yield { type: kind === 'text' ? 'text-start' : 'reasoning-start', id: `block_${state.blockCount}` };
+      }
+      if (text !== '') yield { type: kind === 'text' ? 'text-delta' : 'reasoning-delta', id: `block_${state.blockCount}`, delta: text };
+    }
+    const call = part['functionCall'];
+    if (call !== undefined) {
+      yield* closeText(state);
+      const fn = asRecord(call);
+      state.blockCount++;
+      state.hasToolCalls = true;
+      const id = `block_${state.blockCount}`;
+      const callId = asString(fn['id']) ?? `call_${state.responseId ?? 'gemini'}_${state.callCount}`;
+      state.callCount++;
+      const input = JSON.stringify(fn['args'] ?? {});
+      yield { type: 'tool-call-start', id, callId, name: asString(fn['name']) ?? '', kind: 'function' };
+      yield { type: 'tool-call-delta', id, delta: input };
+      yield { type: 'tool-call-end', id, input };
+    }
+  }
+  const finish = asString(candidate['finishReason']);
+  if (finish !== undefined) state.finishReason = finish;
+}
+
+/** Non-streaming generateContent body → canonical response. */
+export function fromGeminiBody(body: unknown): CanonicalResponse {
+  const state: ParseState = { responseId: undefined, metadataSent: false, openText: undefined, blockCount: 0, callCount: 0, hasToolCalls: false, finishReason: undefined, usage: undefined };
+  const events: CanonicalEvent[] = [...chunkEvents(asRecord(body), state), ...closeText(state)];
+  if (state.usage !== undefined) events.push({ type: 'usage', usage: mapGeminiUsage(state.usage) });
+  events.push({ type: 'finish', reason: mapGeminiFinishReason(state.finishReason, state.hasToolCalls) });
+  return collectResponse(events);
+}

@@ -1,0 +1,1 @@
+export { openaiChatAdapter } from './openai-chat-adapter.ts';

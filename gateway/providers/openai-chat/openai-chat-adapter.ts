@@ -1,0 +1,15 @@
+import type { ProviderAdapter } from '../provider-adapter.ts';
+import { openaiChatCapabilities } from './capabilities.ts';
+import { classifyChatError } from './classify-error.ts';
+import { fromChatBody, fromChatStream } from './from-wire-stream.ts';
+import { toChatRequest } from './to-wire-request.ts';
+
+/** OpenAI Chat Completions and every OpenAI-compatible server (presets: vllm, ollama, groq, …). */
+export const openaiChatAdapter: ProviderAdapter = {
+  id: 'openai-chat',
+  capabilities: openaiChatCapabilities,
+  buildRequest: toChatRequest,
+  parseStream: (events) => fromChatStream(events),
+  parseResponse: (body) => fromChatBody(body),
+  classifyError: classifyChatError,
+};

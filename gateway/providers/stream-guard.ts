@@ -1,0 +1,30 @@
+import type { CanonicalEvent } from '../canonical/event.ts';
+
+/**
+ * Ends every canonical stream with exactly one `finish` or `error`: a transport failure in the
+ * middle becomes an `error` event, and a stream that stops without its terminal event becomes
+ * a truncation error, never a normal finish.
+ */
+export async function* guardStream(provider: string, source: AsyncIterable<CanonicalEvent>): AsyncIterable<CanonicalEvent> {
+  let ended = false;
+  try {
+    for await (const event of source) {
+      if (ended) continue;
+      yield event;
+      if (event.type === 'finish' || event.type === 'error') ended = true;
+    }
+  } catch (error) {
+    if (!ended) {
+      ended = true;
+      const timeout = typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT';
+      yield {
+        type: 'error',
+        code: timeout ? 'upstream_timeout' : 'upstream_error',
+        message: timeout ? `gatehouse: upstream ${provider} went silent mid-stream (idle timeout)` : `gatehouse: upstream ${provider} connection failed mid-stream`,
+        retryable: true,
+      };
+    }
+    return;
+  }
+  if (!ended) yield { type: 'error', code: 'upstream_error', message: `gatehouse: upstream ${provider} stream ended before completion (truncated)`, retryable: true };
+}

@@ -1,0 +1,99 @@
+import type { UpstreamTimeouts } from '../forward/forward-types.ts';
+import type { OutboundRequest, UpstreamFailure, WireEvent } from '../providers/provider-adapter.ts';
+import { decodeAwsEventStream } from './decode-aws-event-stream.ts';
+import { decodeSse } from './decode-sse.ts';
+import { signAwsRequest } from './sign-aws-request.ts';
+import { upstreamPool } from './upstream-pool.ts';
+
+/** A 2xx upstream answer whose body has not been read yet. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Decoded stream events (SSE or AWS event-stream per `streamFormat`). */
+  events(): AsyncIterable<WireEvent>;
+  /** Whole JSON body (non-streaming). */
+  json(): Promise<unknown>;
+  /** Milliseconds from send to response headers. */
+  ttfbMillis: number;
+}
+
+/** Thrown by the transport for a failure before a 2xx response; adapters classify it. */
+export class UpstreamFailureError extends Error {
+  readonly failure: UpstreamFailure;
+  constructor(failure: UpstreamFailure) {
+    super(`upstream ${failure.kind}${failure.status !== undefined ? ` ${failure.status}` : ''}`, { cause: failure.cause });
+    this.name = 'UpstreamFailureError';
+    this.failure = failure;
+  }
+}
+
+export interface SendOptions {
+  timeouts: UpstreamTimeouts;
+  signal?: AbortSignal | undefined;
+  maxConnections?: number | undefined;
+}
+
+/**
+ * Sends one request on the upstream's kept-alive pool with connect / first-byte / idle / total
+ * timeouts. Non-2xx answers are read (bounded) and thrown as UpstreamFailureError.
+ */
+export async function sendUpstream(request: OutboundRequest, options: SendOptions): Promise<UpstreamResponse> {
+  const started = performance.now();
+  const url = new URL(request.url);
+  const headers = request.aws !== undefined ? await signAwsRequest(request) : request.headers;
+  const totalSignal = AbortSignal.timeout(options.timeouts.totalMillis);
+  const signal = options.signal !== undefined ? AbortSignal.any([options.signal, totalSignal]) : totalSignal;
+  const pool = upstreamPool(url.origin, options.timeouts.connectMillis, options.maxConnections);
+  let response;
+  try {
+    response = await pool.request({
+      method: request.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      body: request.body,
+      signal,
+      headersTimeout: options.timeouts.firstByteMillis,
+      bodyTimeout: options.timeouts.idleMillis,
+    });
+  } catch (error) {
+    throw new UpstreamFailureError(describeFailure(error, totalSignal));
+  }
+  const ttfbMillis = performance.now() - started;
+  const responseHeaders: Record<string, string> = {};
+  for (const [key, value] of Object.entries(response.headers)) if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
+  if (response.statusCode < 200 || response.statusCode >= 300) {
+    let text = '';
+    try {
+      text = (await response.body.text()).slice(0, 64 * 1024);
+    } catch {
+      // The error body is best effort; the status says enough.
+    }
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: keep the text.
+    }
+    throw new UpstreamFailureError({ kind: 'http', status: response.statusCode, headers: responseHeaders, body });
+  }
+  const body = response.body;
+  return {
+    status: response.statusCode,
+    headers: responseHeaders,
+    ttfbMillis,
+    events: () => (request.streamFormat === 'aws-eventstream' ? decodeAwsEventStream(body) : decodeSse(body)),
+    json: () => body.json(),
+  };
+}
+
+function describeFailure(error: unknown, totalSignal: AbortSignal): UpstreamFailure {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const causeCode = typeof error === 'object' && error !== null ? ((error as { cause?: { code?: unknown } }).cause?.code ?? undefined) : undefined;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'connect', cause: error };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'first-byte', cause: error };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'idle', cause: error };
+  if (totalSignal.aborted) return { kind: 'timeout', timeoutPhase: 'total', cause: error };
+  if (code === 'UND_ERR_ABORTED' || (error as { name?: unknown })?.name === 'AbortError') return { kind: 'aborted', cause: error };
+  if (code === 'ECONNREFUSED' || causeCode === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'connect', cause: error };
+  return { kind: 'network', cause: error };
+}
