@@ -1,0 +1,240 @@
+import { useState } from 'preact/hooks';
+import { activePolicy, getJson, postJson, type Session } from '../api.ts';
+import { dateTime } from '../format.ts';
+import { signDigest } from '../sign.ts';
+import { ErrorBox, Section, useLoad } from '../ui.tsx';
+
+export interface Proposal {
+  id: string;
+  status: string;
+  source?: string;
+  author?: string;
+  summary?: string;
+  justification?: string;
+  diff?: unknown;
+  math?: unknown;
+  digest: string;
+  dry_run?: unknown;
+  dry_run_results?: unknown;
+  created_at?: string;
+  decided_by?: string;
+  decision_reason?: string;
+  activated_version?: number;
+}
+
+function parsed(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** A unified diff coloured by line, or structured diff entries as `op path: before → after`. */
+export function DiffView({ diff }: { diff: unknown }) {
+  const value = parsed(diff);
+  const lines = typeof value === 'string' ? value.split('\n') : JSON.stringify(value, null, 2).split('\n');
+  return (
+    <pre class="diff" aria-label="policy diff">
+      {lines.map((line) => (
+        <span class={line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : ''}>{line + '\n'}</span>
+      ))}
+    </pre>
+  );
+}
+
+/** The optimizer's math: scalar figures as a definition list, nested parts as JSON. */
+export function MathView({ math }: { math: unknown }) {
+  const value = parsed(math);
+  if (value === undefined || value === null || value === '') return <p class="muted">No math attached (human proposal).</p>;
+  if (typeof value !== 'object' || Array.isArray(value)) return <pre class="json">{JSON.stringify(value, null, 2)}</pre>;
+  const entries = Object.entries(value as Record<string, unknown>);
+  const scalars = entries.filter(([, item]) => item === null || typeof item !== 'object');
+  const nested = entries.filter(([, item]) => item !== null && typeof item === 'object');
+  return (
+    <div class="math">
+      <dl>
+        {scalars.map(([key, item]) => (
+          <>
+            <dt>{key.replaceAll('_', ' ')}</dt>
+            <dd>{typeof item === 'number' ? Number(item.toFixed(6)).toLocaleString() : String(item)}</dd>
+          </>
+        ))}
+      </dl>
+      {nested.map(([key, item]) => (
+        <details>
+          <summary>{key.replaceAll('_', ' ')}</summary>
+          <pre class="json">{JSON.stringify(item, null, 2)}</pre>
+        </details>
+      ))}
+    </div>
+  );
+}
+
+function ApproveForm({ proposal, approvers, onDone }: { proposal: Proposal; approvers: string[]; onDone: (message: string) => void }) {
+  const [approver, setApprover] = useState(approvers[0] ?? '');
+  const [pem, setPem] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  async function approve(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const signature = await signDigest(pem, proposal.digest);
+      const result = await postJson<{ version?: number }>(`/admin/policy/proposals/${encodeURIComponent(proposal.id)}/approve`, { approver, signature });
+      setPem('');
+      onDone(`Approved ${proposal.id} as ${approver}: policy version ${result.version ?? '?'} is active.`);
+    } catch (failure) {
+      setError((failure as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  async function readFile(event: Event) {
+    const file = (event.target as HTMLInputElement).files?.[0];
+    if (file) setPem(await file.text());
+  }
+  return (
+    <form class="approve" onSubmit={approve} aria-label="approve proposal">
+      <h3>Approve and sign</h3>
+      <p class="muted">
+        Signs the digest <code>{proposal.digest.slice(0, 24)}…</code> with Ed25519 in this browser; the private key is not sent.
+      </p>
+      <label>
+        Approver id{' '}
+        {approvers.length ? (
+          <select name="approver" value={approver} onChange={(event) => setApprover((event.target as HTMLSelectElement).value)}>
+            {approvers.map((id) => (
+              <option value={id}>{id}</option>
+            ))}
+          </select>
+        ) : (
+          <input name="approver" required value={approver} onInput={(event) => setApprover((event.target as HTMLInputElement).value)} />
+        )}
+      </label>
+      <label>
+        Private key (PKCS#8 PEM)
+        <textarea name="private-key" rows={4} spellcheck={false} placeholder="-----BEGIN PRIVATE KEY-----" value={pem} onInput={(event) => setPem((event.target as HTMLTextAreaElement).value)} />
+      </label>
+      <label class="file">
+        or pick a key file <input type="file" name="key-file" accept=".pem,.key,text/plain" onChange={readFile} />
+      </label>
+      <ErrorBox error={error} />
+      <button type="submit" class="primary" disabled={busy || !pem || !approver}>
+        {busy ? 'Signing…' : 'Sign and approve'}
+      </button>
+    </form>
+  );
+}
+
+function RejectForm({ proposal, onDone }: { proposal: Proposal; onDone: (message: string) => void }) {
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string>();
+  async function reject(event: Event) {
+    event.preventDefault();
+    try {
+      await postJson(`/admin/policy/proposals/${encodeURIComponent(proposal.id)}/reject`, { reason });
+      onDone(`Rejected ${proposal.id}: ${reason}`);
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  }
+  return (
+    <form class="reject" onSubmit={reject} aria-label="reject proposal">
+      <h3>Reject</h3>
+      <label>
+        Reason
+        <input name="reason" required value={reason} onInput={(event) => setReason((event.target as HTMLInputElement).value)} />
+      </label>
+      <ErrorBox error={error} />
+      <button type="submit" class="danger" disabled={!reason}>
+        Reject
+      </button>
+    </form>
+  );
+}
+
+function ProposalCard({ proposal, approvers, canDecide, onDone }: { proposal: Proposal; approvers: string[]; canDecide: boolean; onDone: (message: string) => void }) {
+  const dryRun = proposal.dry_run_results ?? proposal.dry_run ?? (parsed(proposal.math) as Record<string, unknown> | undefined)?.dry_run;
+  return (
+    <article class="proposal" data-proposal-id={proposal.id} aria-label={`proposal ${proposal.id}`}>
+      <header>
+        <span class={`badge status-${proposal.status}`}>{proposal.status}</span> <span class="badge">{proposal.source ?? 'human'}</span>{' '}
+        <strong>{proposal.summary || proposal.justification || proposal.id}</strong>
+        <p class="muted">
+          {proposal.id} · by {proposal.author ?? 'unknown'} · {dateTime(proposal.created_at)}
+          {proposal.decided_by ? ` · decided by ${proposal.decided_by}` : ''}
+          {proposal.decision_reason ? ` (${proposal.decision_reason})` : ''}
+          {proposal.activated_version ? ` · became version ${proposal.activated_version}` : ''}
+        </p>
+      </header>
+      {proposal.justification && proposal.summary ? <p>{proposal.justification}</p> : null}
+      <div class="grid-2">
+        <div>
+          <h3>Diff</h3>
+          <DiffView diff={proposal.diff} />
+        </div>
+        <div>
+          <h3>Math</h3>
+          <MathView math={proposal.math} />
+          <h3>Dry-run results</h3>
+          {dryRun === undefined ? <p class="muted">No dry-run results recorded.</p> : <pre class="json">{JSON.stringify(parsed(dryRun), null, 2)}</pre>}
+        </div>
+      </div>
+      {proposal.status === 'pending' && canDecide ? (
+        <div class="grid-2 decide">
+          <ApproveForm proposal={proposal} approvers={approvers} onDone={onDone} />
+          <RejectForm proposal={proposal} onDone={onDone} />
+        </div>
+      ) : null}
+    </article>
+  );
+}
+
+export function ProposalsPage({ session }: { session: Session }) {
+  const [status, setStatus] = useState('pending');
+  const [notice, setNotice] = useState<string>();
+  const proposals = useLoad(
+    () => getJson<{ proposals: Proposal[] }>(`/admin/policy/proposals${status === 'all' ? '' : `?status=${status}`}`).then((body) => body.proposals ?? []),
+    [status],
+  );
+  const policy = useLoad(() => activePolicy(), [notice]);
+  const approvers = (policy.data?.document.approvers ?? []).map((approver) => approver.id);
+  const canDecide = session.role !== 'analyst';
+  return (
+    <Section
+      title="Policy proposals"
+      actions={
+        <div class="tabs" role="tablist">
+          {['pending', 'approved', 'rejected', 'all'].map((value) => (
+            <button role="tab" aria-selected={status === value} class={status === value ? 'active' : ''} onClick={() => setStatus(value)}>
+              {value}
+            </button>
+          ))}
+        </div>
+      }
+    >
+      {notice ? (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
+      <ErrorBox error={proposals.error} />
+      {(proposals.data ?? []).length === 0 && !proposals.loading ? <p class="empty">No {status === 'all' ? '' : status} proposals.</p> : null}
+      {(proposals.data ?? []).map((proposal) => (
+        <ProposalCard
+          proposal={proposal}
+          approvers={approvers}
+          canDecide={canDecide}
+          onDone={(message) => {
+            setNotice(message);
+            proposals.reload();
+            policy.reload();
+          }}
+        />
+      ))}
+    </Section>
+  );
+}
