@@ -1,0 +1,282 @@
+import type { CostCenter, PolicyDocument } from '../shared/policy/policy-schema.ts';
+import { estimateCandidate, pooledQualityVariance, type CandidateEstimate, type EstimateSettings } from './estimate-candidate.ts';
+import { expectedImprovement, fitGaussianProcess, normalCdf, type GaussianProcess } from './gaussian-process.ts';
+import { buildProposal, type InsufficientDataResult, type MissingRequirement, type OptimizerResult } from './proposal.ts';
+import { createSeededRandom, type SeededRandom } from './seeded-random.ts';
+import { candidateKey, encodeCandidate, enumerateCandidates, modelPairsFor, neighbours, ruleOf, type ModelPair, type RuleCandidate } from './search-space.ts';
+import type { ObservedDays, SegmentAggregate } from './segment-aggregate.ts';
+
+/** Progress of a run, for the CLI's progress bar. */
+export interface OptimizerProgress {
+  costCenter: string;
+  /** 1-based position of this cost center among those being optimised. */
+  costCenterIndex: number;
+  costCenterCount: number;
+  evaluation: number;
+  evaluations: number;
+  bestMonthlySavingUsd: number | null;
+}
+
+/** Minimum data before the optimizer proposes anything for a cost center. */
+export interface WarmUpRequirements {
+  /** @defaultValue 7 */
+  minDays: number;
+  /** @defaultValue 1000 */
+  minTurns: number;
+  /** Scored turns served by the requested model. @defaultValue 300 */
+  minBaselineScoredTurns: number;
+  /** Scored turns that requested the expensive model but were served by a cheaper one (own + other cost centers). @defaultValue 200 */
+  minTargetScoredTurns: number;
+}
+
+export interface OptimizeOptions {
+  /** Calendar days of data per cost center (from the window query or the accumulator). */
+  observedDays: ObservedDays;
+  /** PRNG seed; same aggregates + policy + seed → identical results. */
+  seed: number;
+  /** Only this cost center; default every cost center of the policy. */
+  costCenter?: string | undefined;
+  /** Objective evaluations per cost center (initial design included). @defaultValue 80 */
+  evaluations?: number;
+  /** Evaluations drawn at random before the surrogate takes over. @defaultValue 16 */
+  initialEvaluations?: number;
+  /** Random candidates scored by the acquisition function per step (plus the incumbents' neighbours). @defaultValue 300 */
+  candidatesPerStep?: number;
+  /** One-sided credible level of the regression bound. @defaultValue 0.95 */
+  credibleLevel?: number;
+  /** @defaultValue 30 */
+  minSegmentSamples?: number;
+  /** @defaultValue 200 */
+  minRegionSamples?: number;
+  warmUp?: Partial<WarmUpRequirements>;
+  /** Smaller savings are not worth an approver's time. @defaultValue 1 */
+  minMonthlySavingUsd?: number;
+  /** Propose the rule with `dry_run: true` (warm-up). @defaultValue false */
+  ruleDryRun?: boolean;
+  onProgress?: ((progress: OptimizerProgress) => void) | undefined;
+}
+
+const DEFAULT_WARM_UP: WarmUpRequirements = { minDays: 7, minTurns: 1000, minBaselineScoredTurns: 300, minTargetScoredTurns: 200 };
+
+/** One evaluated point of the search. */
+interface Evaluated {
+  candidate: RuleCandidate;
+  features: number[];
+  estimate: CandidateEstimate;
+}
+
+/**
+ * The optimizer's pure core: aggregates + active policy → one result per cost center.
+ * For each cost center it checks the warm-up requirements, then runs a constrained Bayesian
+ * search (two Gaussian processes: monthly saving and regression-bound slack; acquisition =
+ * expected improvement × probability of feasibility) over (threshold, hour window, days, model pair).
+ */
+export function optimizeSegments(aggregates: readonly SegmentAggregate[], policy: PolicyDocument, options: OptimizeOptions): OptimizerResult[] {
+  const names = Object.keys(policy.cost_centers)
+    .filter((name) => options.costCenter === undefined || name === options.costCenter)
+    .sort();
+  return names.map((name, index) => optimizeCostCenter(name, policy.cost_centers[name] as CostCenter, index, names.length, aggregates, policy, options));
+}
+
+function optimizeCostCenter(name: string, center: CostCenter, index: number, count: number, aggregates: readonly SegmentAggregate[], policy: PolicyDocument, options: OptimizeOptions): OptimizerResult {
+  const own = aggregates.filter((row) => row.costCenter === name);
+  const pairs = modelPairsFor(name, center, policy, aggregates);
+  const observedDays = options.observedDays[name] ?? 0;
+  const missing = warmUpGaps(own, aggregates, pairs, observedDays, { ...DEFAULT_WARM_UP, ...options.warmUp });
+  if (missing.length > 0) return insufficient(name, missing);
+  if (pairs.length === 0) return { status: 'no_improvement', costCenter: name, reason: 'no_cheaper_model', summary: `for ${name}, no allowed model is cheaper than the ones requested` };
+
+  const credibleLevel = options.credibleLevel ?? 0.95;
+  const costCenterTurns = own.reduce((total, row) => total + row.turns, 0);
+  const pairData = pairs.map((pair) => {
+    const rows = aggregates.filter((row) => row.requestedModel === pair.requestedModel && (row.servedModel === pair.requestedModel || row.servedModel === pair.targetModel));
+    const settings: EstimateSettings = {
+      costCenter: name,
+      pair,
+      requestedPrice: (policy.models[pair.requestedModel] as { price: EstimateSettings['requestedPrice'] }).price,
+      targetPrice: (policy.models[pair.targetModel] as { price: EstimateSettings['targetPrice'] }).price,
+      observedDays,
+      costCenterTurns,
+      credibleLevel,
+      minSegmentSamples: options.minSegmentSamples ?? 30,
+      minRegionSamples: options.minRegionSamples ?? 200,
+      qualityRegressionLimit: center.quality_regression_limit,
+    };
+    const variances = {
+      requested: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.requestedModel)),
+      target: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.targetModel)),
+    };
+    return { rows, settings, variances };
+  });
+  const evaluate = (candidate: RuleCandidate): Evaluated => {
+    const data = pairData[candidate.pairIndex] as (typeof pairData)[number];
+    return { candidate, features: encodeCandidate(candidate, pairs.length), estimate: estimateCandidate(candidate, data.rows, data.variances, data.settings) };
+  };
+
+  const budget = Math.max(4, options.evaluations ?? 80);
+  const random = createSeededRandom(options.seed ^ hashText(name));
+  const progress = (evaluated: readonly Evaluated[]) =>
+    options.onProgress?.({ costCenter: name, costCenterIndex: index + 1, costCenterCount: count, evaluation: evaluated.length, evaluations: budget, bestMonthlySavingUsd: bestFeasible(evaluated)?.estimate.monthlySavingUsd ?? null });
+  const { evaluated, lengthScale } = search(pairs.length, budget, options, random, evaluate, progress);
+
+  const best = bestFeasible(evaluated);
+  if (!best) {
+    const closest = [...evaluated].sort((a, b) => a.estimate.constraint - b.estimate.constraint)[0] as Evaluated;
+    return {
+      status: 'no_improvement',
+      costCenter: name,
+      reason: 'no_rule_within_limit',
+      summary: `for ${name}, no rule keeps the ${pct(credibleLevel)} bound of quality regression under ${pct(center.quality_regression_limit)} (closest: ${pct(closest.estimate.regression.upperBound)})`,
+      bestLookedAt: { rule: ruleOf(closest.candidate, pairs[closest.candidate.pairIndex] as ModelPair, name, 'not-proposed', { proposalId: '', dryRun: true }), estimate: closest.estimate },
+    };
+  }
+  if (best.estimate.monthlySavingUsd < (options.minMonthlySavingUsd ?? 1)) {
+    return { status: 'no_improvement', costCenter: name, reason: 'saving_too_small', summary: `for ${name}, the best rule within the quality limit saves only $${best.estimate.monthlySavingUsd.toFixed(2)}/month` };
+  }
+  return buildProposal({
+    costCenter: name,
+    timezone: center.timezone,
+    candidate: best.candidate,
+    pair: pairs[best.candidate.pairIndex] as ModelPair,
+    estimate: best.estimate,
+    policy,
+    seed: options.seed,
+    credibleLevel,
+    limit: center.quality_regression_limit,
+    observedDays,
+    ruleDryRun: options.ruleDryRun ?? false,
+    search: {
+      method: 'gaussian-process-expected-improvement',
+      seed: options.seed,
+      evaluations: evaluated.length,
+      feasibleEvaluations: evaluated.filter((entry) => entry.estimate.feasible).length,
+      lengthScale,
+    },
+  });
+}
+
+function search(
+  pairCount: number,
+  budget: number,
+  options: OptimizeOptions,
+  random: SeededRandom,
+  evaluate: (candidate: RuleCandidate) => Evaluated,
+  progress: (evaluated: readonly Evaluated[]) => void,
+): { evaluated: Evaluated[]; lengthScale: number } {
+  const space = enumerateCandidates(pairCount);
+  const seen = new Set<string>();
+  const evaluated: Evaluated[] = [];
+  const add = (candidate: RuleCandidate) => {
+    const key = candidateKey(candidate);
+    if (seen.has(key) || evaluated.length >= budget) return;
+    seen.add(key);
+    evaluated.push(evaluate(candidate));
+    progress(evaluated);
+  };
+  // Anchors: the smallest rule of each pair is the one most likely to be feasible.
+  for (let pairIndex = 0; pairIndex < pairCount; pairIndex += 1) add({ pairIndex, thresholdIndex: 0, startHour: 0, lengthHours: 24, days: 'all' });
+  const initial = Math.min(budget, Math.max(options.initialEvaluations ?? 16, pairCount + 2));
+  while (evaluated.length < initial && seen.size < space.length) add(space[random.nextInt(space.length)] as RuleCandidate);
+
+  let lengthScale = Number.NaN;
+  const perStep = options.candidatesPerStep ?? 300;
+  while (evaluated.length < budget && seen.size < space.length) {
+    const points = evaluated.map((entry) => entry.features);
+    const savingModel = fitGaussianProcess(points, evaluated.map((entry) => entry.estimate.monthlySavingUsd));
+    const constraintModel = fitGaussianProcess(points, evaluated.map(constraintTarget));
+    lengthScale = savingModel.lengthScale;
+    const pool = candidatePool(space, seen, evaluated, pairCount, perStep, random);
+    if (pool.length === 0) break;
+    const next = argmaxAcquisition(pool, pairCount, savingModel, constraintModel, bestFeasible(evaluated)?.estimate.monthlySavingUsd);
+    add(next);
+  }
+  return { evaluated, lengthScale };
+}
+
+/**
+ * The constraint the second GP learns: regression-bound slack, clipped so a wildly uncertain
+ * candidate does not flatten the surrogate; too few samples counts as a (mild) violation.
+ */
+function constraintTarget(entry: Evaluated): number {
+  const slack = Math.max(-0.05, Math.min(0.05, entry.estimate.constraint));
+  return entry.estimate.enoughSamples ? slack : Math.max(slack, 0.01);
+}
+
+function candidatePool(space: readonly RuleCandidate[], seen: ReadonlySet<string>, evaluated: readonly Evaluated[], pairCount: number, size: number, random: SeededRandom): RuleCandidate[] {
+  const pool: RuleCandidate[] = [];
+  const inPool = new Set<string>();
+  const push = (candidate: RuleCandidate) => {
+    const key = candidateKey(candidate);
+    if (seen.has(key) || inPool.has(key)) return;
+    inPool.add(key);
+    pool.push(candidate);
+  };
+  // Local moves around the best few points keep refining the incumbent.
+  const ranked = [...evaluated].sort((a, b) => rank(b) - rank(a) || candidateKey(a.candidate).localeCompare(candidateKey(b.candidate)));
+  for (const entry of ranked.slice(0, 3)) for (const move of neighbours(entry.candidate, pairCount)) push(move);
+  for (let attempt = 0; attempt < size * 2 && pool.length < size + 200; attempt += 1) push(space[random.nextInt(space.length)] as RuleCandidate);
+  return pool;
+}
+
+/** Feasible points by saving first, then infeasible ones by closeness to feasibility. */
+function rank(entry: Evaluated): number {
+  return entry.estimate.feasible ? 1e9 + entry.estimate.monthlySavingUsd : -entry.estimate.constraint;
+}
+
+function argmaxAcquisition(pool: readonly RuleCandidate[], pairCount: number, savingModel: GaussianProcess, constraintModel: GaussianProcess, incumbent: number | undefined): RuleCandidate {
+  let best = pool[0] as RuleCandidate;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (const candidate of pool) {
+    const features = encodeCandidate(candidate, pairCount);
+    const constraint = constraintModel.predict(features);
+    const feasibility = normalCdf(-constraint.mean / Math.sqrt(constraint.variance));
+    const saving = savingModel.predict(features);
+    // Before anything feasible is known, look for feasibility first, saving second.
+    const value = incumbent === undefined ? feasibility * (1 + 1e-6 * Math.max(0, saving.mean)) : expectedImprovement(saving, incumbent) * feasibility;
+    if (value > bestValue) {
+      bestValue = value;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+function bestFeasible(evaluated: readonly Evaluated[]): Evaluated | undefined {
+  let best: Evaluated | undefined;
+  for (const entry of evaluated) {
+    if (!entry.estimate.feasible) continue;
+    if (!best || entry.estimate.monthlySavingUsd > best.estimate.monthlySavingUsd) best = entry;
+  }
+  return best;
+}
+
+function warmUpGaps(own: readonly SegmentAggregate[], all: readonly SegmentAggregate[], pairs: readonly ModelPair[], observedDays: number, needs: WarmUpRequirements): MissingRequirement[] {
+  const missing: MissingRequirement[] = [];
+  const turns = own.reduce((total, row) => total + row.turns, 0);
+  if (observedDays < needs.minDays) missing.push({ requirement: 'observed_days', have: observedDays, need: needs.minDays, hint: `${needs.minDays - observedDays} more day(s) of traffic` });
+  if (turns < needs.minTurns) missing.push({ requirement: 'turns', have: turns, need: needs.minTurns, hint: `${needs.minTurns - turns} more turns` });
+  const baseline = own.filter((row) => row.servedModel === row.requestedModel).reduce((total, row) => total + row.scoredTurns, 0);
+  if (baseline < needs.minBaselineScoredTurns) missing.push({ requirement: 'baseline_scored_turns', have: baseline, need: needs.minBaselineScoredTurns, hint: 'more turns scored by the evaluator' });
+  if (pairs.length > 0) {
+    const bestTarget = Math.max(...pairs.map((pair) => all.filter((row) => row.requestedModel === pair.requestedModel && row.servedModel === pair.targetModel).reduce((total, row) => total + row.scoredTurns, 0)));
+    if (bestTarget < needs.minTargetScoredTurns)
+      missing.push({ requirement: 'target_scored_turns', have: bestTarget, need: needs.minTargetScoredTurns, hint: 'scored turns served by a cheaper model: set cost_centers.<name>.exploration (rate, models) so the optimizer can learn its quality' });
+  }
+  return missing;
+}
+
+function insufficient(costCenter: string, missing: MissingRequirement[]): InsufficientDataResult {
+  const what = missing.map((entry) => `${entry.requirement.replaceAll('_', ' ')} ${entry.have}/${entry.need}`).join(', ');
+  return { status: 'insufficient_data', costCenter, missing, summary: `for ${costCenter}, still warming up: ${what}` };
+}
+
+function pct(fraction: number): string {
+  return `${(fraction * 100).toFixed(1)}%`;
+}
+
+/** FNV-1a, so each cost center gets its own deterministic stream from one seed. */
+function hashText(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return hash >>> 0;
+}
