@@ -1,0 +1,499 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { BudgetScope } from './budget-periods.ts';
+import {
+  ADMITTED_NO_BUDGET,
+  FLAG_ALERT,
+  FLAG_DOWNGRADE,
+  FLAG_PAUSE,
+  MICROS_PER_USD,
+  thresholdsFor,
+  usdToMicros,
+  usdToMicrosCeil,
+  type BudgetCrossing,
+  type BudgetLedger,
+  type BudgetScopeSnapshot,
+  type ReserveRequest,
+  type ReserveResult,
+  type ScopeThresholds,
+  type SettleRequest,
+} from './budget-ledger.ts';
+import { EPOCH_LUA, LuaScript, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './budget-lua.ts';
+import { MemoryBudgetLedger } from './memory-budget-ledger.ts';
+import type { RedisAffinityStore } from './redis-affinity-store.ts';
+
+export interface RedisBudgetLedgerOptions {
+  /** A client made with {@link createStateRedis} (no offline queue, short command timeout). */
+  redis: Redis;
+  /** Deployment `redis.key_prefix`. @defaultValue "gatehouse:" */
+  keyPrefix?: string;
+  /** Deployment `redis.on_unavailable`. @defaultValue open */
+  onUnavailable?: 'open' | 'closed';
+  /** Local mirror used for `affinity` while Redis is unreachable. */
+  affinity?: RedisAffinityStore | undefined;
+  /** Unsettled reservations are released after this long. @defaultValue 1200000 (20 min) */
+  reservationTtlMillis?: number;
+  /** After a failed Redis call, go straight to the fallback for this long. @defaultValue 1000 */
+  retryAfterFailureMillis?: number;
+  /** Called with errors the ledger absorbed (log them). */
+  onError?: (error: unknown, operation: string) => void;
+  /** Clock, for tests. @defaultValue Date.now */
+  now?: () => number;
+}
+
+/** Counters for /metrics and /readyz. */
+export interface RedisBudgetLedgerStats {
+  /** True while decisions are made from local counters. */
+  degraded: boolean;
+  /** Scopes with spend waiting to be added to Redis. */
+  pendingScopes: number;
+  /** Redis reservations waiting to be released. */
+  pendingReleases: number;
+  /** Requests reserved locally and not settled yet. */
+  localReservations: number;
+  /** Reserves decided locally since start (`open`), or refused (`closed`). */
+  degradedReserves: number;
+  /** Times Redis was found to have lost its data and last-known spend was restored. */
+  restores: number;
+}
+
+interface KnownScope {
+  spend: number;
+  reserved: number;
+  flags: number;
+  expiresAt: number;
+}
+
+interface PendingScope {
+  amount: number;
+  flags: number;
+  expiresAt: number;
+}
+
+const PERIOD_GRACE_MILLIS = 86_400_000;
+const SCOPES_PER_CALL = 200;
+
+const reserveScript = new LuaScript(RESERVE_LUA);
+const settleScript = new LuaScript(SETTLE_LUA);
+const restoreScript = new LuaScript(RESTORE_LUA);
+const epochScript = new LuaScript(EPOCH_LUA);
+
+/**
+ * Distributed-mode ledger: spend, reservations and "already reported" flags live in Redis and
+ * are changed only by Lua scripts, so every gateway replica sees one atomic ledger. A reserve
+ * is exactly one round trip (EVALSHA; EVAL once after Redis restarted); it also reads the
+ * session's affinity when asked (`affinityKey`).
+ *
+ * Degraded behaviour (documented in docs/RESILIENCE.md):
+ * - Redis unreachable (not `ready`, a command failed or timed out): with `on_unavailable: open`
+ *   this replica decides from local counters seeded with the last values it saw in Redis, so a
+ *   developer already over budget stays paused; spend settled meanwhile is kept and added to
+ *   Redis when it answers again (`ready`). Budgets are then enforced per replica, not globally,
+ *   and a stage crossed during the outage may be reported by each replica once. With
+ *   `closed`, reserve rejects with a 503 GatewayError (`not_ready`) and spend of requests
+ *   already admitted is still kept and replayed.
+ * - Redis restarted and lost its data (detected by an epoch key): each replica restores the
+ *   last spend it knew per scope (largest value wins, counted once) before replaying.
+ * - Reservations of a replica that died are released by TTL (`reservationTtlMillis`).
+ * No call ever crashes the process or waits on Redis longer than the client's command timeout.
+ */
+export class RedisBudgetLedger implements BudgetLedger {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly onUnavailable: 'open' | 'closed';
+  private readonly affinity: RedisAffinityStore | undefined;
+  private readonly reservationTtlMillis: number;
+  private readonly retryAfterFailureMillis: number;
+  private readonly onError: (error: unknown, operation: string) => void;
+  private readonly now: () => number;
+  private readonly expiryKey: string;
+  private readonly local: MemoryBudgetLedger;
+  private readonly known = new Map<string, KnownScope>();
+  private pending = new Map<string, PendingScope>();
+  private pendingReleases = new Set<string>();
+  private readonly localReservations = new Set<string>();
+  private unavailableUntil = 0;
+  private degraded = false;
+  private degradedReserves = 0;
+  private restores = 0;
+  private epoch: string | undefined;
+  private reconciling: Promise<void> | undefined;
+  private nextPruneAt = 0;
+  private readonly onReady: () => void;
+
+  constructor(options: RedisBudgetLedgerOptions) {
+    this.redis = options.redis;
+    this.prefix = options.keyPrefix ?? 'gatehouse:';
+    this.onUnavailable = options.onUnavailable ?? 'open';
+    this.affinity = options.affinity;
+    this.reservationTtlMillis = options.reservationTtlMillis ?? 1_200_000;
+    this.retryAfterFailureMillis = options.retryAfterFailureMillis ?? 1000;
+    this.onError = options.onError ?? (() => {});
+    this.now = options.now ?? Date.now;
+    this.expiryKey = `${this.prefix}budget-rq-expiry`;
+    this.local = new MemoryBudgetLedger({ reservationTtlMillis: this.reservationTtlMillis, now: this.now });
+    this.onReady = () => void this.reconcile();
+    this.redis.on('ready', this.onReady);
+    if (this.redis.status === 'ready') void this.reconcile();
+  }
+
+  /** Redis key of a scope (exported for tests and operators). */
+  scopeKey(scopeId: string): string {
+    return `${this.prefix}budget:${scopeId}`;
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    const scopes = request.scopes;
+    if (scopes.length === 0 && request.affinityKey === undefined) return ADMITTED_NO_BUDGET;
+    // Right after a (re)connect, wait for the epoch check/restore/replay so that a Redis that
+    // lost its data is not trusted with an empty ledger.
+    if (this.reconciling !== undefined) await this.reconciling;
+    if (!this.available()) return this.reserveDegraded(request);
+    const now = this.now();
+    const estimate = usdToMicrosCeil(request.estimateUsd);
+    const keys: string[] = [this.expiryKey, `${this.prefix}budget-rq:${request.requestId}`, `${this.prefix}affinity:${request.affinityKey ?? ''}`];
+    const args: (string | number)[] = [now, estimate, now + this.reservationTtlMillis, request.affinityKey === undefined ? '0' : '1'];
+    const limits: ScopeThresholds[] = new Array(scopes.length);
+    for (let index = 0; index < scopes.length; index++) {
+      const scope = scopes[index]!;
+      const thresholds = thresholdsFor(scope.limitUsd, request.stages);
+      limits[index] = thresholds;
+      keys.push(this.scopeKey(scope.id));
+      args.push(thresholds.alertAt, thresholds.downgradeAt, thresholds.pauseAt, scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS);
+    }
+    let reply: unknown[];
+    try {
+      reply = (await reserveScript.run(this.redis, keys, args)) as unknown[];
+    } catch (error) {
+      this.markFailure(error, 'reserve');
+      return this.reserveDegraded(request);
+    }
+    return this.interpretReserve(request, reply, limits, estimate);
+  }
+
+  async settle(request: SettleRequest): Promise<void> {
+    const actual = usdToMicros(request.actualUsd);
+    const wasLocal = this.localReservations.delete(request.requestId);
+    if (wasLocal) {
+      this.seedLocal(request.scopes);
+      this.local.settle(request);
+    }
+    const reservationKey = `${this.prefix}budget-rq:${request.requestId}`;
+    if (this.available()) {
+      const keys: string[] = [this.expiryKey, reservationKey];
+      const args: (string | number)[] = [];
+      for (const scope of request.scopes) {
+        keys.push(this.scopeKey(scope.id));
+        args.push(actual, 0, scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS);
+      }
+      try {
+        await settleScript.run(this.redis, keys, args);
+        for (const scope of request.scopes) {
+          const known = this.known.get(scope.id);
+          if (known !== undefined) known.spend += actual;
+        }
+        return;
+      } catch (error) {
+        this.markFailure(error, 'settle');
+      }
+    }
+    // Redis unreachable: keep the spend for replay, and count it locally so this replica keeps enforcing.
+    if (!wasLocal) {
+      this.pendingReleases.add(reservationKey);
+      this.seedLocal(request.scopes);
+      this.local.settle({ ...request, requestId: '' });
+    }
+    for (const scope of request.scopes) this.addPending(scope, actual, 0);
+  }
+
+  async snapshot(scopes: readonly BudgetScope[]): Promise<BudgetScopeSnapshot[]> {
+    if (scopes.length === 0) return [];
+    if (this.available()) {
+      try {
+        const pipeline = this.redis.pipeline();
+        for (const scope of scopes) pipeline.hmget(this.scopeKey(scope.id), 's', 'r');
+        const results = (await pipeline.exec()) ?? [];
+        return scopes.map((scope, index) => {
+          const [error, values] = results[index] ?? [new Error('missing reply'), null];
+          if (error) throw error;
+          const [spend, reserved] = (values as (string | null)[]).map((value) => Number(value ?? 0));
+          return toSnapshot(scope, spend ?? 0, reserved ?? 0);
+        });
+      } catch (error) {
+        this.markFailure(error, 'snapshot');
+      }
+    }
+    return scopes.map((scope) => {
+      const known = this.known.get(scope.id);
+      const local = this.local.peek(scope.id);
+      if (local !== undefined) return toSnapshot(scope, local.spendMicros, local.reservedMicros);
+      return toSnapshot(scope, (known?.spend ?? 0) + (this.pending.get(scope.id)?.amount ?? 0), known?.reserved ?? 0);
+    });
+  }
+
+  /**
+   * Brings Redis up to date after an outage: detects data loss (epoch), restores last-known
+   * spend, releases reservations and adds spend recorded while Redis was away. Runs on every
+   * `ready` event; safe to call at any time; never throws.
+   */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  /**
+   * Resolves once Redis answered and the first reconciliation ran, or after `timeoutMillis`
+   * (then the ledger runs degraded until Redis is `ready`). Await it at start-up. Never rejects.
+   */
+  async ready(timeoutMillis = 2000): Promise<void> {
+    if (this.redis.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMillis);
+        const redis = this.redis;
+        function done(): void {
+          clearTimeout(timer);
+          redis.off('ready', done);
+          resolve();
+        }
+        redis.once('ready', done);
+      });
+    }
+    await this.reconcile();
+  }
+
+  stats(): RedisBudgetLedgerStats {
+    return {
+      degraded: this.degraded,
+      pendingScopes: this.pending.size,
+      pendingReleases: this.pendingReleases.size,
+      localReservations: this.localReservations.size,
+      degradedReserves: this.degradedReserves,
+      restores: this.restores,
+    };
+  }
+
+  /** Stops listening to the client (the caller owns and quits the client). */
+  async close(): Promise<void> {
+    this.redis.off('ready', this.onReady);
+    await this.reconciling;
+  }
+
+  private available(): boolean {
+    if (this.redis.status !== 'ready') return false;
+    if (this.unavailableUntil === 0) return true;
+    if (this.now() < this.unavailableUntil) return false;
+    this.unavailableUntil = 0;
+    return true;
+  }
+
+  private markFailure(error: unknown, operation: string): void {
+    this.unavailableUntil = this.now() + this.retryAfterFailureMillis;
+    this.onError(error, operation);
+  }
+
+  private interpretReserve(request: ReserveRequest, reply: unknown[], limits: ScopeThresholds[], estimate: number): ReserveResult {
+    const scopes = request.scopes;
+    const now = this.now();
+    if (this.degraded) this.degraded = false;
+    const denyIndex = Number(reply[1]) - 1;
+    const affinity = typeof reply[2] === 'string' ? reply[2] : undefined;
+    let crossed: BudgetCrossing[] | undefined;
+    let tightest = 0;
+    let tightestRatio = scopes.length === 0 ? 0 : -1;
+    let stageRank = 0;
+    for (let index = 0; index < scopes.length; index++) {
+      const scope = scopes[index]!;
+      const newFlags = Number(reply[3 + index * 3]);
+      const spend = Number(reply[4 + index * 3]);
+      const reserved = Number(reply[5 + index * 3]);
+      const thresholds = limits[index]!;
+      const used = spend + reserved;
+      const ratio = thresholds.limit > 0 ? used / thresholds.limit : Infinity;
+      if (used >= thresholds.downgradeAt) stageRank = 2;
+      else if (used >= thresholds.alertAt && stageRank === 0) stageRank = 1;
+      if (ratio > tightestRatio) {
+        tightestRatio = ratio;
+        tightest = index;
+      }
+      this.remember(scope, spend, reserved + (denyIndex < 0 ? estimate : 0), newFlags, now);
+      if (newFlags !== 0) {
+        crossed ??= [];
+        const spendUsd = (spend + reserved) / MICROS_PER_USD;
+        for (const [bit, stage] of STAGE_BITS) {
+          if (newFlags & bit) crossed.push({ scopeId: scope.id, stage, scope, spendUsd, limitUsd: scope.limitUsd, ratio });
+        }
+      }
+    }
+    if (denyIndex >= 0) {
+      const scope = scopes[denyIndex]!;
+      return {
+        admitted: false,
+        stage: 'pause',
+        scope,
+        spendUsd: Number(reply[4 + denyIndex * 3]) / MICROS_PER_USD,
+        reservedUsd: Number(reply[5 + denyIndex * 3]) / MICROS_PER_USD,
+        limitUsd: scope.limitUsd,
+        resetsAt: scope.resetsAt,
+        ratio: tightestRatio,
+        crossed: crossed ?? [],
+        affinity,
+      };
+    }
+    return {
+      admitted: true,
+      stage: stageRank === 2 ? 'downgrade' : stageRank === 1 ? 'alert' : 'ok',
+      ratio: tightestRatio,
+      scope: scopes[tightest],
+      crossed: crossed ?? [],
+      affinity,
+    };
+  }
+
+  private remember(scope: BudgetScope, spend: number, reserved: number, newFlags: number, now: number): void {
+    const known = this.known.get(scope.id);
+    if (known === undefined) {
+      this.known.set(scope.id, { spend, reserved, flags: newFlags, expiresAt: scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS });
+      if (now >= this.nextPruneAt) this.prune(now);
+    } else {
+      known.spend = spend;
+      known.reserved = reserved;
+      known.flags |= newFlags;
+    }
+  }
+
+  private prune(now: number): void {
+    this.nextPruneAt = now + 60_000;
+    for (const [id, known] of this.known) if (known.expiresAt < now) this.known.delete(id);
+  }
+
+  private reserveDegraded(request: ReserveRequest): ReserveResult {
+    this.degradedReserves++;
+    if (!this.degraded) {
+      // A new outage: start local counters from what Redis last said.
+      this.degraded = true;
+      if (this.localReservations.size === 0) this.local.clear();
+    }
+    if (this.onUnavailable === 'closed') {
+      throw new GatewayError('not_ready', {
+        message:
+          'gatehouse: the budget store (Redis) is unreachable and this gateway is configured to refuse requests it cannot account for (redis.on_unavailable: closed); retry in a moment',
+        retryable: true,
+      });
+    }
+    this.seedLocal(request.scopes);
+    const result = this.local.reserve({ ...request, affinityKey: undefined });
+    if (result.admitted && usdToMicrosCeil(request.estimateUsd) > 0 && request.scopes.length > 0) this.localReservations.add(request.requestId);
+    for (const crossing of result.crossed) this.addPending(crossing.scope, 0, FLAG_OF_STAGE[crossing.stage]);
+    const affinity = request.affinityKey === undefined ? undefined : this.affinity?.getLocalByKey(request.affinityKey);
+    return { ...result, affinity, degraded: true };
+  }
+
+  private seedLocal(scopes: readonly BudgetScope[]): void {
+    for (const scope of scopes) {
+      if (this.local.has(scope.id)) continue;
+      const known = this.known.get(scope.id);
+      const expiresAt = scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS;
+      // Outstanding reservations are counted as spend: they most likely become spend.
+      this.local.seed(scope.id, known === undefined ? 0 : known.spend + known.reserved, known?.flags ?? 0, expiresAt);
+    }
+  }
+
+  private addPending(scope: BudgetScope, amount: number, flags: number): void {
+    const entry = this.pending.get(scope.id);
+    if (entry === undefined) this.pending.set(scope.id, { amount, flags, expiresAt: scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS });
+    else {
+      entry.amount += amount;
+      entry.flags |= flags;
+    }
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    try {
+      const epoch = String(await epochScript.run(this.redis, [`${this.prefix}epoch`], [randomUUID()]));
+      if (this.epoch !== undefined && epoch !== this.epoch) await this.restoreKnown();
+      this.epoch = epoch;
+      await this.replayPending();
+      this.unavailableUntil = 0;
+    } catch (error) {
+      this.markFailure(error, 'reconcile');
+    }
+  }
+
+  private async restoreKnown(): Promise<void> {
+    const now = this.now();
+    const entries = [...this.known].filter(([, known]) => known.expiresAt > now && (known.spend > 0 || known.flags !== 0));
+    for (let start = 0; start < entries.length; start += SCOPES_PER_CALL) {
+      const chunk = entries.slice(start, start + SCOPES_PER_CALL);
+      await restoreScript.run(
+        this.redis,
+        chunk.map(([id]) => this.scopeKey(id)),
+        chunk.flatMap(([, known]) => [known.spend, known.flags, known.expiresAt]),
+      );
+    }
+    this.restores++;
+  }
+
+  private async replayPending(): Promise<void> {
+    const releases = this.pendingReleases;
+    const pending = this.pending;
+    if (releases.size === 0 && pending.size === 0) return;
+    this.pendingReleases = new Set();
+    this.pending = new Map();
+    try {
+      for (const reservationKey of releases) {
+        await settleScript.run(this.redis, [this.expiryKey, reservationKey], []);
+        releases.delete(reservationKey);
+      }
+      const entries = [...pending];
+      for (let start = 0; start < entries.length; start += SCOPES_PER_CALL) {
+        const chunk = entries.slice(start, start + SCOPES_PER_CALL);
+        await settleScript.run(
+          this.redis,
+          [this.expiryKey, `${this.prefix}budget-rq:`, ...chunk.map(([id]) => this.scopeKey(id))],
+          chunk.flatMap(([, entry]) => [entry.amount, entry.flags, entry.expiresAt]),
+        );
+        for (const [id, entry] of chunk) {
+          pending.delete(id);
+          const known = this.known.get(id);
+          if (known !== undefined) {
+            known.spend += entry.amount;
+            known.flags |= entry.flags;
+          }
+        }
+      }
+    } finally {
+      // Whatever was not sent goes back, merged with what arrived meanwhile.
+      for (const key of releases) this.pendingReleases.add(key);
+      for (const [id, entry] of pending) {
+        const current = this.pending.get(id);
+        if (current === undefined) this.pending.set(id, entry);
+        else {
+          current.amount += entry.amount;
+          current.flags |= entry.flags;
+        }
+      }
+    }
+  }
+}
+
+const STAGE_BITS: readonly (readonly [number, 'alert' | 'downgrade' | 'pause'])[] = [
+  [FLAG_ALERT, 'alert'],
+  [FLAG_DOWNGRADE, 'downgrade'],
+  [FLAG_PAUSE, 'pause'],
+];
+const FLAG_OF_STAGE = { alert: FLAG_ALERT, downgrade: FLAG_DOWNGRADE, pause: FLAG_PAUSE } as const;
+
+function toSnapshot(scope: BudgetScope, spend: number, reserved: number): BudgetScopeSnapshot {
+  const limit = usdToMicros(scope.limitUsd);
+  return {
+    scopeId: scope.id,
+    spendUsd: spend / MICROS_PER_USD,
+    reservedUsd: reserved / MICROS_PER_USD,
+    limitUsd: scope.limitUsd,
+    ratio: limit > 0 ? (spend + reserved) / limit : 0,
+  };
+}
