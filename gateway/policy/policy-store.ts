@@ -267,15 +267,13 @@ export class PolicyStore implements PolicyHolder {
       cache: this.verifyCache,
     };
     const candidates = rows.filter((row) => row.status === 'active').sort((a, b) => b.version - a.version);
-    for (const candidate of candidates) {
+    for (const [index, candidate] of candidates.entries()) {
       const candidateFingerprint = versionFingerprint(candidate);
-      if (this.active && this.active.fingerprint === candidateFingerprint) {
-        this.refusal = undefined;
-        return;
-      }
+      // A refusal stays reported while a refused row is still the newest active one.
+      if (index === 0) this.refusal = undefined;
+      if (this.active && this.active.fingerprint === candidateFingerprint) return;
       try {
         const verified = verifyPolicyVersion(candidate, context);
-        this.refusal = undefined;
         this.swap(verified, candidateFingerprint);
         return;
       } catch (error) {
