@@ -107,12 +107,13 @@ export class SegmentAccumulator {
   }
 
   /** Adds one turn; `quality` is the mean of its turn-level scores, undefined when unscored. */
-  add(span: Pick<SpanRow, 'ts' | 'cost_center' | 'requested_model' | 'served_model' | 'input_tokens' | 'cached_input_tokens' | 'output_tokens' | 'cost_usd' | 'status_code'>, quality: number | undefined): void {
-    if (span.status_code >= 400) return;
+  add(span: Pick<SpanRow, 'ts' | 'cost_center' | 'requested_model' | 'served_model' | 'input_tokens' | 'input_token_estimate' | 'cached_input_tokens' | 'output_tokens' | 'cost_usd' | 'status_code'>, quality: number | undefined): void {
+    if (span.status_code >= 400 || span.requested_model === '' || span.served_model === '') return;
     const millis = parseSpanTimestamp(span.ts);
     const { hour, weekday } = localHourAndWeekday(millis, this.#timeZones[span.cost_center] ?? 'UTC');
     const dayType: DayType = weekday >= 6 ? 'weekend' : 'weekday';
-    const bucket = inputTokenBucketOf(span.input_tokens);
+    // Rules match on the gateway's pre-call estimate, so segments are cut on it too.
+    const bucket = inputTokenBucketOf(span.input_token_estimate > 0 ? span.input_token_estimate : span.input_tokens);
     const key = `${span.cost_center}\u0000${span.requested_model}\u0000${span.served_model}\u0000${bucket}\u0000${hour}\u0000${dayType}`;
     let row = this.#rows.get(key);
     if (!row) {

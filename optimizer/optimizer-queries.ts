@@ -1,0 +1,185 @@
+/**
+ * Every SQL statement the optimizer and the rollback guard run, in one place.
+ * Values travel as query parameters; only the database name is interpolated (validated first).
+ * Turn quality = mean of a turn's turn-level eval scores (`request_id` set), deduplicated with FINAL
+ * because re-scoring writes the same key again (migration 0011).
+ */
+import { INPUT_TOKEN_EDGES } from './segment-aggregate.ts';
+
+/** A statement plus its parameters, ready for `client.query`. */
+export interface PreparedQuery {
+  query: string;
+  query_params: Record<string, unknown>;
+}
+
+function database(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid database name "${name}"`);
+  return name;
+}
+
+/** ClickHouse DateTime64 text in UTC ("2026-11-02 10:00:00.000"). */
+export function clickhouseTime(instant: Date): string {
+  return instant.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+const TURN_QUALITY = (db: string) => `
+  turn_quality AS (
+    SELECT request_id, avg(value) AS quality
+    FROM ${db}.eval_scores FINAL
+    WHERE request_id != '' AND ts >= {quality_since:DateTime64(3)}
+    GROUP BY request_id
+  )`;
+
+/** The token count routing rules match on: the gateway's pre-call estimate when it has one. */
+const RULE_TOKENS = `if(s.input_token_estimate > 0, s.input_token_estimate, s.input_tokens)`;
+
+/**
+ * Aggregates per (cost center, requested model, served model, input-token bucket, local hour,
+ * day type) for cost centers sharing one time zone. Failed turns (status ≥ 400) are left out.
+ * Rows map 1:1 onto `SegmentAggregate`.
+ */
+export function segmentAggregatesQuery(input: { database: string; costCenters: readonly string[]; timezone: string; since: Date; until: Date }): PreparedQuery {
+  const db = database(input.database);
+  return {
+    query: `
+WITH ${TURN_QUALITY(db)}
+SELECT
+  s.cost_center AS cost_center,
+  s.requested_model AS requested_model,
+  s.served_model AS served_model,
+  toUInt32(arrayCount(edge -> edge < ${RULE_TOKENS}, {edges:Array(UInt64)})) AS input_token_bucket,
+  toHour(s.ts, {timezone:String}) AS hour,
+  if(toDayOfWeek(s.ts, 0, {timezone:String}) >= 6, 'weekend', 'weekday') AS day_type,
+  count() AS turns,
+  sum(s.input_tokens) AS input_tokens,
+  sum(s.cached_input_tokens) AS cached_input_tokens,
+  sum(s.output_tokens) AS output_tokens,
+  sum(s.cost_usd) AS cost_usd,
+  countIf(q.request_id != '') AS scored_turns,
+  sumIf(q.quality, q.request_id != '') AS quality_sum,
+  sumIf(q.quality * q.quality, q.request_id != '') AS quality_squared_sum
+FROM ${db}.spans AS s
+LEFT JOIN turn_quality AS q ON q.request_id = s.request_id
+WHERE has({cost_centers:Array(String)}, s.cost_center)
+  AND s.ts >= {since:DateTime64(3)} AND s.ts < {until:DateTime64(3)}
+  AND s.status_code < 400 AND s.requested_model != '' AND s.served_model != ''
+GROUP BY cost_center, requested_model, served_model, input_token_bucket, hour, day_type
+ORDER BY cost_center, requested_model, served_model, input_token_bucket, day_type, hour`,
+    query_params: {
+      edges: [...INPUT_TOKEN_EDGES],
+      timezone: input.timezone,
+      cost_centers: [...input.costCenters],
+      since: clickhouseTime(input.since),
+      until: clickhouseTime(input.until),
+      quality_since: clickhouseTime(new Date(input.since.getTime() - 86_400_000)),
+    },
+  };
+}
+
+/** Calendar days (first to last, inclusive, in the cost centers' time zone) of traffic per cost center. */
+export function observedDaysQuery(input: { database: string; costCenters: readonly string[]; timezone: string; since: Date; until: Date }): PreparedQuery {
+  const db = database(input.database);
+  return {
+    query: `
+SELECT cost_center, dateDiff('day', toDate(min(ts), {timezone:String}), toDate(max(ts), {timezone:String})) + 1 AS days
+FROM ${db}.spans
+WHERE has({cost_centers:Array(String)}, cost_center) AND ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+GROUP BY cost_center
+ORDER BY cost_center`,
+    query_params: { timezone: input.timezone, cost_centers: [...input.costCenters], since: clickhouseTime(input.since), until: clickhouseTime(input.until) },
+  };
+}
+
+/**
+ * Turns a dry-run rule matched (the gateway logged `rule_id` with `rule_dry_run`), with their
+ * tokens per served model: what routing them would have cost is priced in TypeScript.
+ */
+export function wouldHaveSavingsQuery(input: { database: string; ruleId: string; since: Date; until: Date }): PreparedQuery {
+  const db = database(input.database);
+  return {
+    query: `
+SELECT
+  served_model,
+  count() AS turns,
+  sum(input_tokens) AS input_tokens,
+  sum(cached_input_tokens) AS cached_input_tokens,
+  sum(output_tokens) AS output_tokens,
+  sum(cost_usd) AS cost_usd,
+  min(ts) AS first_ts,
+  max(ts) AS last_ts
+FROM ${db}.spans
+WHERE rule_id = {rule_id:String} AND rule_dry_run AND ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)} AND status_code < 400
+GROUP BY served_model
+ORDER BY served_model`,
+    query_params: { rule_id: input.ruleId, since: clickhouseTime(input.since), until: clickhouseTime(input.until) },
+  };
+}
+
+/** What the rollback guard compares. */
+export interface GuardQueryInput {
+  database: string;
+  costCenter: string;
+  ruleId: string;
+  policyVersion: number;
+  activatedAt: Date;
+  baselineSince: Date;
+  timezone: string;
+  requestedModels: readonly string[];
+  minInputTokens: number;
+  maxInputTokens: number;
+  /** [start, end) local hours, start > end wraps; undefined = all day. */
+  hours: readonly [number, number] | undefined;
+  /** ISO weekdays 1–7; empty = every day. */
+  isoWeekdays: readonly number[];
+}
+
+/**
+ * Per-turn quality statistics of two arms: `treatment` = turns the activated rule actually routed
+ * (rule_id, not dry-run, version ≥ the activation's) since activation; `baseline` = turns before
+ * activation that the rule would have matched and that were served the model they asked for.
+ */
+export function rollbackGuardQuery(input: GuardQueryInput): PreparedQuery {
+  const db = database(input.database);
+  const hour = `toHour(ts, {timezone:String})`;
+  return {
+    query: `
+WITH ${TURN_QUALITY(db)}
+SELECT arm, count() AS n, avg(q.quality) AS mean, if(count() > 1, varSamp(q.quality), 0) AS variance
+FROM (
+  SELECT 'treatment' AS arm, request_id
+  FROM ${db}.spans
+  WHERE cost_center = {cost_center:String} AND rule_id = {rule_id:String} AND NOT rule_dry_run
+    AND policy_version >= {policy_version:UInt32} AND ts >= {activated_at:DateTime64(3)} AND status_code < 400
+  UNION ALL
+  SELECT 'baseline' AS arm, request_id
+  FROM ${db}.spans
+  WHERE cost_center = {cost_center:String} AND ts >= {baseline_since:DateTime64(3)} AND ts < {activated_at:DateTime64(3)}
+    AND status_code < 400 AND served_model = requested_model AND (rule_id = '' OR rule_dry_run)
+    AND (length({requested_models:Array(String)}) = 0 OR has({requested_models:Array(String)}, requested_model))
+    AND if(input_token_estimate > 0, input_token_estimate, input_tokens) BETWEEN {min_tokens:UInt64} AND {max_tokens:UInt64}
+    AND ({all_hours:UInt8} = 1
+         OR ({hour_start:UInt8} <= {hour_end:UInt8} AND ${hour} >= {hour_start:UInt8} AND ${hour} < {hour_end:UInt8})
+         OR ({hour_start:UInt8} > {hour_end:UInt8} AND (${hour} >= {hour_start:UInt8} OR ${hour} < {hour_end:UInt8})))
+    AND (length({weekdays:Array(UInt8)}) = 0 OR has({weekdays:Array(UInt8)}, toDayOfWeek(ts, 0, {timezone:String})))
+) AS arms
+INNER JOIN turn_quality AS q ON q.request_id = arms.request_id
+GROUP BY arm
+ORDER BY arm`,
+    query_params: {
+      cost_center: input.costCenter,
+      rule_id: input.ruleId,
+      policy_version: input.policyVersion,
+      activated_at: clickhouseTime(input.activatedAt),
+      baseline_since: clickhouseTime(input.baselineSince),
+      quality_since: clickhouseTime(input.baselineSince),
+      timezone: input.timezone,
+      requested_models: [...input.requestedModels],
+      min_tokens: input.minInputTokens,
+      max_tokens: input.maxInputTokens,
+      all_hours: input.hours ? 0 : 1,
+      hour_start: input.hours?.[0] ?? 0,
+      hour_end: input.hours?.[1] ?? 24,
+      weekdays: [...input.isoWeekdays],
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { RoutingRule } from '../shared/policy/policy-schema.ts';
+import { normalCdf } from './gaussian-process.ts';
+import { rollbackGuardQuery } from './optimizer-queries.ts';
+
+/** Sufficient statistics of per-turn quality (0–1) in one arm. */
+export interface ArmStatistics {
+  n: number;
+  mean: number;
+  /** Sample variance. */
+  variance: number;
+}
+
+/**
+ * Settings of the sequential test. The guard runs Wald's SPRT on the quality gap
+ * δ = baseline − treatment, with H0: δ = 0 (no regression) against H1: δ = `detectableRegression`,
+ * on the normal approximation of the difference of means (information = 1/se², so it can be
+ * re-checked as often as wanted). With the default δ1 = 2 × limit the decision midpoint sits on
+ * the limit itself.
+ */
+export interface SequentialTestOptions {
+  /** The cost center's `quality_regression_limit`. */
+  limit: number;
+  /** Probability of rolling back a rule that does not regress. @defaultValue 0.05 */
+  alpha?: number;
+  /** Probability of keeping a rule that regresses by `detectableRegression`. @defaultValue 0.2 */
+  beta?: number;
+  /** @defaultValue max(2 × limit, 0.01) */
+  detectableRegression?: number;
+  /** Scored turns each arm needs before any decision. @defaultValue 200 */
+  minSamples?: number;
+  /** Treatment turns after which the test stops: rollback when the gap is past the midpoint, else accept. @defaultValue 5000 */
+  maxSamples?: number;
+}
+
+export type GuardDecision = 'continue' | 'rollback' | 'accept';
+
+/** Everything behind a decision, for the audit event and the alert. */
+export interface GuardNumbers {
+  baseline: ArmStatistics;
+  treatment: ArmStatistics;
+  observedRegression: number;
+  standardError: number;
+  logLikelihoodRatio: number;
+  /** ln((1 − β)/α): at or above → rollback. */
+  rollbackBoundary: number;
+  /** ln(β/(1 − α)): at or below → accept. */
+  acceptBoundary: number;
+  /** Normal posterior (flat prior) probability that the regression exceeds the limit. */
+  probabilityAboveLimit: number;
+  limit: number;
+  detectableRegression: number;
+  alpha: number;
+  beta: number;
+  minSamples: number;
+  maxSamples: number;
+  reason: 'warming_up' | 'regression_detected' | 'no_regression' | 'undecided' | 'budget_exhausted';
+}
+
+export interface GuardResult {
+  decision: GuardDecision;
+  numbers: GuardNumbers;
+}
+
+/** One look of the sequential test; pure, so it can be replayed over simulated streams. */
+export function sequentialRegressionTest(baseline: ArmStatistics, treatment: ArmStatistics, options: SequentialTestOptions): GuardResult {
+  const alpha = options.alpha ?? 0.05;
+  const beta = options.beta ?? 0.2;
+  const detectableRegression = options.detectableRegression ?? Math.max(2 * options.limit, 0.01);
+  const minSamples = options.minSamples ?? 200;
+  const maxSamples = options.maxSamples ?? 5000;
+  const rollbackBoundary = Math.log((1 - beta) / alpha);
+  const acceptBoundary = Math.log(beta / (1 - alpha));
+  const observedRegression = baseline.n > 0 && treatment.n > 0 ? baseline.mean - treatment.mean : 0;
+  // Floor the variance: a handful of identical scores must not make the test certain.
+  const variance = (arm: ArmStatistics) => Math.max(arm.variance, 1e-4) / Math.max(arm.n, 1);
+  const standardError = Math.sqrt(variance(baseline) + variance(treatment));
+  const logLikelihoodRatio = (detectableRegression * observedRegression - (detectableRegression * detectableRegression) / 2) / (standardError * standardError);
+  const probabilityAboveLimit = 1 - normalCdf((options.limit - observedRegression) / standardError);
+  const numbers: Omit<GuardNumbers, 'reason'> = {
+    baseline,
+    treatment,
+    observedRegression,
+    standardError,
+    logLikelihoodRatio,
+    rollbackBoundary,
+    acceptBoundary,
+    probabilityAboveLimit,
+    limit: options.limit,
+    detectableRegression,
+    alpha,
+    beta,
+    minSamples,
+    maxSamples,
+  };
+  if (baseline.n < minSamples || treatment.n < minSamples) return { decision: 'continue', numbers: { ...numbers, reason: 'warming_up' } };
+  if (logLikelihoodRatio >= rollbackBoundary) return { decision: 'rollback', numbers: { ...numbers, reason: 'regression_detected' } };
+  if (logLikelihoodRatio <= acceptBoundary) return { decision: 'accept', numbers: { ...numbers, reason: 'no_regression' } };
+  if (treatment.n >= maxSamples) return { decision: logLikelihoodRatio > 0 ? 'rollback' : 'accept', numbers: { ...numbers, reason: 'budget_exhausted' } };
+  return { decision: 'continue', numbers: { ...numbers, reason: 'undecided' } };
+}
+
+/** An activation the guard watches: the rule it added and where it applies. */
+export interface ActivationUnderWatch {
+  costCenter: string;
+  /** The activated rule (its `when` defines the baseline traffic). */
+  rule: RoutingRule;
+  /** Policy version the activation created. */
+  policyVersion: number;
+  activatedAt: Date;
+  /** The cost center's `quality_regression_limit`. */
+  qualityRegressionLimit: number;
+  /** IANA zone of the rule's hours (the cost center's `timezone`). @defaultValue UTC */
+  timezone?: string;
+  /** Days before activation that form the baseline. @defaultValue 14 */
+  baselineDays?: number;
+}
+
+const ISO_WEEKDAY: Record<string, number> = { mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6, sun: 7 };
+
+export interface CheckActivationInput {
+  clickhouse: ClickHouseClient;
+  database: string;
+  activation: ActivationUnderWatch;
+  /** Called once when the decision is `rollback`; the caller reverts (signed by the system key) and audits. */
+  onRollback?: ((numbers: GuardNumbers) => void | Promise<void>) | undefined;
+  options?: Omit<SequentialTestOptions, 'limit'>;
+}
+
+/** Reads both arms from ClickHouse and runs one look of the sequential test. */
+export async function checkActivation(input: CheckActivationInput): Promise<GuardResult> {
+  const { activation } = input;
+  const when = activation.rule.when;
+  const baselineDays = activation.baselineDays ?? 14;
+  const prepared = rollbackGuardQuery({
+    database: input.database,
+    costCenter: activation.costCenter,
+    ruleId: activation.rule.id,
+    policyVersion: activation.policyVersion,
+    activatedAt: activation.activatedAt,
+    baselineSince: new Date(activation.activatedAt.getTime() - baselineDays * 86_400_000),
+    timezone: activation.timezone ?? 'UTC',
+    requestedModels: when.requested_models ?? [],
+    minInputTokens: when.input_tokens?.min ?? 0,
+    maxInputTokens: when.input_tokens?.max ?? Number.MAX_SAFE_INTEGER,
+    hours: when.hours,
+    isoWeekdays: (when.days ?? []).map((day) => ISO_WEEKDAY[day] as number),
+  });
+  const rows = await (await input.clickhouse.query({ ...prepared, format: 'JSONEachRow' })).json<{ arm: string; n: number | string; mean: number | string; variance: number | string }>();
+  const arm = (name: string): ArmStatistics => {
+    const row = rows.find((entry) => entry.arm === name);
+    return row ? { n: Number(row.n), mean: Number(row.mean), variance: Number(row.variance) } : { n: 0, mean: 0, variance: 0 };
+  };
+  const result = sequentialRegressionTest(arm('baseline'), arm('treatment'), { ...input.options, limit: activation.qualityRegressionLimit });
+  if (result.decision === 'rollback') await input.onRollback?.(result.numbers);
+  return result;
+}
