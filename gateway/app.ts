@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { GatewayContext } from './context.ts';
 import { GatewayError } from './errors/gateway-error.ts';
@@ -37,8 +37,8 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     connectionTimeout: 0,
     keepAliveTimeout: 75_000,
     maxRequestsPerSocket: 0,
-    // Header limits: Node's default 16 KiB total; Codex's headers are ~3 KiB.
-    disableRequestLogging: true,
+    // Per-request info logs cost more than the gateway's own work; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => `req_${randomBytes(12).toString('hex')}`,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },

@@ -65,7 +65,7 @@ export type CostCenter = z.infer<typeof CostCenterSchema>;
 
 export const KeySchema = z
   .object({
-    key: z.string().min(8).optional(),
+    key: z.string().min(6).optional(),
     key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     developer: z.string().min(1),
     cost_center: z.string().min(1),
