@@ -1,0 +1,138 @@
+import type { CanonicalEvent } from '../canonical/event.ts';
+import { applyEvent, type CanonicalOutput, type CanonicalResponse } from '../canonical/response.ts';
+import { formatWarning } from '../canonical/warning.ts';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
+import type { AdapterContext } from '../providers/provider-adapter.ts';
+import { getProviderAdapter } from '../providers/registry.ts';
+import { sendUpstream, UpstreamFailureError, type UpstreamResponse } from '../transport/send-upstream.ts';
+import type { OutputToolCall } from '../../shared/telemetry/turn-record.ts';
+import type { ForwardOutcome, ForwardRequest, Forwarder } from './forward-types.ts';
+import { INBOUND_PROTOCOLS } from './inbound-protocols.ts';
+import { prepareRequest } from './prepare-request.ts';
+import { restoreToolIdentity } from './restore-tool-identity.ts';
+
+/**
+ * Forwards across protocols: inbound body → canonical → target adapter → transport → canonical
+ * events → the inbound protocol, streamed as they arrive. Upstream is always asked to stream (idle
+ * timeouts work, and a non-streaming client just gets the folded result). Throws a GatewayError
+ * before `sink.start` — including when the upstream fails before its first content event, so the
+ * caller can still fall back — and never throws after.
+ */
+export const forwardTranslated: Forwarder = async (request: ForwardRequest): Promise<ForwardOutcome> => {
+  const started = performance.now();
+  const protocol = INBOUND_PROTOCOLS[request.inbound];
+  const adapter = getProviderAdapter(request.target.provider.type);
+  const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
+  const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true }, adapter.capabilities);
+  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders };
+  let outbound;
+  try {
+    outbound = adapter.buildRequest(prepared.request, context);
+  } catch (error) {
+    throw new GatewayError('internal_error', { message: `gatehouse: could not build the ${adapter.id} request: ${(error as Error).message}`, provider: request.target.providerName, cause: error });
+  }
+  const warnings = [...conversion.warnings, ...prepared.warnings, ...outbound.warnings].map(formatWarning);
+
+  let upstream: UpstreamResponse;
+  try {
+    upstream = await sendUpstream(outbound, { timeouts: request.timeouts, signal: request.sink.signal, maxConnections: request.target.provider.max_concurrency });
+  } catch (error) {
+    if (error instanceof UpstreamFailureError) throw withProvider(adapter.classifyError(error.failure), request.target.providerName);
+    throw new GatewayError('upstream_error', { message: `gatehouse: upstream ${request.target.providerName} failed`, retryable: true, provider: request.target.providerName, cause: error });
+  }
+  const ttfbMillis = performance.now() - started;
+  const events = restoreToolIdentity(adapter.parseStream(upstream.events(), context), prepared.identities);
+  const iterator = events[Symbol.asyncIterator]();
+  const collected: CanonicalResponse = { id: undefined, model: undefined, output: [], usage: undefined, finish: undefined, error: undefined };
+  const open = new Map<string, CanonicalOutput>();
+  const renderContext = { requestId: request.requestId, model: typeof request.body['model'] === 'string' ? request.body['model'] : request.target.model, createdAt: Math.floor(Date.now() / 1000), body: request.body };
+
+  // Hold events until the first real output: a failure before it can still fall back.
+  const held: CanonicalEvent[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    const event = next.value;
+    if (event.type === 'error') throw withProvider(streamErrorToGatewayError(event, request.target.providerName), request.target.providerName);
+    held.push(event);
+    if (event.type !== 'response-metadata' && event.type !== 'usage') break;
+  }
+
+  const outcome = (errorEvent: CanonicalResponse['error']): ForwardOutcome => ({
+    status: 200,
+    usage: collected.usage,
+    ttfbMillis,
+    errorCode: errorEvent?.code,
+    errorMessage: errorEvent?.message,
+    warnings,
+    toolCalls: toolCallsOf(collected),
+    upstreamModel: collected.model,
+  });
+
+  if (!request.stream) {
+    for (const event of held) applyEvent(collected, open, event);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) break;
+      if (next.value.type === 'error') throw withProvider(streamErrorToGatewayError(next.value, request.target.providerName), request.target.providerName);
+      applyEvent(collected, open, next.value);
+    }
+    const body = JSON.stringify(protocol.renderBody(collected, renderContext));
+    request.sink.start(200, { 'content-type': 'application/json' });
+    request.sink.end(body);
+    return outcome(undefined);
+  }
+
+  const renderer = protocol.createStreamRenderer(renderContext);
+  request.sink.start(200, { 'content-type': renderer.contentType, 'cache-control': 'no-cache' });
+  try {
+    for (const event of held) {
+      applyEvent(collected, open, event);
+      write(request, renderer.render(event));
+    }
+    while (!request.sink.signal.aborted) {
+      const next = await iterator.next();
+      if (next.done === true) break;
+      applyEvent(collected, open, next.value);
+      write(request, renderer.render(next.value));
+    }
+  } catch (error) {
+    // Never throw after start: report in-band.
+    const event: CanonicalEvent = { type: 'error', code: 'internal_error', message: `gatehouse: translation failed mid-stream: ${(error as Error).message}`, retryable: false };
+    collected.error = event;
+    try {
+      write(request, renderer.render(event));
+    } catch {
+      // The renderer itself failed; the stream just ends.
+    }
+  }
+  if (request.sink.signal.aborted) await iterator.return?.();
+  request.sink.end();
+  return outcome(collected.error);
+};
+
+function write(request: ForwardRequest, text: string): void {
+  if (text !== '') request.sink.write(text);
+}
+
+function toolCallsOf(response: CanonicalResponse): OutputToolCall[] {
+  return response.output.flatMap((item) => (item.type === 'tool-call' ? [{ callId: item.callId, name: item.namespace !== undefined ? `${item.namespace}.${item.name}` : item.name, kind: item.kind, input: item.input }] : []));
+}
+
+function streamErrorToGatewayError(event: Extract<CanonicalEvent, { type: 'error' }>, provider: string): GatewayError {
+  return new GatewayError(event.code, { message: event.message, retryable: event.retryable, provider, ...(event.upstreamType !== undefined ? { upstream: { type: event.upstreamType } } : {}) });
+}
+
+function withProvider(error: GatewayError, providerName: string): GatewayError {
+  if (!isGatewayError(error) || error.provider === providerName) return error;
+  return new GatewayError(error.code, {
+    message: error.message,
+    status: error.status,
+    param: error.param,
+    retryable: error.retryable,
+    ...(error.retryAfterMillis !== undefined ? { retryAfterMillis: error.retryAfterMillis } : {}),
+    provider: providerName,
+    ...(error.upstream !== undefined ? { upstream: error.upstream } : {}),
+    cause: error.cause,
+  });
+}

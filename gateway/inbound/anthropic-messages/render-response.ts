@@ -1,0 +1,58 @@
+import { encodeOpaque } from '../../canonical/opaque-envelope.ts';
+import type { FinishReason } from '../../canonical/finish-reason.ts';
+import type { OpaqueData } from '../../canonical/item.ts';
+import type { CanonicalResponse } from '../../canonical/response.ts';
+import type { CanonicalUsage } from '../../canonical/usage.ts';
+import { parseArguments } from '../../providers/wire-json.ts';
+import type { RenderContext } from '../render-context.ts';
+
+type Json = Record<string, unknown>;
+
+export function anthropicMessageId(context: RenderContext): string {
+  return `msg_${context.requestId.replace(/[^A-Za-z0-9]/g, '')}`;
+}
+
+export function anthropicStopReason(reason: FinishReason | undefined, hasToolCalls: boolean): string {
+  if (reason?.unified === 'length') return 'max_tokens';
+  if (reason?.unified === 'content-filter') return 'refusal';
+  if (reason?.unified === 'tool-calls' || hasToolCalls) return 'tool_use';
+  return 'end_turn';
+}
+
+/** Canonical (inclusive) usage → Anthropic's, whose `input_tokens` excludes cache reads and writes. */
+export function anthropicUsage(usage: CanonicalUsage | undefined): Json {
+  if (usage === undefined) return { input_tokens: 0, output_tokens: 0 };
+  return {
+    input_tokens: Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens),
+    cache_creation_input_tokens: usage.cacheWriteTokens,
+    cache_read_input_tokens: usage.cachedInputTokens,
+    output_tokens: usage.outputTokens,
+  };
+}
+
+/** Thinking signature for an Anthropic client: Anthropic's own as-is, anything else in our envelope. */
+export function thinkingSignature(opaque: OpaqueData | undefined, text: string): string {
+  if (opaque === undefined) return '';
+  if (opaque.family === 'anthropic' && opaque.kind === 'signature') return opaque.value;
+  return encodeOpaque(opaque.family === 'openai' ? { ...opaque, kind: 'encrypted_content_wrapped' } : opaque, text);
+}
+
+/** A whole canonical response → Messages body. */
+export function renderAnthropicMessagesBody(response: CanonicalResponse, context: RenderContext): Json {
+  const content = response.output.map((item): Json => {
+    if (item.type === 'text') return { type: 'text', text: item.text };
+    if (item.type === 'reasoning') return { type: 'thinking', thinking: item.text, signature: thinkingSignature(item.opaque, item.text) };
+    return { type: 'tool_use', id: item.callId, name: item.name, input: parseArguments(item.input).value, caller: { type: 'direct' } };
+  });
+  const hasToolCalls = response.output.some((item) => item.type === 'tool-call');
+  return {
+    id: anthropicMessageId(context),
+    type: 'message',
+    role: 'assistant',
+    model: context.model,
+    content,
+    stop_reason: anthropicStopReason(response.finish, hasToolCalls),
+    stop_sequence: null,
+    usage: anthropicUsage(response.usage),
+  };
+}
