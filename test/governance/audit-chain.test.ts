@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { HashChainAuditLog, auditRowHash, readSpooledHead } from '../../shared/audit/hash-chain-audit-log.ts';
+import { HashChainAuditLog, auditRowHash, readSpooledHead, type AuditRow } from '../../shared/audit/hash-chain-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import { DenialDedup } from '../../shared/audit/denial-dedup.ts';
 import type { AuditEvent, AuditSink } from '../../shared/audit/audit-event.ts';
@@ -134,8 +134,8 @@ describe('hash-chained audit log', () => {
 
   it('names a row re-hashed to hide an edit by its broken link', async () => {
     // Recompute row 42's hash so it is self-consistent again: row 43 no longer links to it.
-    const [row] = await queryRows<Record<string, unknown>>(fixture.client, `SELECT toString(ts) AS ts, seq, actor, action, subject, cost_center, details, policy_version, prev_hash FROM gatehouse.audit_log WHERE seq = 42`);
-    const rehashed = auditRowHash({ ...(row as never), seq: 42, policy_version: Number(row!.policy_version) });
+    const [row] = await queryRows<Omit<AuditRow, 'hash'>>(fixture.client, `SELECT toString(ts) AS ts, seq, actor, action, subject, cost_center, details, policy_version, prev_hash FROM gatehouse.audit_log WHERE seq = 42`);
+    const rehashed = auditRowHash({ ...row!, seq: 42, policy_version: Number(row!.policy_version) });
     await fixture.client.command({ query: `ALTER TABLE gatehouse.audit_log UPDATE hash = '${rehashed}' WHERE seq = 42`, clickhouse_settings: { mutations_sync: '2' } });
     const verification = await verifyAuditChain({ client: fixture.client, database: fixture.database });
     expect(verification.firstBroken).toMatchObject({ seq: 43, reason: 'prev_hash_mismatch', expected: rehashed });
