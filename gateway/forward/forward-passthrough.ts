@@ -136,9 +136,13 @@ export async function forwardPassthrough(forward: ForwardRequest): Promise<Forwa
       reader.push(chunk as Buffer);
     }
   } catch (error) {
+    const transport = classifyTransportError(error, target.providerName, target.model);
+    const finalEvent = isChat ? '[DONE]' : 'response.completed';
     const failure = sink.signal.aborted
       ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
-      : classifyTransportError(error, target.providerName, target.model);
+      : new GatewayError(transport.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error', {
+          message: `gatehouse: provider "${target.providerName}" stream for model "${target.model}" broke before ${finalEvent} (${(error as { code?: string }).code ?? transport.code})`,
+        });
     reader.finish();
     outcome.usage = reader.usage;
     outcome.toolCalls = reader.toolCalls;

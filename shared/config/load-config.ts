@@ -3,7 +3,7 @@ import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { DeploymentConfigSchema, type DeploymentConfig } from './config-schema.ts';
-import { PolicySchema, type PolicyDocument } from '../policy/policy-schema.ts';
+import { PolicySchema, policyReferenceIssues, type PolicyDocument } from '../policy/policy-schema.ts';
 
 /** A configuration problem at a path, e.g. `providers.openai.base_url: Invalid URL`. */
 export interface ConfigIssue {
@@ -95,7 +95,18 @@ export function loadDeploymentConfig(file: string, environment: NodeJS.ProcessEn
 }
 
 export function loadPolicyFile(file: string, environment: NodeJS.ProcessEnv = process.env): PolicyDocument {
-  return parseWithSchema(PolicySchema, readYaml(file), file, environment);
+  const raw = readYaml(file);
+  try {
+    return parseWithSchema(PolicySchema, raw, file, environment);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // zod skips cross-reference checks when the shape is wrong; list them in the same run anyway.
+    const known = new Set(error.issues.map((issue) => `${issue.path}|${issue.message}`));
+    const extra = policyReferenceIssues(raw)
+      .map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }))
+      .filter((issue) => !known.has(`${issue.path}|${issue.message}`));
+    throw new ConfigError(file, [...error.issues, ...extra]);
+  }
 }
 
 /** Validates a policy document given as data (proposals, stored versions). */

@@ -132,32 +132,50 @@ export const PolicySchema = z
   })
   .strict()
   .superRefine((policy, context) => {
-    for (const [centerName, center] of Object.entries(policy.cost_centers)) {
-      const check = (model: string, path: (string | number)[]) => {
-        if (!(model in policy.models)) context.addIssue({ code: 'custom', path, message: `unknown model "${model}" (define it under models)` });
-      };
-      center.allowed_models.forEach((m, i) => check(m, ['cost_centers', centerName, 'allowed_models', i]));
-      for (const [from, to] of Object.entries(center.downgrade)) {
-        check(from, ['cost_centers', centerName, 'downgrade', from]);
-        check(to, ['cost_centers', centerName, 'downgrade', from]);
-      }
-      for (const [from, chain] of Object.entries(center.fallback)) {
-        check(from, ['cost_centers', centerName, 'fallback', from]);
-        chain.forEach((m, i) => check(m, ['cost_centers', centerName, 'fallback', from, i]));
-      }
+    for (const issue of policyReferenceIssues(policy)) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  });
+
+type Loose = Record<string, unknown>;
+const asRecord = (value: unknown): Loose => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : {});
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/**
+ * Cross-references (models named by cost centers, rules and keys exist). Works on loosely shaped
+ * input too, so a file with type errors still gets its reference errors listed in the same run.
+ */
+export function policyReferenceIssues(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const policy = asRecord(raw);
+  const models = asRecord(policy.models);
+  const centers = asRecord(policy.cost_centers);
+  const checkModel = (model: unknown, path: (string | number)[]) => {
+    if (typeof model === 'string' && !(model in models)) issues.push({ path, message: `unknown model "${model}" (define it under models)` });
+  };
+  for (const [centerName, centerValue] of Object.entries(centers)) {
+    const center = asRecord(centerValue);
+    asArray(center.allowed_models).forEach((model, index) => checkModel(model, ['cost_centers', centerName, 'allowed_models', index]));
+    for (const [from, to] of Object.entries(asRecord(center.downgrade))) {
+      checkModel(from, ['cost_centers', centerName, 'downgrade', from]);
+      checkModel(to, ['cost_centers', centerName, 'downgrade', from]);
     }
-    policy.keys.forEach((key, i) => {
-      if (!(key.cost_center in policy.cost_centers))
-        context.addIssue({ code: 'custom', path: ['keys', i, 'cost_center'], message: `unknown cost center "${key.cost_center}"` });
-    });
-    policy.rules.forEach((rule, i) => {
-      if (!(rule.route_to in policy.models))
-        context.addIssue({ code: 'custom', path: ['rules', i, 'route_to'], message: `unknown model "${rule.route_to}"` });
-      rule.cost_centers.forEach((c, j) => {
-        if (!(c in policy.cost_centers)) context.addIssue({ code: 'custom', path: ['rules', i, 'cost_centers', j], message: `unknown cost center "${c}"` });
-      });
+    for (const [from, chain] of Object.entries(asRecord(center.fallback))) {
+      checkModel(from, ['cost_centers', centerName, 'fallback', from]);
+      asArray(chain).forEach((model, index) => checkModel(model, ['cost_centers', centerName, 'fallback', from, index]));
+    }
+  }
+  asArray(policy.keys).forEach((keyValue, index) => {
+    const costCenter = asRecord(keyValue).cost_center;
+    if (typeof costCenter === 'string' && !(costCenter in centers)) issues.push({ path: ['keys', index, 'cost_center'], message: `unknown cost center "${costCenter}"` });
+  });
+  asArray(policy.rules).forEach((ruleValue, index) => {
+    const rule = asRecord(ruleValue);
+    checkModel(rule.route_to, ['rules', index, 'route_to']);
+    asArray(rule.cost_centers).forEach((center, position) => {
+      if (typeof center === 'string' && !(center in centers)) issues.push({ path: ['rules', index, 'cost_centers', position], message: `unknown cost center "${center}"` });
     });
   });
+  return issues;
+}
 
 export type PolicyDocument = z.infer<typeof PolicySchema>;
 export type PolicyInput = z.input<typeof PolicySchema>;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeResponsesUpstream, type FakeResponsesUpstream, type ScriptedTurn } from '../helpers/fake-upstreams/fake-openai-responses.ts';
+import { startFakeResponsesUpstream, type FakeResponsesUpstream, type ScriptedTurn } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { runCodex } from '../helpers/run-codex.ts';
 import { startTestGatehouse, waitForRows, TEST_KEY, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 

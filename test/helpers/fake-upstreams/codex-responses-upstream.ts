@@ -155,7 +155,7 @@ export async function startFakeResponsesUpstream(respond: (body: Record<string, 
       for (const event of events.slice(0, limit)) {
         const frame = Buffer.from(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         sent.push(frame);
-        response.write(frame);
+        await new Promise((resolve) => response.write(frame, resolve));
         if (turn.eventDelayMillis) await wait(turn.eventDelayMillis);
       }
       sentStreams.push(Buffer.concat(sent));
