@@ -54,10 +54,10 @@ SELECT
   sum(s.input_tokens) AS input_tokens,
   sum(s.cached_input_tokens) AS cached_input_tokens,
   sum(s.output_tokens) AS output_tokens,
-  sum(s.cost_usd) AS cost_usd,
+  sumKahan(s.cost_usd) AS cost_usd,
   countIf(q.request_id != '') AS scored_turns,
-  sumIf(q.quality, q.request_id != '') AS quality_sum,
-  sumIf(q.quality * q.quality, q.request_id != '') AS quality_squared_sum
+  sumKahanIf(q.quality, q.request_id != '') AS quality_sum,
+  sumKahanIf(q.quality * q.quality, q.request_id != '') AS quality_squared_sum
 FROM ${db}.spans AS s
 LEFT JOIN turn_quality AS q ON q.request_id = s.request_id
 WHERE has({cost_centers:Array(String)}, s.cost_center)

@@ -58,6 +58,14 @@ export async function readSegmentAggregates(input: ReadAggregatesInput): Promise
   return { aggregates, observedDays };
 }
 
+/**
+ * ClickHouse sums floats in parallel, so the last bits of a sum vary between runs; rounding to
+ * 1e-9 makes the same data give the same proposal, bit for bit.
+ */
+function stable(value: number | string): number {
+  return Math.round(Number(value) * 1e9) / 1e9;
+}
+
 function toAggregate(row: AggregateRow): SegmentAggregate {
   return {
     costCenter: row.cost_center,
@@ -70,10 +78,10 @@ function toAggregate(row: AggregateRow): SegmentAggregate {
     inputTokens: Number(row.input_tokens),
     cachedInputTokens: Number(row.cached_input_tokens),
     outputTokens: Number(row.output_tokens),
-    costUsd: Number(row.cost_usd),
+    costUsd: stable(row.cost_usd),
     scoredTurns: Number(row.scored_turns),
-    qualitySum: Number(row.quality_sum),
-    qualitySquaredSum: Number(row.quality_squared_sum),
+    qualitySum: stable(row.quality_sum),
+    qualitySquaredSum: stable(row.quality_squared_sum),
   };
 }
 

@@ -1,4 +1,4 @@
-import { PolicySchema, type PolicyDocument, type Price } from '../shared/policy/policy-schema.ts';
+import { PolicySchema, type PolicyDocument, type Price, type RoutingRule } from '../shared/policy/policy-schema.ts';
 import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 import { createSeededRandom, type SeededRandom } from './seeded-random.ts';
 import { DAYS_PER_MONTH, costOfTokens, inputTokenBucketOf, INPUT_TOKEN_BUCKET_COUNT, type DayType } from './segment-aggregate.ts';
@@ -54,6 +54,32 @@ export interface SimulationOptions {
   scoredShare?: number;
   /** Policy version written on spans and scores. @defaultValue 1 */
   policyVersion?: number;
+  /**
+   * Routing rules in force (first match wins, as in the gateway): a matching turn is served by
+   * `route_to` and carries `rule_id`; a dry-run rule only tags the span (`rule_dry_run`,
+   * `dry_run_decision`). Exploration applies to turns no enforced rule routed.
+   */
+  rules?: readonly RoutingRule[];
+}
+
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+/** The gateway's rule matching for the conditions the optimizer uses (UTC cost centers). */
+export function simulatedRuleMatch(rules: readonly RoutingRule[], facts: { costCenter: string; requestedModel: string; inputTokens: number; date: Date }): RoutingRule | undefined {
+  const hour = facts.date.getUTCHours();
+  const day = DAY_NAMES[facts.date.getUTCDay()] as (typeof DAY_NAMES)[number];
+  return rules.find((rule) => {
+    const when = rule.when;
+    if (rule.cost_centers.length > 0 && !rule.cost_centers.includes(facts.costCenter)) return false;
+    if (when.requested_models && !when.requested_models.includes(facts.requestedModel)) return false;
+    if (when.input_tokens?.min !== undefined && facts.inputTokens < when.input_tokens.min) return false;
+    if (when.input_tokens?.max !== undefined && facts.inputTokens > when.input_tokens.max) return false;
+    if (when.hours) {
+      const [start, end] = when.hours;
+      if (start <= end ? hour < start || hour >= end : hour < start && hour >= end) return false;
+    }
+    return !when.days || when.days.includes(day);
+  });
 }
 
 /** An `eval_scores` row as the evaluator writes it (migration 0011). */
@@ -158,13 +184,13 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
         let sessionQuality = 0;
         const last = { requestId: '', served: '', hour: 0, bucket: 0, ts: '' };
         for (let turn = 0; turn < turns; turn += 1) {
+          const date = new Date(clock);
+          const rule = simulatedRuleMatch(options.rules ?? [], { costCenter: profile.costCenter, requestedModel: profile.requestedModel, inputTokens, date });
+          const exploring = profile.requestedModel === SIMULATED_MODELS.expensive && random.next() < exploration;
           const served =
-            profile.requestedModel === SIMULATED_MODELS.expensive && random.next() < exploration
-              ? random.pick([SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest])
-              : profile.requestedModel;
+            rule && !rule.dry_run ? rule.route_to : exploring ? random.pick([SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest]) : profile.requestedModel;
           const cached = turn > 0 && served === previousServed ? Math.floor(inputTokens * 0.85) : 0;
           const outputTokens = 200 + Math.floor(-600 * Math.log(1 - random.next()));
-          const date = new Date(clock);
           const hour = date.getUTCHours();
           const dayType: DayType = date.getUTCDay() % 6 === 0 ? 'weekend' : 'weekday';
           const ts = date.toISOString().replace('T', ' ').replace('Z', '');
@@ -172,13 +198,20 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
           const turnId = `${sessionId}:${turn}`;
           const quality = trueQuality(served, inputTokens, hour);
           sessionQuality = quality;
-          const span = spanRow({ ts, requestId, sessionId, turnId, turn, profile, served, inputTokens, cached, outputTokens, policyVersion, exploring: served !== profile.requestedModel, random });
+          const span = spanRow({ ts, requestId, sessionId, turnId, turn, profile, served, inputTokens, cached, outputTokens, policyVersion, exploring: served !== profile.requestedModel && !(rule && !rule.dry_run), random });
+          if (rule) {
+            span.rule_id = rule.id;
+            span.rule_dry_run = rule.dry_run;
+            if (rule.dry_run) span.dry_run_decision = `rule ${rule.id} would route ${profile.requestedModel} -> ${rule.route_to}`;
+          }
           const scores: EvalScoreRow[] = [];
           const bucketLowerBound = evaluatorBucket(inputTokens);
           if (random.next() < scoredShare) {
             summary.scoredTurns += 1;
             for (const scorer of ['tool_call_validity', 'tool_use_accuracy']) {
-              scores.push(scoreRow({ ts, sessionId, turnId, requestId, level: 'turn', scorer, value: random.beta(quality * 30, (1 - quality) * 30), profile, served, hour, bucket: bucketLowerBound, policyVersion }));
+              const row = scoreRow({ ts, sessionId, turnId, requestId, level: 'turn', scorer, value: random.beta(quality * 30, (1 - quality) * 30), profile, served, hour, bucket: bucketLowerBound, policyVersion });
+              if (rule) Object.assign(row, { rule_id: rule.id, dry_run: rule.dry_run });
+              scores.push(row);
             }
           }
           summary.turns += 1;
