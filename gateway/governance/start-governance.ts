@@ -1,0 +1,94 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { AdminRole } from '../../shared/config/config-schema.ts';
+import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
+import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
+import { DenialDedup } from '../../shared/audit/denial-dedup.ts';
+import { loadOrCreateSystemKey, type SystemKey } from '../../shared/signing/system-key.ts';
+import { PolicyStore } from '../policy/policy-store.ts';
+import { governanceRoutes } from '../admin/governance-routes.ts';
+import { GovernanceService } from './governance-service.ts';
+
+export interface StartGovernanceOptions {
+  client: ClickHouseClient;
+  database: string;
+  /** Resolved `data_dir` (the system key lives here unless `systemKeyFile` says otherwise). */
+  dataDir: string;
+  /** Config `system_key_file`. In distributed mode every process must point at the same key. */
+  systemKeyFile?: string | undefined;
+  /** The process's BatchWriter; audit rows go through it. */
+  writer: BatchWriter;
+  /** The directory of the writer's DiskSpool (the audit head may sit there after an outage). */
+  spoolDirectory: string;
+  /** Policy YAML that becomes version 1 on an empty store … */
+  bootstrapPolicyFile?: string | undefined;
+  /** … or the already parsed bootstrap policy (env substituted). */
+  bootstrapDocument?: unknown;
+  /** Distributed mode; absent = embedded. */
+  redis?: Redis | undefined;
+  /** @defaultValue "gatehouse:" (config `redis.key_prefix`) */
+  redisKeyPrefix?: string | undefined;
+  /** @defaultValue 1000 */
+  pollIntervalMillis?: number | undefined;
+  onError?: ((error: unknown, component: 'audit' | 'policy') => void) | undefined;
+}
+
+/** Everything governance hands the rest of the process. */
+export interface RunningGovernance {
+  audit: HashChainAuditLog;
+  /** The PolicyHolder for the hot path (`context.policy`). */
+  store: PolicyStore;
+  service: GovernanceService;
+  /** `request.denied` once per (session, turn, code). */
+  denials: DenialDedup;
+  systemKey: SystemKey;
+  /** A plugin for `buildGatewayApp({ plugins: [...] })`. */
+  routes(requireRole: (role: AdminRole) => preHandlerAsyncHookHandler): (app: FastifyInstance) => Promise<void>;
+  /** Stops policy polling/subscription and flushes audit events into the writer (shut the writer down after). */
+  close(): Promise<void>;
+}
+
+/**
+ * Start-up in the only order that works: audit log first (recovers the chain head from ClickHouse,
+ * the spool and Redis), then the system key, then the policy store (bootstraps version 1 and records
+ * it on the audit log, verifies the chain, starts hot-load), then the service.
+ */
+export async function startGovernance(options: StartGovernanceOptions): Promise<RunningGovernance> {
+  const audit = await HashChainAuditLog.open({
+    client: options.client,
+    database: options.database,
+    writer: options.writer,
+    spoolDirectory: options.spoolDirectory,
+    redis: options.redis,
+    redisKeyPrefix: options.redisKeyPrefix,
+    onError: (error) => options.onError?.(error, 'audit'),
+  });
+  const systemKey = loadOrCreateSystemKey({ dataDir: options.dataDir, systemKeyFile: options.systemKeyFile });
+  const store = await PolicyStore.open({
+    client: options.client,
+    database: options.database,
+    systemKey,
+    audit,
+    bootstrapPolicyFile: options.bootstrapPolicyFile,
+    bootstrapDocument: options.bootstrapDocument,
+    redis: options.redis,
+    redisKeyPrefix: options.redisKeyPrefix,
+    pollIntervalMillis: options.pollIntervalMillis,
+    onError: (error) => options.onError?.(error, 'policy'),
+  });
+  const service = new GovernanceService({ client: options.client, database: options.database, store, audit });
+  const denials = new DenialDedup({ redis: options.redis, keyPrefix: options.redisKeyPrefix, onError: (error) => options.onError?.(error, 'audit') });
+  return {
+    audit,
+    store,
+    service,
+    denials,
+    systemKey,
+    routes: (requireRole) => (app) => governanceRoutes(app, { governance: service, client: options.client, database: options.database, requireRole }),
+    async close() {
+      await store.close();
+      await audit.flush();
+    },
+  };
+}
