@@ -1,0 +1,37 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { ReserveDenied } from './budget-ledger.ts';
+
+const KIND_WORDS = { developer: 'developer', cost_center: 'cost center', key: 'key' } as const;
+
+function usd(value: number): string {
+  return `$${value.toFixed(2)}`;
+}
+
+/**
+ * The 429 `budget_exhausted` error for a denied reserve, worded for a developer's terminal: which
+ * budget, how much is spent, the pause line, and when it resets (in the cost center's zone).
+ * No Retry-After: Codex CLI would wait on a long one (docs: CODEX-CLI.md).
+ */
+export function budgetExhaustedError(denial: ReserveDenied, context: { costCenter: string; model?: string | undefined; pause: number }): GatewayError {
+  const scope = denial.scope;
+  const resets = new Intl.DateTimeFormat('en-GB', {
+    timeZone: scope.timeZone,
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(scope.resetsAt);
+  const used = denial.spendUsd + denial.reservedUsd;
+  const who = scope.kind === 'cost_center' ? `cost center ${scope.subject}` : `${KIND_WORDS[scope.kind]} ${scope.subject} (cost center ${context.costCenter})`;
+  const inFlight = denial.reservedUsd > 0 ? ` plus ${usd(denial.reservedUsd)} in flight` : '';
+  return new GatewayError('budget_exhausted', {
+    message:
+      `gatehouse: the ${scope.period} budget of ${who} is exhausted: ${usd(denial.spendUsd)} spent${inFlight} of ${usd(denial.limitUsd)} ` +
+      `(requests pause at ${Math.round(context.pause * 100)}%${used < context.pause * denial.limitUsd ? ', and this request could cross it' : ''}); it resets ${resets}`,
+    costCenter: context.costCenter,
+    ...(context.model === undefined ? {} : { model: context.model }),
+  });
+}
