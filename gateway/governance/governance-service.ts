@@ -18,6 +18,7 @@ import { PolicyStore, StalePolicyError } from '../policy/policy-store.ts';
 import { PolicyVerificationError, findParent, type PolicyVersionRow } from '../policy/policy-version-verify.ts';
 import { approvalDigest } from './approval-digest.ts';
 import { applyMergePatch } from './merge-patch.ts';
+import { hashKeySecrets } from './hash-key-secrets.ts';
 import { diffPolicies, scopeRefusal } from './policy-diff.ts';
 import { ProposalRepository, type ProposalRow } from './proposal-repository.ts';
 import { verifyOidcSubject } from './verify-oidc-approver.ts';
@@ -87,7 +88,7 @@ export class GovernanceService {
     const raw = input.document !== undefined ? input.document : applyMergePatch(JSON.parse(canonicalJson(base.document)), input.patch);
     let document: PolicyDocument;
     try {
-      document = parsePolicyDocument(raw, input.document !== undefined ? 'document' : 'patched policy');
+      document = hashKeySecrets(parsePolicyDocument(raw, input.document !== undefined ? 'document' : 'patched policy'));
     } catch (error) {
       if (error instanceof ConfigError) throw invalid(`the proposed policy is invalid: ${error.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
       throw error;

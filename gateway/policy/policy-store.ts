@@ -10,6 +10,7 @@ import { canonicalJson } from '../../shared/signing/canonical-json.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
 import { approvalDigest } from '../governance/approval-digest.ts';
+import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
 import {
   PolicyVerificationError,
   verifyPolicyVersion,
@@ -179,6 +180,7 @@ export class PolicyStore implements PolicyHolder {
     if (this.options.bootstrapDocument !== undefined) document = parsePolicyDocument(this.options.bootstrapDocument, 'bootstrap policy');
     else if (this.options.bootstrapPolicyFile) document = loadPolicyFile(this.options.bootstrapPolicyFile);
     else throw new Error('policy_versions is empty and no bootstrap policy was given');
+    document = hashKeySecrets(document);
     const text = canonicalJson(document);
     const hash = sha256Hex(text);
     const proposalId = 'bootstrap';

@@ -7,6 +7,7 @@ import { startGovernance } from '../../gateway/governance/start-governance.ts';
 import { adminTokenEntries, createRequireRole } from '../../gateway/plugins/admin-auth.ts';
 import { registerErrorHandler } from '../../gateway/plugins/error-handler.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
+import { sha256Hex } from '../../shared/signing/hash.ts';
 import { basePolicy, newApprover, newWriter, openChdb, type ChdbFixture } from './helpers/governance-fixture.ts';
 
 const root = newApprover('root', ['*']);
@@ -16,7 +17,7 @@ let policyFile = '';
 beforeAll(async () => {
   fixture = await openChdb('start');
   policyFile = join(fixture.dataDir, 'policy.yaml');
-  writeFileSync(policyFile, stringifyYaml(basePolicy([root])));
+  writeFileSync(policyFile, stringifyYaml({ ...basePolicy([root]), keys: [{ key: 'vk_plaintext_secret_1', developer: 'dana', cost_center: 'platform' }] }));
 });
 
 afterAll(async () => {
@@ -35,6 +36,10 @@ describe('startGovernance', () => {
     const first = await start('1');
     expect(existsSync(join(fixture.dataDir, 'system-key.pem'))).toBe(true);
     expect(first.governance.store.current()).toMatchObject({ version: 1, approvedBy: 'system' });
+    // Bootstrap keys are stored as hashes: policy versions are readable by analysts and kept forever.
+    const [stored] = await (await fixture.client.query({ query: 'SELECT document FROM gatehouse.policy_versions WHERE version = 1', format: 'JSONEachRow' })).json<{ document: string }>();
+    expect(stored!.document).not.toContain('vk_plaintext_secret_1');
+    expect(first.governance.store.current().document.keys[0]).toMatchObject({ developer: 'dana', key_sha256: sha256Hex('vk_plaintext_secret_1') });
     const app = Fastify({ logger: false });
     registerErrorHandler(app, { debug: false });
     await first.governance.routes(createRequireRole(adminTokenEntries([{ name: 'ops', role: 'admin', token: 'admin-token-0123456789' }])))(app);
