@@ -1,0 +1,39 @@
+// Gatehouse embedded, everything on (auth, policy, budgets, accounting, spans to chDB), in its own process.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startGatehouse } from '../cli/start-gatehouse.ts';
+
+const folder = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const upstream = process.env.UPSTREAM_URL ?? '';
+const translated = process.env.TRANSLATED_PROVIDER_TYPE;
+writeFileSync(
+  join(folder, 'policy.yaml'),
+  stringify({
+    models: { 'gpt-5.5': { provider: 'upstream', upstream: 'gpt-5.5', price: { input: 1.25, cached_input: 0.125, output: 10 } } },
+    cost_centers: {
+      bench: {
+        allowed_models: ['gpt-5.5'],
+        budgets: { developer: { daily_usd: 1_000_000 }, cost_center: { daily_usd: 10_000_000 } },
+      },
+    },
+    keys: [{ key: 'vk_bench', developer: 'bench', cost_center: 'bench' }],
+  }),
+);
+writeFileSync(
+  join(folder, 'gatehouse.yaml'),
+  stringify({
+    server: { host: '127.0.0.1', port: 0 },
+    data_dir: join(folder, 'data'),
+    providers: { upstream: { type: translated ?? 'openai', base_url: upstream, api_key: 'sk_bench' } },
+    policy: 'policy.yaml',
+    logging: { level: 'warn' },
+  }),
+);
+const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector', 'evaluator'] });
+process.send?.({ port: Number(new URL(running.url).port) });
+process.on('message', (message) => {
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  if (message === 'stop') void running.close().then(() => process.exit(0));
+});

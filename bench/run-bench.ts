@@ -1,0 +1,141 @@
+// npm run bench — Gatehouse against a bare undici proxy, both in front of the same fake upstream, in one run.
+// Added latency per hop is read at concurrency 1; throughput and CPU time per request at concurrency 64.
+// This machine's cores change speed from second to second, so every figure is the median of three runs.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+
+const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' } } });
+const SECONDS = Number(flags.seconds ?? (flags.quick ? 2 : 4));
+const RUNS = Number(flags.runs ?? (flags.quick ? 1 : 3));
+const SEQUENTIAL_REQUESTS = flags.quick ? 300 : 1500;
+
+interface Server {
+  name: string;
+  url: string;
+  process: ChildProcess;
+}
+
+function start(name: string, file: string, environment: Record<string, string> = {}): Promise<Server> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { env: { ...process.env, ...environment }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message: { port: number }) => resolve({ name, url: `http://127.0.0.1:${message.port}/v1`, process: child }));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+function cpuMicros(server: Server): Promise<number> {
+  return new Promise((resolve) => {
+    server.process.once('message', (message: { cpu: { user: number; system: number } }) => resolve(message.cpu.user + message.cpu.system));
+    server.process.send('cpu');
+  });
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+const body = (stream: boolean) => JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream });
+const headers = { 'content-type': 'application/json', authorization: 'Bearer vk_bench' };
+
+/** Sequential requests: latency p50 and time to first byte, microsecond resolution. */
+async function sequential(url: string, stream: boolean): Promise<{ p50: number; ttfbP50: number }> {
+  const agent = new Agent({ connections: 1 });
+  const latencies: number[] = [];
+  const ttfbs: number[] = [];
+  const payload = body(stream);
+  for (let index = 0; index < SEQUENTIAL_REQUESTS + 50; index += 1) {
+    const started = performance.now();
+    const response = await request(`${url}/responses`, { method: 'POST', headers, body: payload, dispatcher: agent });
+    let first = 0;
+    for await (const _chunk of response.body) if (first === 0) first = performance.now();
+    const ended = performance.now();
+    if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
+    if (index >= 50) {
+      latencies.push(ended - started);
+      ttfbs.push(first - started);
+    }
+  }
+  await agent.close();
+  latencies.sort((a, b) => a - b);
+  ttfbs.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), ttfbP50: percentile(ttfbs, 50) };
+}
+
+async function concurrent(server: Server, stream: boolean): Promise<{ rps: number; p50: number; p99: number; cpuPerRequestMicros: number }> {
+  const cpuBefore = await cpuMicros(server);
+  const result = await autocannon({ url: `${server.url}/responses`, method: 'POST', headers, body: body(stream), connections: 64, duration: SECONDS });
+  const cpuAfter = await cpuMicros(server);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuPerRequestMicros: (cpuAfter - cpuBefore) / result.requests.total };
+}
+
+const upstream = await start('upstream', './fake-upstream-server.ts');
+const bare = await start('bare proxy', './bare-proxy-server.ts', { UPSTREAM_URL: upstream.url });
+const gatehouse = await start('gatehouse', './gatehouse-server.ts', { UPSTREAM_URL: upstream.url });
+const targets = [upstream, bare, gatehouse];
+
+type Figures = { c1p50: number; ttfb: number; rps: number; p50: number; p99: number; cpu: number };
+const results: Record<string, Record<string, Figures[]>> = {};
+console.log(`Gatehouse benchmark: ${RUNS} run(s), ${SECONDS}s per concurrency-64 measurement, ${SEQUENTIAL_REQUESTS} sequential requests at concurrency 1\n`);
+for (let run = 1; run <= RUNS; run += 1) {
+  for (const stream of [false, true]) {
+    const mode = stream ? 'streaming (20 chunks)' : 'non-streaming';
+    for (const target of targets) {
+      const seq = await sequential(target.url, stream);
+      const con = await concurrent(target, stream);
+      ((results[mode] ??= {})[target.name] ??= []).push({ c1p50: seq.p50, ttfb: seq.ttfbP50, rps: con.rps, p50: con.p50, p99: con.p99, cpu: con.cpuPerRequestMicros });
+      process.stdout.write(`  run ${run} · ${mode} · ${target.name}: ${con.rps.toFixed(0)} req/s\n`);
+    }
+  }
+}
+
+const summary: Record<string, unknown> = {};
+for (const [mode, byTarget] of Object.entries(results)) {
+  const med = (name: string, field: keyof Figures) => median((byTarget[name] ?? []).map((figures) => figures[field]));
+  console.log(`\n${mode}`);
+  console.log('  target        c=1 p50 ms  c=1 TTFB ms  c=64 req/s  c=64 p50 ms  c=64 p99 ms  CPU µs/req');
+  for (const target of targets) {
+    const name = target.name;
+    console.log(
+      `  ${name.padEnd(12)}  ${med(name, 'c1p50').toFixed(3).padStart(10)}  ${med(name, 'ttfb').toFixed(3).padStart(11)}  ${med(name, 'rps').toFixed(0).padStart(10)}  ${med(name, 'p50').toFixed(1).padStart(11)}  ${med(name, 'p99').toFixed(1).padStart(11)}  ${name === 'upstream' ? '' : med(name, 'cpu').toFixed(0).padStart(10)}`,
+    );
+  }
+  const addedBare = med('bare proxy', 'c1p50') - med('upstream', 'c1p50');
+  const addedGatehouse = med('gatehouse', 'c1p50') - med('upstream', 'c1p50');
+  const figures = {
+    throughput_ratio: med('gatehouse', 'rps') / med('bare proxy', 'rps'),
+    added_p50_ms_over_bare_proxy: addedGatehouse - addedBare,
+    hop_added_p50_ms: { bare_proxy: addedBare, gatehouse: addedGatehouse },
+    ttfb_overhead_ms_over_bare_proxy: med('gatehouse', 'ttfb') - med('bare proxy', 'ttfb'),
+    cpu_ratio: med('gatehouse', 'cpu') / med('bare proxy', 'cpu'),
+  };
+  summary[mode] = figures;
+  console.log(`  → throughput gatehouse ÷ bare proxy: ${figures.throughput_ratio.toFixed(2)}× (target ≥ 0.75)`);
+  console.log(`  → added latency per hop at c=1: bare proxy ${addedBare.toFixed(3)} ms, gatehouse ${addedGatehouse.toFixed(3)} ms → gatehouse adds ${figures.added_p50_ms_over_bare_proxy.toFixed(3)} ms over the bare proxy (target ≤ 0.3)`);
+  console.log(`  → TTFB overhead over the bare proxy: ${figures.ttfb_overhead_ms_over_bare_proxy.toFixed(3)} ms (target ≤ 1 ms) · CPU per request ${figures.cpu_ratio.toFixed(2)}× the bare proxy`);
+}
+
+const extras = ['./translation-bench.ts', './budget-bench.ts', './evaluator-bench.ts'];
+for (const extra of extras) {
+  try {
+    const module = (await import(extra)) as { runBench?: () => Promise<Record<string, unknown>> };
+    if (module.runBench) {
+      const figures = await module.runBench();
+      summary[extra] = figures;
+      console.log(`\n${extra}: ${JSON.stringify(figures)}`);
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') console.log(`\n${extra}: failed: ${(error as Error).message}`);
+  }
+}
+
+console.log(`\nJSON ${JSON.stringify(summary)}`);
+gatehouse.process.send('stop');
+await new Promise((resolve) => gatehouse.process.once('exit', resolve));
+upstream.process.kill();
+bare.process.kill();
