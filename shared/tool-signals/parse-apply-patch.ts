@@ -53,11 +53,13 @@ export function parseApplyPatch(input: string): ApplyPatchParseResult {
   const lines = input.split('\n');
   // A final LF produces one empty trailing element; it is the optional LF after `*** End Patch`
   // (or the mandatory LF of the last line), not a line of its own.
-  const lastIndex = input.endsWith('\n') ? lines.length - 2 : lines.length - 1;
+  let lastIndex = input.endsWith('\n') ? lines.length - 2 : lines.length - 1;
   const fail = (error: string, index: number): ApplyPatchParseResult => ({ ok: false, error, line: index + 1 });
   if (lastIndex < 0 || lines[0] !== BEGIN) return fail(`expected "${BEGIN}" on the first line`, 0);
   if (lastIndex === 0) return fail('the patch has no LF after the begin marker and no hunks', 0);
-  if (lines[lastIndex] !== END) return fail(`expected "${END}" as the last line`, lastIndex);
+  // Without the end marker every line is hunk text, so an earlier error is reported first.
+  const hasEnd = lines[lastIndex] === END;
+  if (!hasEnd) lastIndex += 1;
   const files: PatchFileChange[] = [];
   let addedLines = 0;
   let removedLines = 0;
@@ -109,7 +111,7 @@ export function parseApplyPatch(input: string): ApplyPatchParseResult {
           if (changeLines === 0) return fail('"*** End of File" must follow at least one change line', index);
           index += 1;
           break;
-        } else if (isHunkHeader(line)) {
+        } else if (isHunkHeader(line) || line === END) {
           break;
         } else if (line.startsWith('@@')) {
           return fail('a context marker is "@@" alone or "@@ " followed by text', index);
@@ -124,10 +126,13 @@ export function parseApplyPatch(input: string): ApplyPatchParseResult {
         index += 1;
       }
       files.push(change);
+    } else if (header === END) {
+      return fail(`unexpected text after "${END}"`, index + 1);
     } else {
       return fail(`expected a hunk header ("*** Add File: ", "*** Delete File: " or "*** Update File: "), got ${JSON.stringify(header.slice(0, 40))}`, index);
     }
   }
+  if (!hasEnd) return fail(`expected "${END}" as the last line`, lastIndex - 1);
   if (files.length === 0) return fail('the patch has no hunks', 1);
   return { ok: true, files, addedLines, removedLines };
 }

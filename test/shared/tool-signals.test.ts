@@ -57,7 +57,7 @@ describe('parseApplyPatch (the lark grammar Codex declares)', () => {
     ['bad context marker', '*** Begin Patch\n*** Update File: a\n@@x\n*** End Patch\n', 3, 'context marker'],
     ['text after end of file', '*** Begin Patch\n*** Update File: a\n-x\n*** End of File\n+y\n*** End Patch\n', 5, 'hunk header'],
     ['junk header', '*** Begin Patch\n*** Rename File: a\n*** End Patch\n', 2, 'hunk header'],
-    ['trailing text after end', '*** Begin Patch\n*** Add File: a\n+x\n*** End Patch\nmore\n', 5, 'End Patch'],
+    ['trailing text after end', '*** Begin Patch\n*** Add File: a\n+x\n*** End Patch\nmore\n', 5, 'unexpected text after "*** End Patch"'],
   ])('rejects %s with the line', (_name, patch, line, message) => {
     const result = parseApplyPatch(patch);
     expect(result.ok).toBe(false);

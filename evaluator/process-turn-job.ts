@@ -1,0 +1,166 @@
+import { EvaluationDeferredError, PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
+import type { ToolResultSignal, TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
+import { EVAL_SCORES_TABLE, TOOL_CALLS_TABLE, toolCallRow, turnScoreRow, type EvalScoreRow, type ScoreSink } from './score-rows.ts';
+import type { SessionScorer, TurnScorer } from './scorers/scorer.ts';
+import type { SessionState, StoredCall, StoredOutcome, StoredTurn } from './session-state/session-state.ts';
+
+/** What the job processors share. */
+export interface EvaluatorRuntime {
+  state: SessionState;
+  sink: ScoreSink;
+  turnScorers: TurnScorer[];
+  sessionScorers: SessionScorer[];
+  sessionIdleMillis: number;
+  /** How long a job may wait for state another job has not written yet. */
+  deferLimitMillis: number;
+  deferDelayMillis: number;
+  now(): number;
+}
+
+export interface TurnJobResult {
+  scores: number;
+  toolCalls: number;
+}
+
+function assertTurnSignals(data: unknown): asserts data is TurnSignals {
+  const signals = data as Partial<TurnSignals> | null;
+  if (
+    signals === null ||
+    typeof signals !== 'object' ||
+    typeof signals.requestId !== 'string' ||
+    typeof signals.sessionId !== 'string' ||
+    !Array.isArray(signals.calls) ||
+    !Array.isArray(signals.results) ||
+    typeof signals.dims !== 'object'
+  )
+    throw new PermanentEvaluationError('turn job data is not TurnSignals');
+}
+
+export function storedTurnOf(signals: TurnSignals): StoredTurn {
+  return {
+    requestId: signals.requestId,
+    turnId: signals.turnId,
+    turnSeq: signals.turnSeq,
+    ts: signals.ts,
+    handledAtMillis: signals.handledAtMillis,
+    statusCode: signals.statusCode,
+    errorCode: signals.errorCode,
+    finalAnswer: signals.finalAnswer,
+    trailingFailedResults: signals.trailingFailedResults,
+    callIds: signals.calls.map((call) => call.callId),
+    dims: signals.dims,
+  };
+}
+
+function storedCallsOf(signals: TurnSignals): StoredCall[] {
+  return signals.calls.map((call, index) => ({
+    callId: call.callId,
+    requestId: signals.requestId,
+    turnSeq: signals.turnSeq,
+    index,
+    name: call.name,
+    kind: call.kind,
+    validity: call.validity,
+    reason: call.reason,
+    category: call.category,
+    runner: call.runner,
+    command: call.command,
+  }));
+}
+
+/** Scores a turn's outcome-dependent scorers once (claimed per request), returning rows. */
+export async function scoreOutcomeScorers(
+  runtime: EvaluatorRuntime,
+  sessionId: string,
+  turn: StoredTurn,
+  calls: StoredCall[],
+  outcomes: ReadonlyMap<string, StoredOutcome>,
+  sessionEnded: boolean,
+  owner: string,
+): Promise<EvalScoreRow[]> {
+  const scorers = runtime.turnScorers.filter((scorer) => scorer.needs === 'outcomes');
+  if (scorers.length === 0 || calls.length === 0) return [];
+  if (!(await runtime.state.claim(sessionId, turn.requestId, owner))) return [];
+  const rows: EvalScoreRow[] = [];
+  for (const scorer of scorers) {
+    const result = await scorer.score({ turn, calls, outcomes, sessionEnded });
+    if (result) rows.push(turnScoreRow(sessionId, turn, scorer, result, runtime.now()));
+  }
+  return rows;
+}
+
+function firstResults(results: readonly ToolResultSignal[]): Map<string, ToolResultSignal> {
+  const byCall = new Map<string, ToolResultSignal>();
+  for (const result of results) if (!byCall.has(result.callId)) byCall.set(result.callId, result);
+  return byCall;
+}
+
+/**
+ * Turn job: scores the turn's own calls at once, records the turn in session state, and — because
+ * the results of the previous turn's calls arrive in this request's history — scores the turns
+ * whose calls just got all their results. Idempotent: rows deduplicate in ClickHouse and
+ * outcome-dependent scores are claimed once per request.
+ */
+export async function processTurnJob(data: unknown, runtime: EvaluatorRuntime, jobId: string): Promise<TurnJobResult> {
+  assertTurnSignals(data);
+  const signals = data;
+  const now = runtime.now();
+  const turn = storedTurnOf(signals);
+  const calls = storedCallsOf(signals);
+  const scoreRows: EvalScoreRow[] = [];
+  for (const scorer of runtime.turnScorers) {
+    if (scorer.needs !== 'turn') continue;
+    const result = await scorer.score({ turn, calls, outcomes: new Map(), sessionEnded: false });
+    if (result) scoreRows.push(turnScoreRow(signals.sessionId, turn, scorer, result, now));
+  }
+  const pendingOutcome = { status: 'pending', exitCode: null, resultRequestId: '' } as const;
+  const toolRows = calls.map((call) => toolCallRow(signals.sessionId, call.callId, { turn, call }, { ts: turn.ts, ...call }, pendingOutcome, 0, now));
+  if (signals.sessionId === '') {
+    runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
+    runtime.sink.write(TOOL_CALLS_TABLE, toolRows);
+    return { scores: scoreRows.length, toolCalls: toolRows.length };
+  }
+
+  const results = firstResults(signals.results);
+  const resultIds = [...results.keys()];
+  const known = await runtime.state.lookup(signals.sessionId, resultIds, signals.turnSeq - 1);
+  const fresh = resultIds.filter((id) => !known.outcomes.has(id));
+  const unattributed = fresh.filter((id) => !known.calls.has(id));
+  // The previous turn's job may still be running on another worker: wait for it (bounded), unless
+  // the previous turn is already recorded, which means the caller is history we never saw.
+  if (unattributed.length > 0 && !known.previousRecorded && signals.turnSeq !== 1 && now - signals.handledAtMillis < runtime.deferLimitMillis)
+    throw new EvaluationDeferredError(`waiting for the turn that made ${unattributed.length} call(s)`, runtime.deferDelayMillis);
+
+  const newOutcomes = new Map<string, StoredOutcome>();
+  for (const id of fresh) {
+    const result = results.get(id) as ToolResultSignal;
+    newOutcomes.set(id, { status: result.status, exitCode: result.exitCode, resultRequestId: signals.requestId });
+  }
+  await runtime.state.record(signals.sessionId, turn, calls, newOutcomes);
+
+  const makerIds = [...new Set(fresh.map((id) => known.calls.get(id)?.requestId).filter((id): id is string => id !== undefined))];
+  const makers = makerIds.length > 0 ? await runtime.state.turns(signals.sessionId, makerIds) : new Map<string, StoredTurn>();
+  for (const id of fresh) {
+    const call = known.calls.get(id);
+    const maker = call ? makers.get(call.requestId) : undefined;
+    const result = results.get(id) as ToolResultSignal;
+    toolRows.push(
+      toolCallRow(signals.sessionId, id, maker && call ? { turn: maker, call } : undefined, { ts: turn.ts, ...result }, newOutcomes.get(id) as StoredOutcome, 2, now),
+    );
+  }
+  const allOutcomes = new Map<string, StoredOutcome>(known.outcomes);
+  for (const [id, outcome] of newOutcomes) allOutcomes.set(id, outcome);
+  for (const maker of makers.values()) {
+    if (!maker.callIds.every((id) => allOutcomes.has(id))) continue;
+    let makerCalls = maker.callIds.map((id) => known.calls.get(id));
+    if (makerCalls.some((call) => call === undefined)) {
+      const lookup = await runtime.state.lookup(signals.sessionId, maker.callIds, 0);
+      makerCalls = maker.callIds.map((id) => lookup.calls.get(id));
+    }
+    const present = makerCalls.filter((call): call is StoredCall => call !== undefined);
+    scoreRows.push(...(await scoreOutcomeScorers(runtime, signals.sessionId, maker, present, allOutcomes, false, jobId)));
+  }
+  runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
+  runtime.sink.write(TOOL_CALLS_TABLE, toolRows);
+  return { scores: scoreRows.length, toolCalls: toolRows.length };
+}

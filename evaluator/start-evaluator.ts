@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import type { DeploymentConfig } from '../shared/config/config-schema.ts';
+import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
+import type { JobQueue, JobWorker, QueueCounts } from '../shared/queue/job-queue.ts';
+import { MemoryJobQueue } from '../shared/queue/memory-job-queue.ts';
+import { EVALUATOR_QUEUE, SCORE_SESSION_JOB, SCORE_TURN_JOB } from '../shared/queue/queue-names.ts';
+import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
+import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
+import { extractTurnSignals, type TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
+import { processSessionJob, type SessionJobData, type SessionJobResult } from './process-session-job.ts';
+import { processTurnJob, type EvaluatorRuntime, type TurnJobResult } from './process-turn-job.ts';
+import type { ScoreSink } from './score-rows.ts';
+import { BUILTIN_SCORERS, createLlmJudgeScorer, type LlmJudgeOptions } from './scorers/index.ts';
+import type { Scorer, SessionScorer, TurnScorer } from './scorers/scorer.ts';
+import { MemoryHashStore, RedisHashStore, type HashStore } from './session-state/hash-store.ts';
+import { SessionState } from './session-state/session-state.ts';
+
+export type EvaluatorJobData = TurnSignals | SessionJobData;
+export type EvaluatorJobResult = TurnJobResult | SessionJobResult;
+
+export interface StartEvaluatorOptions {
+  /** Where `eval_scores` and `tool_calls` rows go: the role's `BatchWriter`. */
+  sink: ScoreSink;
+  /** Distributed mode: BullMQ and session state on this Redis. Absent = embedded (in-process queue and state). */
+  redis?: { url: string; /** @defaultValue gatehouse */ prefix?: string } | undefined;
+  /** @defaultValue gatehouse-evaluator */
+  queueName?: string;
+  /** A session with no new turn for this long is finished and scored. @defaultValue 600 */
+  sessionIdleSeconds?: number;
+  /** Jobs processed in parallel by this process's worker. @defaultValue 4 */
+  concurrency?: number;
+  /** Run workers in this process. The gateway role in distributed mode sets false; `gatehouse evaluator` true. @defaultValue true */
+  runWorkers?: boolean;
+  /** Scorers to run. @defaultValue BUILTIN_SCORERS (+ llm_judge when `llmJudge` is given) */
+  scorers?: readonly Scorer[];
+  /** Optional LLM judge through the gateway; off when absent. */
+  llmJudge?: LlmJudgeOptions | undefined;
+  /** How long session state is kept after its last write. @defaultValue 86400 */
+  stateTtlSeconds?: number;
+  /** BullMQ: a job whose worker died is retried after this lock expires. @defaultValue 30000 */
+  lockDurationMillis?: number;
+  /** BullMQ: stalled-job check interval. @defaultValue 30000 */
+  stalledIntervalMillis?: number;
+  /** Longest a turn job waits for another job's state before scoring without it. @defaultValue 10000 */
+  deferLimitMillis?: number;
+  /** Called for enqueue and extraction failures (never thrown into the gateway). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** Numbers for `/metrics`: queue depth, lag, failures. */
+export interface EvaluatorMetrics {
+  mode: 'embedded' | 'distributed';
+  depth: number;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failedKept: number;
+  turnsHandled: number;
+  enqueueErrors: number;
+  extractErrors: number;
+  processed: number;
+  failures: number;
+  retries: number;
+  deferrals: number;
+  lagMillis: number;
+  maxLagMillis: number;
+  meanLagMillis: number;
+}
+
+export interface Evaluator {
+  /** Hands a finished turn over: extracts signals and enqueues; never throws, never blocks. */
+  handleTurn(record: TurnRecord): void;
+  /** Last known numbers (queue counts refresh every second). */
+  metrics(): EvaluatorMetrics;
+  /** Fresh numbers (asks the queue now). */
+  refreshMetrics(): Promise<EvaluatorMetrics>;
+  /** Resolves when every enqueue started by `handleTurn` so far has settled. */
+  flushEnqueues(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Version tag of a scorer set, part of turn job ids: a new scorer version re-scores resent turns. */
+export function scorerSetVersion(scorers: readonly Scorer[]): string {
+  const text = scorers
+    .map((scorer) => `${scorer.name}@${scorer.version}`)
+    .sort()
+    .join(',');
+  return createHash('sha1').update(text).digest('hex').slice(0, 10);
+}
+
+/** BullMQ ids cannot contain `:`. */
+function jobIdPart(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+function traceparentOf(signals: TurnSignals): string | undefined {
+  return /^[0-9a-f]{32}$/.test(signals.traceId) && /^[0-9a-f]{16}$/.test(signals.spanId) ? `00-${signals.traceId}-${signals.spanId}-01` : undefined;
+}
+
+/** Options from the deployment config (`redis.url`, `evaluator.*`). */
+export function evaluatorOptionsFromConfig(config: DeploymentConfig, sink: ScoreSink, runWorkers = true): StartEvaluatorOptions {
+  return {
+    sink,
+    redis: config.redis.url ? { url: config.redis.url, prefix: `${config.redis.key_prefix}bull` } : undefined,
+    sessionIdleSeconds: config.evaluator.session_idle_seconds,
+    concurrency: config.evaluator.concurrency,
+    runWorkers,
+  };
+}
+
+/**
+ * Starts the evaluator: in embedded mode an in-process queue and state, in distributed mode BullMQ
+ * and Redis (the same processors either way). `handleTurn` enqueues a turn job (id from request id
+ * and scorer-set version) and pushes the session's delayed completion job forward.
+ */
+export async function startEvaluator(options: StartEvaluatorOptions): Promise<Evaluator> {
+  const distributed = options.redis !== undefined;
+  const queueName = options.queueName ?? EVALUATOR_QUEUE;
+  const sessionIdleMillis = Math.round((options.sessionIdleSeconds ?? 600) * 1000);
+  const scorers = [...(options.scorers ?? BUILTIN_SCORERS)];
+  if (options.llmJudge && !scorers.some((scorer) => scorer.name === 'llm_judge')) scorers.push(createLlmJudgeScorer(options.llmJudge));
+  const onError = options.onError ?? (() => {});
+  const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = options.redis
+    ? new BullmqJobQueue({ name: queueName, redisUrl: options.redis.url, prefix: options.redis.prefix ?? 'gatehouse' })
+    : new MemoryJobQueue({ name: queueName });
+  const store: HashStore = options.redis
+    ? new RedisHashStore(options.redis.url, `${options.redis.prefix ?? 'gatehouse'}:${queueName}:state:`)
+    : new MemoryHashStore();
+  const runtime: EvaluatorRuntime = {
+    state: new SessionState(store, Math.max((options.stateTtlSeconds ?? 86_400) * 1000, sessionIdleMillis * 3)),
+    sink: options.sink,
+    turnScorers: scorers.filter((scorer): scorer is TurnScorer => scorer.appliesTo === 'turn'),
+    sessionScorers: scorers.filter((scorer): scorer is SessionScorer => scorer.appliesTo === 'session'),
+    sessionIdleMillis,
+    deferLimitMillis: options.deferLimitMillis ?? 10_000,
+    deferDelayMillis: 200,
+    now: () => Date.now(),
+  };
+  const version = scorerSetVersion(scorers);
+  let worker: JobWorker | undefined;
+  if (options.runWorkers ?? true) {
+    worker = queue.startWorker(
+      async (job) => {
+        if (job.name === SCORE_TURN_JOB) return processTurnJob(job.data, runtime, job.id);
+        if (job.name === SCORE_SESSION_JOB) return processSessionJob(job.data, runtime, job.id);
+        throw new PermanentEvaluationError(`unknown job name ${job.name}`);
+      },
+      {
+        concurrency: options.concurrency ?? 4,
+        ...(options.lockDurationMillis !== undefined ? { lockDurationMillis: options.lockDurationMillis } : {}),
+        ...(options.stalledIntervalMillis !== undefined ? { stalledIntervalMillis: options.stalledIntervalMillis } : {}),
+      },
+    );
+  }
+
+  const local = { turnsHandled: 0, enqueueErrors: 0, extractErrors: 0 };
+  let counts: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 };
+  const pending = new Set<Promise<unknown>>();
+  const track = (promise: Promise<unknown>, context: string) => {
+    const tracked = promise.catch((error: unknown) => {
+      local.enqueueErrors += 1;
+      onError(error, context);
+    });
+    pending.add(tracked);
+    void tracked.finally(() => pending.delete(tracked));
+  };
+  const snapshot = (): EvaluatorMetrics => {
+    const counters = queue.counters();
+    return {
+      mode: distributed ? 'distributed' : 'embedded',
+      depth: counts.waiting + counts.active + counts.delayed,
+      waiting: counts.waiting,
+      active: counts.active,
+      delayed: counts.delayed,
+      failedKept: counts.failed,
+      ...local,
+      processed: counters.processed,
+      failures: counters.failures,
+      retries: counters.retries,
+      deferrals: counters.deferrals,
+      lagMillis: counters.lastLagMillis,
+      maxLagMillis: counters.maxLagMillis,
+      meanLagMillis: counters.meanLagMillis,
+    };
+  };
+  const refreshMetrics = async () => {
+    counts = await queue.counts();
+    return snapshot();
+  };
+  const refresher = setInterval(() => void refreshMetrics().catch(() => {}), 1000);
+  refresher.unref();
+  let closed = false;
+
+  return {
+    handleTurn(record: TurnRecord): void {
+      if (closed) return;
+      let signals: TurnSignals;
+      try {
+        signals = extractTurnSignals(record);
+      } catch (error) {
+        local.extractErrors += 1;
+        onError(error, 'extract');
+        return;
+      }
+      local.turnsHandled += 1;
+      const traceparent = traceparentOf(signals);
+      track(
+        queue.add(SCORE_TURN_JOB, signals, {
+          jobId: `turn.${jobIdPart(signals.requestId)}.${version}`,
+          attempts: 5,
+          backoff: { type: 'exponential', delayMillis: 500 },
+          ...(traceparent ? { traceparent } : {}),
+        }),
+        'enqueue-turn',
+      );
+      if (signals.sessionId === '') return;
+      const sessionData: SessionJobData = {
+        sessionId: signals.sessionId,
+        lastRequestId: signals.requestId,
+        lastTurnSeq: signals.turnSeq,
+        lastHandledAtMillis: signals.handledAtMillis,
+      };
+      track(
+        queue.add(SCORE_SESSION_JOB, sessionData, {
+          delayMillis: sessionIdleMillis,
+          attempts: 5,
+          backoff: { type: 'exponential', delayMillis: 1000 },
+          // Debounce: a still-delayed completion job is replaced (new data, new delay); one that is
+          // running gets a successor once it finishes.
+          deduplication: { id: `session.${jobIdPart(signals.sessionId)}`, replace: true, keepLastIfActive: true },
+        }),
+        'enqueue-session',
+      );
+    },
+    metrics: snapshot,
+    refreshMetrics,
+    async flushEnqueues() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(refresher);
+      while (pending.size > 0) await Promise.all([...pending]);
+      await worker?.close();
+      await queue.close();
+      await store.close();
+    },
+  };
+}
