@@ -75,7 +75,8 @@ function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Genera
       yield { type: 'reasoning-end', id, opaque: { family: 'gemini', kind: 'thought_signature', value: signature } };
     }
     const text = asString(part['text']);
-    if (text !== undefined) {
+    // Final chunks often carry an empty text part next to finishReason: nothing to open.
+    if (text !== undefined && text !== '') {
       const kind = part['thought'] === true ? 'reasoning' : 'text';
       if (state.openText !== kind) {
         yield* closeText(state);
@@ -83,7 +84,7 @@ function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Genera
         state.openText = kind;
         yield { type: kind === 'text' ? 'text-start' : 'reasoning-start', id: `block_${state.blockCount}` };
       }
-      if (text !== '') yield { type: kind === 'text' ? 'text-delta' : 'reasoning-delta', id: `block_${state.blockCount}`, delta: text };
+      yield { type: kind === 'text' ? 'text-delta' : 'reasoning-delta', id: `block_${state.blockCount}`, delta: text };
     }
     const call = part['functionCall'];
     if (call !== undefined) {
