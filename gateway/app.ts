@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { GatewayContext } from './context.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
@@ -39,7 +39,7 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     maxRequestsPerSocket: 0,
     // Per-request info logs cost more than the gateway's own work; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   });

@@ -36,8 +36,8 @@ export class ReplySink implements ClientSink {
     if (this.started) return;
     this.started = true;
     this.reply.hijack();
+    // Headers leave with the first body write: one syscall instead of two.
     this.reply.raw.writeHead(status, { ...headers, ...this.baseHeaders });
-    this.reply.raw.flushHeaders();
     this.firstByteMillis = performance.now() - this.createdAt;
   }
 
