@@ -6,6 +6,8 @@ export interface Session {
   token: string;
   name: string;
   role: Role;
+  /** Signed in through OIDC: the token is an ID token, also sent along with approvals. */
+  oidc?: boolean;
 }
 
 export interface ConsoleConfig {

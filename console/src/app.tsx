@@ -108,7 +108,7 @@ export function App() {
     const onHash = () => setPage(currentPage());
     addEventListener('hashchange', onHash);
     const idToken = takeOidcToken();
-    if (idToken) signIn(idToken).then(remember, (error: Error) => setSignInError(`single sign-on: ${error.message}`));
+    if (idToken) signIn(idToken).then((next) => remember({ ...next, oidc: true }), (error: Error) => setSignInError(`single sign-on: ${error.message}`));
     return () => removeEventListener('hashchange', onHash);
   }, []);
 

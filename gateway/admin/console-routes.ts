@@ -54,8 +54,6 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
   const indexFile = join(distDir, 'index.html');
   const oidcOf = () => (typeof options.oidc === 'function' ? options.oidc() : options.oidc);
 
-  app.get('/console', (_request, reply) => reply.redirect('/console/', 302));
-
   app.get('/console/', (_request, reply) => {
     const oidc = oidcOf();
     securityHeaders(reply, oidc ? [new URL(oidc.issuer).origin] : []);
@@ -63,6 +61,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     if (!existsSync(indexFile)) return reply.code(503).type('text/html; charset=utf-8').header('retry-after', '30').send(notBuiltPage(distDir));
     return reply.type('text/html; charset=utf-8').send(readFileSync(indexFile));
   });
+  // With the router's ignoreTrailingSlash (the gateway sets it) `/console` already reaches the page above.
+  if (!app.hasRoute({ method: 'GET', url: '/console' })) app.get('/console', (_request, reply) => reply.redirect('/console/', 302));
 
   app.get('/console/config.json', (_request, reply) => {
     reply.header('cache-control', 'no-store');

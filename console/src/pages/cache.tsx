@@ -32,9 +32,9 @@ export function CachePage({ days, theme }: { days: number; theme: string }) {
   const table = useLoad(
     () =>
       sql(
-        `SELECT ${group} AS name, count() AS requests, sum(input_tokens) AS input_tokens, sum(cached_input_tokens) AS cached_tokens,
-                sum(cached_input_tokens) / greatest(sum(input_tokens), 1) AS hit_rate
-         FROM ${db}.spans WHERE ts >= today() - ${days - 1} AND input_tokens > 0 GROUP BY name ORDER BY input_tokens DESC LIMIT 100`,
+        `SELECT ${group} AS name, count() AS requests, sum(input_tokens) AS input_total, sum(cached_input_tokens) AS cached_total,
+                cached_total / greatest(input_total, 1) AS hit_rate
+         FROM ${db}.spans WHERE ts >= today() - ${days - 1} AND input_tokens > 0 GROUP BY name ORDER BY input_total DESC LIMIT 100`,
       ),
     [days, group],
   );
@@ -80,8 +80,8 @@ export function CachePage({ days, theme }: { days: number; theme: string }) {
           columns={[
             { label: GROUPS[group], value: (row) => String(row.name) || '(none)' },
             { label: 'Requests', value: (row) => count(row.requests), numeric: true },
-            { label: 'Input tokens', value: (row) => count(row.input_tokens), numeric: true },
-            { label: 'Cached tokens', value: (row) => count(row.cached_tokens), numeric: true },
+            { label: 'Input tokens', value: (row) => count(row.input_total), numeric: true },
+            { label: 'Cached tokens', value: (row) => count(row.cached_total), numeric: true },
             { label: 'Hit rate', value: (row) => <strong class={num(row.hit_rate) < 0.3 ? 'bad' : ''}>{percent(row.hit_rate)}</strong>, numeric: true },
           ]}
         />

@@ -25,8 +25,15 @@ export function HopsPage({ days, theme }: { days: number; theme: string }) {
   const recent = useLoad(
     () =>
       sql(
-        `SELECT toString(ts) AS ts, request_id, cost_center, developer, requested_model, fallback_from, served_model, provider, hop_reason, status_code
-         FROM ${db}.spans WHERE ${where} ORDER BY ts DESC LIMIT 100`,
+        `SELECT toString(s.ts) AS ts, s.request_id AS request_id, s.cost_center AS cost_center, s.developer AS developer, s.requested_model AS requested_model,
+                s.fallback_from AS fallback_from, s.served_model AS served_model, s.provider AS provider, s.hop_reason AS hop_reason, s.status_code AS status_code,
+                a.path AS attempts
+         FROM (SELECT * FROM ${db}.spans WHERE ${where} ORDER BY ts DESC LIMIT 100) AS s
+         LEFT JOIN (
+           SELECT request_id, arrayStringConcat(arrayMap(t -> concat(t.2, '/', t.3, ' ', toString(t.4)), arraySort(groupArray((ts, provider, model, status_code)))), ' → ') AS path
+           FROM ${db}.upstream_attempts WHERE ts >= today() - ${days - 1} GROUP BY request_id
+         ) AS a ON a.request_id = s.request_id
+         ORDER BY s.ts DESC`,
       ),
     [days],
   );
@@ -69,6 +76,7 @@ export function HopsPage({ days, theme }: { days: number; theme: string }) {
             { label: 'Fallback from', value: (row) => String(row.fallback_from) },
             { label: 'Served', value: (row) => `${String(row.served_model)} (${String(row.provider)})` },
             { label: 'Reason', value: (row) => String(row.hop_reason) },
+            { label: 'Attempts (provider/model status)', value: (row) => <code>{String(row.attempts ?? '') || '—'}</code> },
             { label: 'Status', value: (row) => String(row.status_code), numeric: true },
           ]}
         />

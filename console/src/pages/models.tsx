@@ -18,7 +18,7 @@ export function ModelsPage({ days, theme }: { days: number; theme: string }) {
     () =>
       sql(
         `SELECT served_model AS model, any(provider) AS provider, count() AS requests, sum(cost_usd) AS cost, sum(cost_usd) / count() AS cost_per_request,
-                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, countIf(status_code >= 400) / count() AS error_rate,
+                sum(input_tokens) AS input_total, sum(output_tokens) AS output_total, countIf(status_code >= 400) / count() AS error_rate,
                 quantile(0.5)(duration_ms) AS p50_ms
          FROM ${db}.spans WHERE ts >= today() - ${days - 1} AND served_model != '' GROUP BY model ORDER BY cost DESC`,
       ),
@@ -28,7 +28,7 @@ export function ModelsPage({ days, theme }: { days: number; theme: string }) {
     () =>
       sql(
         `SELECT served_model AS model, scorer, avg(value) AS score, count() AS samples
-         FROM ${db}.eval_scores WHERE ts >= today() - ${days - 1} AND served_model != '' GROUP BY model, scorer ORDER BY model, scorer`,
+         FROM ${db}.eval_scores FINAL WHERE ts >= today() - ${days - 1} AND served_model != '' GROUP BY model, scorer ORDER BY model, scorer`,
       ),
     [days],
   );

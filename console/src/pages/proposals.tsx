@@ -34,11 +34,12 @@ function parsed(value: unknown): unknown {
 /** A unified diff coloured by line, or structured diff entries as `op path: before → after`. */
 export function DiffView({ diff }: { diff: unknown }) {
   const value = parsed(diff);
-  const lines = typeof value === 'string' ? value.split('\n') : JSON.stringify(value, null, 2).split('\n');
+  const text = typeof value === 'string' ? value : typeof (value as { text?: unknown })?.text === 'string' ? (value as { text: string }).text : JSON.stringify(value, null, 2);
+  const lines = text.split('\n');
   return (
     <pre class="diff" aria-label="policy diff">
       {lines.map((line) => (
-        <span class={line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : ''}>{line + '\n'}</span>
+        <span class={line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : line.startsWith('~') ? 'chg' : ''}>{line + '\n'}</span>
       ))}
     </pre>
   );
@@ -72,7 +73,7 @@ export function MathView({ math }: { math: unknown }) {
   );
 }
 
-function ApproveForm({ proposal, approvers, onDone }: { proposal: Proposal; approvers: string[]; onDone: (message: string) => void }) {
+function ApproveForm({ proposal, approvers, session, onDone }: { proposal: Proposal; approvers: string[]; session: Session; onDone: (message: string) => void }) {
   const [approver, setApprover] = useState(approvers[0] ?? '');
   const [pem, setPem] = useState('');
   const [error, setError] = useState<string>();
@@ -83,7 +84,11 @@ function ApproveForm({ proposal, approvers, onDone }: { proposal: Proposal; appr
     setError(undefined);
     try {
       const signature = await signDigest(pem, proposal.digest);
-      const result = await postJson<{ version?: number }>(`/admin/policy/proposals/${encodeURIComponent(proposal.id)}/approve`, { approver, signature });
+      const result = await postJson<{ version?: number }>(`/admin/policy/proposals/${encodeURIComponent(proposal.id)}/approve`, {
+        approver,
+        signature,
+        ...(session.oidc ? { id_token: session.token } : {}),
+      });
       setPem('');
       onDone(`Approved ${proposal.id} as ${approver}: policy version ${result.version ?? '?'} is active.`);
     } catch (failure) {
@@ -156,7 +161,8 @@ function RejectForm({ proposal, onDone }: { proposal: Proposal; onDone: (message
   );
 }
 
-function ProposalCard({ proposal, approvers, canDecide, onDone }: { proposal: Proposal; approvers: string[]; canDecide: boolean; onDone: (message: string) => void }) {
+function ProposalCard({ proposal, approvers, session, onDone }: { proposal: Proposal; approvers: string[]; session: Session; onDone: (message: string) => void }) {
+  const canDecide = session.role !== 'analyst';
   const dryRun = proposal.dry_run_results ?? proposal.dry_run ?? (parsed(proposal.math) as Record<string, unknown> | undefined)?.dry_run;
   return (
     <article class="proposal" data-proposal-id={proposal.id} aria-label={`proposal ${proposal.id}`}>
@@ -185,7 +191,7 @@ function ProposalCard({ proposal, approvers, canDecide, onDone }: { proposal: Pr
       </div>
       {proposal.status === 'pending' && canDecide ? (
         <div class="grid-2 decide">
-          <ApproveForm proposal={proposal} approvers={approvers} onDone={onDone} />
+          <ApproveForm proposal={proposal} approvers={approvers} session={session} onDone={onDone} />
           <RejectForm proposal={proposal} onDone={onDone} />
         </div>
       ) : null}
@@ -202,7 +208,6 @@ export function ProposalsPage({ session }: { session: Session }) {
   );
   const policy = useLoad(() => activePolicy(), [notice]);
   const approvers = (policy.data?.document.approvers ?? []).map((approver) => approver.id);
-  const canDecide = session.role !== 'analyst';
   return (
     <Section
       title="Policy proposals"
@@ -227,7 +232,7 @@ export function ProposalsPage({ session }: { session: Session }) {
         <ProposalCard
           proposal={proposal}
           approvers={approvers}
-          canDecide={canDecide}
+          session={session}
           onDone={(message) => {
             setNotice(message);
             proposals.reload();
