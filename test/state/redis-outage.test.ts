@@ -83,6 +83,39 @@ describe('RedisBudgetLedger when Redis is unreachable', () => {
       await server.kill();
     });
 
+    it('a hung Redis costs one command timeout, then local counters; the late reservation is released on settle', async () => {
+      const errors: unknown[] = [];
+      const { ledger } = ledgerOn(server.url, 'open', errors);
+      await ledger.ready(5000);
+      const scopes = scopesFor(10);
+      await ledger.reserve({ requestId: 'warm', scopes: [], estimateUsd: 0, stages, affinityKey: 'x' }); // loads the script
+      const blocker = new Redis(server.url);
+      cleanups.push(() => void blocker.disconnect());
+      void blocker.debug('SLEEP', '1').catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = performance.now();
+      const result = await ledger.reserve({ requestId: 'hung', scopes, estimateUsd: 2, stages });
+      const waited = performance.now() - started;
+      expect(result).toMatchObject({ admitted: true, degraded: true });
+      expect(waited).toBeGreaterThanOrEqual(250);
+      expect(waited).toBeLessThan(900);
+      expect(errors).toHaveLength(1);
+      // Within retryAfterFailureMillis the next request does not wait at all.
+      const quick = performance.now();
+      expect(await ledger.reserve({ requestId: 'next', scopes, estimateUsd: 1, stages })).toMatchObject({ degraded: true });
+      expect(performance.now() - quick).toBeLessThan(20);
+      await ledger.settle({ requestId: 'next', scopes, estimateUsd: 1, actualUsd: 0 });
+      // Redis wakes up and runs the timed-out script late: a reservation nobody waits for.
+      await waitFor(async () => (await blocker.ping()) === 'PONG');
+      await waitFor(async () => (await blocker.hget(ledger.scopeKey(scopes[0]!.id), 'r')) === '2000000');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await ledger.settle({ requestId: 'hung', scopes, estimateUsd: 2, actualUsd: 1.5 });
+      expect(await blocker.hmget(ledger.scopeKey(scopes[0]!.id), 's', 'r')).toEqual(['1500000', '0']);
+      const after = await ledger.reserve({ requestId: 'again', scopes, estimateUsd: 0.1, stages });
+      expect(after.degraded).toBeUndefined();
+      await blocker.del(ledger.scopeKey(scopes[0]!.id));
+    });
+
     it('keeps serving through the outage, then restores and reconciles the counters', async () => {
       const errors: unknown[] = [];
       const { redis, ledger: open } = ledgerOn(server.url, 'open', errors);
