@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyCommand } from '../../shared/tool-signals/classify-command.ts';
 import { classifyToolOutput } from '../../shared/tool-signals/classify-tool-output.ts';
 import { countTrailingFailedToolResults } from '../../shared/tool-signals/count-trailing-failed-tool-results.ts';
-import { extractTurnSignals } from '../../shared/tool-signals/extract-turn-signals.ts';
+import { extractTurnSignals, type TurnSignals } from '../../shared/tool-signals/extract-turn-signals.ts';
 import { parseApplyPatch } from '../../shared/tool-signals/parse-apply-patch.ts';
 import { declaredToolsOf, validateToolCall } from '../../shared/tool-signals/validate-tool-call.ts';
 import { fixtureSession, loadCodexFixture, scenarioSessions } from '../evaluator/helpers/codex-sessions.ts';
@@ -204,7 +204,7 @@ describe('countTrailingFailedToolResults', () => {
 
 describe('extractTurnSignals', () => {
   it('extracts signals, not content, from the real Codex session', () => {
-    const [first, second, third] = fixtureSession().map((record) => extractTurnSignals(record, 1000));
+    const [first, second, third] = fixtureSession().map((record) => extractTurnSignals(record, 1000)) as [TurnSignals, TurnSignals, TurnSignals];
     expect(first?.calls).toEqual([{ callId: 'call_patch1', name: 'apply_patch', kind: 'custom', validity: 'valid', reason: '', category: 'patch', runner: 'apply_patch', command: '' }]);
     expect(second?.results).toEqual([{ callId: 'call_patch1', name: 'apply_patch', status: 'success', exitCode: 0, category: 'patch', runner: 'apply_patch', command: '' }]);
     expect(second?.calls[0]).toMatchObject({ name: 'exec_command', validity: 'valid', category: 'other', command: '' });

@@ -63,12 +63,12 @@ export type SessionStep =
   | { kind: 'answer'; text: string }
   | { kind: 'error'; statusCode: number; errorCode: string };
 
-export const execCall = (callId: string, cmd: string, output: string) => ({
+export const execCall = (callId: string, cmd: string, output?: string) => ({
   callId,
   name: 'exec_command',
   type: 'function' as const,
   input: JSON.stringify({ cmd }),
-  output,
+  ...(output === undefined ? {} : { output }),
 });
 export const patchCall = (callId: string, patch: string, output: string) => ({ callId, name: 'apply_patch', type: 'custom' as const, input: patch, output });
 export const execOutput = (exitCode: number, text = '') =>
@@ -148,7 +148,15 @@ export function fixtureSession(sessionId = '01a21ff0-c202-77a0-aae6-ef56aa232c77
 }
 
 /** The reviewer's scenarios, as scripted sessions. */
-export function scenarioSessions(prefix: string): Record<string, TurnRecord[]> {
+export interface ScenarioSessions {
+  clean: TurnRecord[];
+  failingTests: TurnRecord[];
+  retryCap: TurnRecord[];
+  denied: TurnRecord[];
+  malformed: TurnRecord[];
+}
+
+export function scenarioSessions(prefix: string): ScenarioSessions {
   const failingTest = execOutput(1, 'FAILED tests/test_app.py::test_total - AssertionError');
   return {
     clean: buildSession(`${prefix}-clean`, [
