@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { signText } from '../../shared/signing/ed25519.ts';
+import { canonicalJson } from '../../shared/signing/canonical-json.ts';
+import { sha256Hex } from '../../shared/signing/hash.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import type { ProposalView } from '../../shared/governance/proposal-types.ts';
 import { processIo, type CliIo } from '../cli-io.ts';
 import { AdminClient, CONNECTION_OPTIONS, UsageError, runReportingErrors } from './admin-client.ts';
@@ -129,7 +132,13 @@ export async function runPolicyCommand(argv: string[], io: CliIo = processIo): P
         const id = needId();
         if (!values.key) throw new UsageError('policy approve needs --key APPROVER.pem (the approver\'s Ed25519 private key)');
         if (!values.approver && !values['id-token']) throw new UsageError('policy approve needs --approver ID');
-        const proposal = await client.json<ProposalView>('GET', `/admin/policy/proposals/${encodeURIComponent(id)}`);
+        const proposal = await client.json<ProposalView & { document: unknown }>('GET', `/admin/policy/proposals/${encodeURIComponent(id)}`);
+        // Recompute the digest from the document as received: sign only what was shown.
+        const expected = approvalDigest({ proposalId: proposal.id, baseHash: proposal.base_hash, documentHash: sha256Hex(canonicalJson(proposal.document)) });
+        if (proposal.id !== id || expected !== proposal.digest) {
+          throw new Error(`refusing to sign: the digest the gateway sent does not match proposal ${id}'s document (expected:\n${expected})`);
+        }
+        if (!values.json) printProposal(io, proposal);
         // The digest is signed here, on the approver's machine; the private key never leaves it.
         const signature = signText(readFileSync(values.key, 'utf8'), proposal.digest);
         const result = await client.json<{ version: number }>('POST', `/admin/policy/proposals/${encodeURIComponent(id)}/approve`, {

@@ -16,7 +16,7 @@ import { verifyText } from '../../shared/signing/ed25519.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { PolicyStore, StalePolicyError } from '../policy/policy-store.ts';
 import { PolicyVerificationError, findParent, type PolicyVersionRow } from '../policy/policy-version-verify.ts';
-import { approvalDigest } from './approval-digest.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { hashKeySecrets } from './hash-key-secrets.ts';
 import { diffPolicies, scopeRefusal } from './policy-diff.ts';
@@ -129,15 +129,44 @@ export class GovernanceService {
       details: { proposal_id: id, source, base_version: base.version, base_hash: base.hash, document_hash: documentHash, cost_centers: diff.cost_centers, summary: row.summary, justification: row.justification, changes: diff.changes.length },
       policy_version: base.version,
     });
-    return this.view(row);
+    return this.view(row, base.document);
   }
 
   async listProposals(status?: string): Promise<ProposalView[]> {
-    return (await this.repository.list(status)).map((row) => this.view(row));
+    const rows = await this.repository.list(status);
+    const bases = await this.documentsByHash(new Set(rows.map((row) => row.base_hash)));
+    return rows.map((row) => this.view(row, bases.get(row.base_hash)));
   }
 
-  async getProposal(id: string): Promise<ProposalView> {
-    return this.view(await this.requireProposal(id));
+  /** One proposal, with the full proposed document. */
+  async getProposal(id: string): Promise<ProposalView & { document: unknown }> {
+    const row = await this.requireProposal(id);
+    const bases = await this.documentsByHash(new Set([row.base_hash]));
+    // The stored text as is: its canonical JSON hashes to document_hash, so clients can check the digest.
+    return { ...this.view(row, bases.get(row.base_hash)), document: JSON.parse(row.document) as unknown };
+  }
+
+  private readonly parsedCache = new Map<string, PolicyDocument>();
+
+  private parsed(text: string): PolicyDocument {
+    const hash = sha256Hex(text);
+    let document = this.parsedCache.get(hash);
+    if (!document) {
+      document = parsePolicyDocument(JSON.parse(text), 'stored policy');
+      if (this.parsedCache.size > 1000) this.parsedCache.clear();
+      this.parsedCache.set(hash, document);
+    }
+    return document;
+  }
+
+  /** Base documents of stored versions whose text still matches their hash. */
+  private async documentsByHash(hashes: Set<string>): Promise<Map<string, PolicyDocument>> {
+    const found = new Map<string, PolicyDocument>();
+    if (hashes.size === 0) return found;
+    for (const row of await this.options.store.versions()) {
+      if (hashes.has(row.hash) && sha256Hex(row.document) === row.hash) found.set(row.hash, this.parsed(row.document));
+    }
+    return found;
   }
 
   private async requireProposal(id: string): Promise<ProposalRow> {
@@ -192,7 +221,7 @@ export class GovernanceService {
     if (rollbackTo !== undefined) {
       this.options.audit.record({ actor: approver.id, action: 'policy.rolled_back', subject: `policy:${current.version}`, ...costCenter, details: { from_version: current.version, restored_version: rollbackTo, version: activated.version, proposal_id: id, reason: row.justification, automatic: false }, policy_version: activated.version });
     }
-    return { version: activated.version, proposal: this.view(decided) };
+    return { version: activated.version, proposal: this.view(decided, current.document) };
   }
 
   private async resolveApprover(input: ApproveInput, policy: PolicyDocument): Promise<PolicyDocument['approvers'][number]> {
@@ -289,7 +318,20 @@ export class GovernanceService {
     return (await this.options.store.versions()).reverse().map((row) => versionView(row, active));
   }
 
-  private view(row: ProposalRow): ProposalView {
+  /**
+   * The diff shown to reviewers is recomputed from the stored base version and proposed document,
+   * not read from the `diff` column: an edited `diff` row must not make an approver sign something
+   * other than what they were shown. (The stored diff is used only if the base version is gone.)
+   */
+  private view(row: ProposalRow, base?: PolicyDocument): ProposalView {
+    let diff = JSON.parse(row.diff) as ProposalDiff;
+    if (base) {
+      try {
+        diff = diffPolicies(base, this.parsed(row.document));
+      } catch {
+        // an unparsable stored document keeps the stored diff; approval re-parses and fails loudly
+      }
+    }
     return {
       id: row.id,
       status: row.status as ProposalView['status'],
@@ -300,7 +342,7 @@ export class GovernanceService {
       base_version: row.base_version,
       base_hash: row.base_hash,
       document_hash: sha256Hex(row.document),
-      diff: JSON.parse(row.diff) as ProposalDiff,
+      diff,
       math: row.math === '' ? null : (JSON.parse(row.math) as unknown),
       digest: row.digest,
       cost_centers: row.cost_centers,

@@ -9,7 +9,7 @@ import { loadPolicyFile, parsePolicyDocument } from '../../shared/config/load-co
 import { canonicalJson } from '../../shared/signing/canonical-json.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
-import { approvalDigest } from '../governance/approval-digest.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
 import {
   PolicyVerificationError,
@@ -268,11 +268,20 @@ export class PolicyStore implements PolicyHolder {
       systemPublicKeyPem: this.options.systemKey.publicKeyPem,
       cache: this.verifyCache,
     };
+    // Rollbacks always write a new active version, so the newest version is the active one. A newest
+    // row marked otherwise had its status edited: replaying an older signed version is a downgrade.
+    const newest = rows.reduce<PolicyVersionRow | undefined>((max, row) => (!max || row.version > max.version ? row : max), undefined);
+    let statusRefusal: PolicyVerificationError | undefined;
+    if (newest && newest.status !== 'active') {
+      statusRefusal = new PolicyVerificationError(newest.version, `is marked "${newest.status}" but no later version replaces it (status edited outside a rollback)`);
+      this.refuse(newest, `${versionFingerprint(newest)}:status:${newest.status}`, statusRefusal);
+      if (this.active) return;
+    }
     const candidates = rows.filter((row) => row.status === 'active').sort((a, b) => b.version - a.version);
     for (const [index, candidate] of candidates.entries()) {
       const candidateFingerprint = versionFingerprint(candidate);
-      // A refusal stays reported while a refused row is still the newest active one.
-      if (index === 0) this.refusal = undefined;
+      // A refusal stays reported while a refused row is still the newest one.
+      if (index === 0) this.refusal = statusRefusal?.message;
       if (this.active && this.active.fingerprint === candidateFingerprint) return;
       try {
         const verified = verifyPolicyVersion(candidate, context);

@@ -194,7 +194,7 @@ export class HashChainAuditLog implements AuditSink {
       action: event.action,
       subject: event.subject,
       cost_center: event.cost_center ?? '',
-      details: canonicalJson(event.details ?? {}),
+      details: detailsText(event.details),
       policy_version: event.policy_version ?? 0,
       prev_hash: previous.hash,
     };
@@ -205,6 +205,15 @@ export class HashChainAuditLog implements AuditSink {
   async flush(): Promise<void> {
     await this.pending;
     await this.options.writer.flush();
+  }
+}
+
+/** Canonical JSON of the details; values JSON cannot carry (NaN, bigint) become null/strings rather than losing the event. */
+function detailsText(details: Record<string, unknown> | undefined): string {
+  try {
+    return canonicalJson(details ?? {});
+  } catch {
+    return canonicalJson(JSON.parse(JSON.stringify(details, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))));
   }
 }
 

@@ -121,6 +121,17 @@ describe('hash-chained audit log', () => {
     expect((await verifyAuditChain({ client: fixture.client, database: fixture.database })).ok).toBe(true);
   });
 
+  it('keeps events whose details JSON cannot carry as is (NaN, bigint)', async () => {
+    const { writer } = newWriter(fixture.client, fixture.database, join(fixture.dataDir, 'spool-odd'));
+    const audit = await HashChainAuditLog.open({ client: fixture.client, database: fixture.database, writer, redis, redisKeyPrefix: prefix });
+    audit.record({ actor: 'optimizer', action: 'policy.rolled_back', subject: 'policy:3', details: { delta: Number.NaN, samples: 12n } });
+    await audit.flush();
+    await writer.shutdown();
+    const [row] = await queryRows<{ seq: number; details: string }>(fixture.client, `SELECT seq, details FROM gatehouse.audit_log WHERE action = 'policy.rolled_back'`);
+    expect(Number(row!.seq)).toBe(64);
+    expect(JSON.parse(row!.details)).toEqual({ delta: null, samples: '12' });
+  });
+
   it('names the first edited row', async () => {
     await fixture.client.command({
       query: `ALTER TABLE gatehouse.audit_log UPDATE actor = 'someone-else' WHERE seq = 42`,

@@ -94,6 +94,23 @@ describe('gatehouse policy / audit CLI', () => {
     expect(show.stdout).toContain('gpt-5.1-mini');
   });
 
+  it('refuses to sign when the stored proposal no longer matches its digest', async () => {
+    const proposal = await governance.createProposal({ patch: { cost_centers: { platform: { retry_cap: 4 } } }, justification: 'x', author: 'dana' });
+    // Someone with database access swaps the proposed document but leaves the digest.
+    await fixture.client.command({
+      query: `ALTER TABLE gatehouse.proposals UPDATE document = replaceOne(document, '"retry_cap":4', '"retry_cap":40') WHERE id = '${proposal.id}'`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+    const result = await cli(['policy', 'approve', proposal.id, '--key', aliceKeyFile, '--approver', 'alice']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refusing to sign');
+    // and the server refuses a signature over the old digest as well
+    await expect(governance.approveProposal(proposal.id, { approver: 'alice', signature: alice.sign(proposal.digest) })).rejects.toThrow(/altered/);
+    expect(store.current().version).toBe(2);
+    // the diff shown is recomputed from the stored documents, so it shows the swapped value
+    expect((await governance.getProposal(proposal.id)).diff.text).toContain('-> 40');
+  });
+
   it('policy reject needs a reason and records it', async () => {
     const proposal = await governance.createProposal({ patch: { dry_run: true }, justification: 'try', author: 'dana' });
     expect((await cli(['policy', 'reject', proposal.id])).code).toBe(2);
@@ -107,15 +124,15 @@ describe('gatehouse policy / audit CLI', () => {
     const exported = await cli(['audit', 'export'], TOKENS.analyst);
     expect(exported.code).toBe(0);
     const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.map((line) => line.action)).toEqual(['policy.activated', 'policy.proposed', 'policy.approved', 'policy.activated', 'policy.proposed', 'policy.rejected']);
+    expect(lines.map((line) => line.action)).toEqual(['policy.activated', 'policy.proposed', 'policy.approved', 'policy.activated', 'policy.proposed', 'policy.proposed', 'policy.rejected']);
     expect(Object.keys(lines[0])).toEqual(['ts', 'seq', 'actor', 'action', 'subject', 'cost_center', 'policy_version', 'details', 'details_text', 'prev_hash', 'hash']);
     expect(lines[0].ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const since = await cli(['audit', 'export', '--after-seq', '4'], TOKENS.analyst);
-    expect(since.stdout.trim().split('\n')).toHaveLength(2);
+    expect(since.stdout.trim().split('\n')).toHaveLength(3);
 
     const ok = await cli(['audit', 'verify'], TOKENS.analyst);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain('audit chain ok: 6 rows');
+    expect(ok.stdout).toContain('audit chain ok: 7 rows');
     await fixture.client.command({ query: `ALTER TABLE gatehouse.audit_log UPDATE details = '{}' WHERE seq = 3`, clickhouse_settings: { mutations_sync: '2' } });
     const broken = await cli(['audit', 'verify'], TOKENS.analyst);
     expect(broken.code).toBe(1);

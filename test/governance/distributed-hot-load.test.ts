@@ -89,6 +89,17 @@ describe('distributed hot-load', () => {
     await expect(governanceA.approveProposal(stale.id, { approver: 'root', signature: root.sign(stale.digest) })).rejects.toThrow(/propose it again/);
   });
 
+  it('refuses a newest version whose status was edited to "rolled_back" (downgrade to an older signed version)', async () => {
+    expect(storeA.current().version).toBe(5);
+    await fixture.client.command({ query: `ALTER TABLE gatehouse.policy_versions UPDATE status = 'rolled_back' WHERE version = 5`, clickhouse_settings: { mutations_sync: '2' } });
+    await storeA.reload();
+    expect(storeA.current().version).toBe(5);
+    expect(storeA.readiness().refusal).toMatch(/version 5: is marked "rolled_back" but no later version replaces it/);
+    await fixture.client.command({ query: `ALTER TABLE gatehouse.policy_versions UPDATE status = 'active' WHERE version = 5`, clickhouse_settings: { mutations_sync: '2' } });
+    await storeA.reload();
+    expect(storeA.readiness().refusal).toBeUndefined();
+  });
+
   it('audit events from both gateways form one verifiable chain', async () => {
     await Promise.all(writers.map((writer) => writer.flush()));
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -6,7 +6,7 @@ import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import { PolicyStore } from '../../gateway/policy/policy-store.ts';
 import { GovernanceService } from '../../gateway/governance/governance-service.ts';
 import { GatewayError } from '../../gateway/errors/gateway-error.ts';
-import { approvalDigest } from '../../gateway/governance/approval-digest.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import type { SystemKey } from '../../shared/signing/system-key.ts';

@@ -8,7 +8,7 @@ import { generateEd25519KeyPair, signText, verifyText } from '../../shared/signi
 import { loadOrCreateSystemKey } from '../../shared/signing/system-key.ts';
 import { applyMergePatch } from '../../gateway/governance/merge-patch.ts';
 import { diffPolicies, scopeRefusal } from '../../gateway/governance/policy-diff.ts';
-import { approvalDigest } from '../../gateway/governance/approval-digest.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { parsePolicyDocument } from '../../shared/config/load-config.ts';
 import { basePolicy, newApprover } from './helpers/governance-fixture.ts';
 
