@@ -2,7 +2,7 @@ import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
 import { parsePolicyDocument } from '../../shared/config/load-config.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { verifyText } from '../../shared/signing/ed25519.ts';
-import { approvalDigest } from '../governance/approval-digest.ts';
+import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
 
 /** A `gatehouse.policy_versions` row (latest state of one version). */
