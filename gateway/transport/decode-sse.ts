@@ -5,7 +5,7 @@ import type { WireEvent } from '../providers/provider-adapter.ts';
  * (Gemini frames end with `\r\n\r\n`), multi-line `data:`, comments and a final frame without
  * a blank line. `[DONE]` is returned like any other data; adapters decide what it means.
  */
-export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string>): AsyncIterable<WireEvent> {
+export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncIterable<WireEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let eventType: string | undefined;
