@@ -72,6 +72,7 @@ export class WebhookAlerter {
   private readonly idleWaiters: (() => void)[] = [];
   private readonly counters = { delivered: 0, failed: 0, dropped: 0, attempts: 0 };
   private closed = false;
+  private pumpScheduled = false;
 
   constructor(options: WebhookAlerterOptions) {
     const url = options.url;
@@ -109,7 +110,14 @@ export class WebhookAlerter {
       }
     }
     this.queue.push({ id: randomUUID(), event: full, body });
-    this.pump();
+    // Start deliveries on a later turn of the event loop, never inside the caller's request.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   /** Resolves when every queued alert was delivered or given up (retries included). */

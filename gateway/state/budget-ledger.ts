@@ -149,10 +149,7 @@ export function stageOfRatio(ratio: number, stages: BudgetStages): 'ok' | 'alert
   return 'ok';
 }
 
-export const ADMITTED_NO_BUDGET: ReserveAdmitted = Object.freeze({
-  admitted: true,
-  stage: 'ok',
-  ratio: 0,
-  scope: undefined,
-  crossed: Object.freeze([]) as unknown as BudgetCrossing[],
-}) as ReserveAdmitted;
+/** The answer when no budget applies (a fresh object: callers may annotate it). */
+export function admittedNoBudget(affinity?: string | undefined): ReserveAdmitted {
+  return { admitted: true, stage: 'ok', ratio: 0, scope: undefined, crossed: [], affinity };
+}

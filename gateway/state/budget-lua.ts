@@ -65,6 +65,7 @@ for i = 1, n do
   out[5 + (i - 1) * 3] = s
   out[6 + (i - 1) * 3] = r
 end
+local latest = 0
 if denyIndex > 0 then
   local slot = 4 + (denyIndex - 1) * 3
   if bit.band(flags[denyIndex], 4) == 0 then out[slot] = out[slot] + 4 end
@@ -77,12 +78,15 @@ for i = 1, n do
     redis.call('HINCRBY', key, 'r', estimate)
     redis.call('HSET', KEYS[2], key, estimate)
   end
-  if new ~= 0 or (denyIndex == 0 and estimate > 0) then redis.call('PEXPIREAT', key, ARGV[4 + (i - 1) * 4 + 4]) end
+  local keyExpiry = tonumber(ARGV[4 + (i - 1) * 4 + 4])
+  if keyExpiry > latest then latest = keyExpiry end
+  if new ~= 0 or (denyIndex == 0 and estimate > 0) then redis.call('PEXPIREAT', key, keyExpiry) end
 end
 if denyIndex == 0 then
   out[1] = 1
   if estimate > 0 and n > 0 then
-    redis.call('PEXPIREAT', KEYS[2], ARGV[3] + 60000)
+    -- The reservation outlives every scope key it touches, so a late purge always finds it.
+    redis.call('PEXPIREAT', KEYS[2], math.max(latest, tonumber(ARGV[3]) + 60000))
     redis.call('ZADD', KEYS[1], ARGV[3], KEYS[2])
   end
 end

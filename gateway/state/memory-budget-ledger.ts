@@ -1,6 +1,6 @@
 import type { BudgetScope } from './budget-periods.ts';
 import {
-  ADMITTED_NO_BUDGET,
+  admittedNoBudget,
   FLAG_ALERT,
   FLAG_DOWNGRADE,
   FLAG_PAUSE,
@@ -72,7 +72,7 @@ export class MemoryBudgetLedger implements BudgetLedger {
   reserve(request: ReserveRequest): ReserveResult {
     const affinity = request.affinityKey !== undefined ? this.affinity?.getByKey(request.affinityKey) : undefined;
     const scopes = request.scopes;
-    if (scopes.length === 0) return affinity === undefined ? ADMITTED_NO_BUDGET : { ...ADMITTED_NO_BUDGET, crossed: [], affinity };
+    if (scopes.length === 0) return admittedNoBudget(affinity);
     const now = this.now();
     this.housekeeping(now);
     const estimate = usdToMicrosCeil(request.estimateUsd);

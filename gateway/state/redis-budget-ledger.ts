@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { BudgetScope } from './budget-periods.ts';
 import {
-  ADMITTED_NO_BUDGET,
+  admittedNoBudget,
   FLAG_ALERT,
   FLAG_DOWNGRADE,
   FLAG_PAUSE,
@@ -145,7 +145,7 @@ export class RedisBudgetLedger implements BudgetLedger {
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const scopes = request.scopes;
-    if (scopes.length === 0 && request.affinityKey === undefined) return ADMITTED_NO_BUDGET;
+    if (scopes.length === 0 && request.affinityKey === undefined) return admittedNoBudget();
     // Right after a (re)connect, wait for the epoch check/restore/replay so that a Redis that
     // lost its data is not trusted with an empty ledger.
     if (this.reconciling !== undefined) await this.reconciling;
@@ -370,6 +370,9 @@ export class RedisBudgetLedger implements BudgetLedger {
   }
 
   private reserveDegraded(request: ReserveRequest): ReserveResult {
+    const localAffinity = request.affinityKey === undefined ? undefined : this.affinity?.getLocalByKey(request.affinityKey);
+    // No budget applies: nothing to account for, so even `closed` lets it through.
+    if (request.scopes.length === 0) return { ...admittedNoBudget(localAffinity), degraded: true };
     this.degradedReserves++;
     if (!this.degraded) {
       // A new outage: start local counters from what Redis last said.
@@ -387,8 +390,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     const result = this.local.reserve({ ...request, affinityKey: undefined });
     if (result.admitted && usdToMicrosCeil(request.estimateUsd) > 0 && request.scopes.length > 0) this.localReservations.add(request.requestId);
     for (const crossing of result.crossed) this.addPending(crossing.scope, 0, FLAG_OF_STAGE[crossing.stage]);
-    const affinity = request.affinityKey === undefined ? undefined : this.affinity?.getLocalByKey(request.affinityKey);
-    return { ...result, affinity, degraded: true };
+    return { ...result, affinity: localAffinity, degraded: true };
   }
 
   private seedLocal(scopes: readonly BudgetScope[]): void {

@@ -159,5 +159,10 @@ describe('RedisBudgetLedger', () => {
     const expireAt = await redis.pexpiretime(ledger.scopeKey(scopes[0]!.id));
     expect(expireAt).toBeGreaterThan(scopes[0]!.resetsAt.getTime());
     expect(expireAt).toBeLessThanOrEqual(scopes[0]!.resetsAt.getTime() + 86_400_000);
+    // An unsettled reservation outlives every scope key it touches (so a late purge still finds it).
+    await ledger.reserve({ requestId: 'open', scopes, estimateUsd: 0.1, stages });
+    const latestScopeExpiry = Math.max(...(await Promise.all(scopes.map((scope) => redis.pexpiretime(ledger.scopeKey(scope.id))))));
+    expect(await redis.pexpiretime(`${prefix}budget-rq:open`)).toBe(latestScopeExpiry);
+    expect(await redis.zscore(`${prefix}budget-rq-expiry`, `${prefix}budget-rq:open`)).not.toBeNull();
   });
 });

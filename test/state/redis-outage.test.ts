@@ -69,6 +69,8 @@ describe('RedisBudgetLedger when Redis is unreachable', () => {
     expect(refusal).toBeInstanceOf(GatewayError);
     expect(refusal).toMatchObject({ code: 'not_ready', status: 503, retryable: true });
     expect((refusal as Error).message).toContain('redis.on_unavailable: closed');
+    // No budget applies: nothing to account for, so even a closed ledger lets it through.
+    expect(await closed.reserve({ requestId: 'c0', scopes: [], estimateUsd: 0.1, stages, affinityKey: 'k' })).toMatchObject({ admitted: true, degraded: true });
     await expect(closed.settle({ requestId: 'c1', scopes, estimateUsd: 0.1, actualUsd: 0.05 })).resolves.toBeUndefined();
     expect(closed.stats().pendingScopes).toBe(1);
   });
