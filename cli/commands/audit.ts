@@ -5,7 +5,7 @@ import { processIo, type CliIo } from '../cli-io.ts';
 import { AdminClient, CONNECTION_OPTIONS, UsageError, runReportingErrors } from './admin-client.ts';
 
 const USAGE = `usage: gatehouse audit <command> [options]   (--url URL --token TOKEN, or GATEHOUSE_URL / GATEHOUSE_TOKEN)
-  export [--since ISO_TIME] [--after-seq N] [--action NAME] [--limit N] [--output FILE]   JSON Lines for a SIEM
+  export [--since ISO_TIME] [--after-seq N] [--action NAME] [--limit N] [--output FILE] [--page-size N]   JSON Lines for a SIEM
   verify [--json]                        recomputes the hash chain; exits 1 and names the first broken row
 `;
 
@@ -27,24 +27,40 @@ export async function runAuditCommand(argv: string[], io: CliIo = processIo): Pr
         action: { type: 'string' },
         limit: { type: 'string' },
         output: { type: 'string', short: 'o' },
+        'page-size': { type: 'string' },
       },
     });
     const client = new AdminClient(values.url, values.token, process.env);
     switch (command) {
       case 'export': {
-        const query = new URLSearchParams();
-        if (values.since) query.set('since', values.since);
-        if (values['after-seq']) query.set('after_seq', values['after-seq']);
-        if (values.action) query.set('action', values.action);
-        if (values.limit) query.set('limit', values.limit);
-        const text = await (await client.request('GET', `/admin/audit${query.size > 0 ? `?${query}` : ''}`)).text();
+        // Pages through the log by seq so a large export is complete, not cut at the server's page size.
+        const pageRows = values['page-size'] ? Number(values['page-size']) : 5000;
+        if (!(pageRows > 0)) throw new UsageError('--page-size must be a positive number');
+        const totalLimit = values.limit ? Number(values.limit) : Number.POSITIVE_INFINITY;
+        if (!(totalLimit > 0)) throw new UsageError('--limit must be a positive number');
+        let afterSeq = values['after-seq'] !== undefined ? Number(values['after-seq']) : undefined;
+        const lines: string[] = [];
+        for (;;) {
+          const query = new URLSearchParams();
+          if (values.since) query.set('since', values.since);
+          if (afterSeq !== undefined) query.set('after_seq', String(afterSeq));
+          if (values.action) query.set('action', values.action);
+          const want = Math.min(pageRows, totalLimit - lines.length);
+          query.set('limit', String(want));
+          const text = await (await client.request('GET', `/admin/audit?${query}`)).text();
+          const page = text.split('\n').filter((line) => line.length > 0);
+          lines.push(...page);
+          if (page.length < want || lines.length >= totalLimit) break;
+          afterSeq = (JSON.parse(page[page.length - 1]!) as { seq: number }).seq;
+        }
+        const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
         if (values.output) {
           await new Promise<void>((resolve, reject) => {
             const stream = createWriteStream(values.output as string);
             stream.on('error', reject);
             stream.end(text, () => resolve());
           });
-          io.error(`wrote ${text.split('\n').filter(Boolean).length} events to ${values.output}\n`);
+          io.error(`wrote ${lines.length} events to ${values.output}`);
         } else if (text.length > 0) io.out(text);
         return 0;
       }

@@ -127,6 +127,10 @@ describe('gatehouse policy / audit CLI', () => {
     expect(lines.map((line) => line.action)).toEqual(['policy.activated', 'policy.proposed', 'policy.approved', 'policy.activated', 'policy.proposed', 'policy.proposed', 'policy.rejected']);
     expect(Object.keys(lines[0])).toEqual(['ts', 'seq', 'actor', 'action', 'subject', 'cost_center', 'policy_version', 'details', 'details_text', 'prev_hash', 'hash']);
     expect(lines[0].ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const paged = await cli(['audit', 'export', '--page-size', '2'], TOKENS.analyst);
+    expect(paged.stdout).toBe(exported.stdout);
+    const limited = await cli(['audit', 'export', '--page-size', '2', '--limit', '3'], TOKENS.analyst);
+    expect(limited.stdout.trim().split('\n').map((line) => JSON.parse(line).seq)).toEqual([1, 2, 3]);
     const since = await cli(['audit', 'export', '--after-seq', '4'], TOKENS.analyst);
     expect(since.stdout.trim().split('\n')).toHaveLength(3);
 
