@@ -44,7 +44,7 @@ export async function startFakeServer(render: RenderTurn, script: ScriptedTurn[]
     }
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(request.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    const recorded: RecordedRequest = { method: request.method ?? 'GET', url: request.url ?? '/', headers, body, rawBody };
+    const recorded: RecordedRequest = { method: request.method ?? 'GET', url: request.url ?? '/', headers, body, rawBody, remotePort: request.socket.remotePort };
     requests.push(recorded);
     const turn = queue.shift();
     if (turn === undefined) {

@@ -51,6 +51,8 @@ export interface RecordedRequest {
   /** Parsed JSON body (undefined when not JSON). */
   body: Record<string, unknown> | undefined;
   rawBody: string;
+  /** Client socket port: equal ports mean a kept-alive connection was reused. */
+  remotePort: number | undefined;
 }
 
 export function chunks(text: string, size = 4): string[] {
