@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
 import { loadDeploymentConfig, loadPolicyFile, resolveConfigPath } from '../shared/config/load-config.ts';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import { createClickHouse } from '../shared/clickhouse/create-clickhouse.ts';
@@ -9,17 +10,30 @@ import { migrate } from '../shared/clickhouse/migrate.ts';
 import { DiskSpool } from '../shared/storage/disk-spool.ts';
 import { BatchWriter } from '../shared/storage/batch-writer.ts';
 import { createLogger } from '../shared/logging/create-logger.ts';
-import { canonicalHash } from './bootstrap-policy.ts';
+import { countTrailingFailedToolResults } from '../shared/tool-signals/count-trailing-failed-tool-results.ts';
 import { buildGatewayApp } from '../gateway/app.ts';
 import type { GatewayContext } from '../gateway/context.ts';
-import { StaticPolicyHolder } from '../gateway/policy/active-policy.ts';
 import { KeyStore } from '../gateway/state/key-store.ts';
 import { createTracing } from '../gateway/telemetry/tracing.ts';
 import { createMetrics } from '../gateway/telemetry/metrics.ts';
 import { adminTokenEntries, createRequireRole } from '../gateway/plugins/admin-auth.ts';
 import { closeUpstreamAgents } from '../gateway/transport/upstream-agents.ts';
+import { CircuitBreaker, renderCircuitMetrics } from '../gateway/transport/circuit-breaker.ts';
+import { forwardTranslated } from '../gateway/forward/forward-translated.ts';
+import { startGovernance } from '../gateway/governance/start-governance.ts';
+import { createStateRedis } from '../gateway/state/create-state-redis.ts';
+import { MemoryAffinityStore } from '../gateway/state/memory-affinity-store.ts';
+import { RedisAffinityStore } from '../gateway/state/redis-affinity-store.ts';
+import { MemoryBudgetLedger } from '../gateway/state/memory-budget-ledger.ts';
+import { RedisBudgetLedger } from '../gateway/state/redis-budget-ledger.ts';
+import { rebuildLedgerFromClickHouse } from '../gateway/state/rebuild-budget-ledger.ts';
+import { createBudgetGate } from '../gateway/state/budget-gate.ts';
+import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
+import { consoleRoutes } from '../gateway/admin/console-routes.ts';
 import { SpanRowExporter } from '../collector/span-row-exporter.ts';
-import { SimpleAuditSink } from './simple-audit-sink.ts';
+import { otlpRoutes } from '../collector/otlp-routes.ts';
+import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
+import { startOptimizerLoop, type OptimizerLoop } from './optimizer-loop.ts';
 
 /** Roles of a process: all four in embedded mode, one each in distributed mode. */
 export type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
@@ -47,11 +61,20 @@ export interface RunningGatehouse {
   config: DeploymentConfig;
   clickhouse: ClickHouseClient;
   writer: BatchWriter;
+  evaluator: Evaluator | undefined;
+  optimizer: OptimizerLoop | undefined;
+  governance: Awaited<ReturnType<typeof startGovernance>>;
   /** Drains in-flight requests, flushes spans and audit events, closes storage. Runs once. */
   close(): Promise<void>;
 }
 
-/** Starts every role in this process (embedded mode): gateway + collector (+ evaluator/optimizer when wired). */
+const CONSOLE_DIST = resolve(import.meta.dirname, '..', 'console', 'dist');
+
+/**
+ * Composes a Gatehouse process. Embedded (no `redis.url`): every role in one process, chDB
+ * in-process, in-memory hot state rebuilt from ClickHouse. Distributed: the same code with Redis
+ * for budgets, affinity, hot-reload and BullMQ, and a ClickHouse server.
+ */
 export async function startGatehouse(options: StartOptions = {}): Promise<RunningGatehouse> {
   const environment = options.environment ?? process.env;
   const roles: Role[] = options.roles ?? ['gateway', 'collector', 'evaluator', 'optimizer'];
@@ -63,26 +86,67 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   options.configure?.(config);
   const dataDir = resolve(config.data_dir);
   const logger = options.logger ?? createLogger(config.logging.level, 'gatehouse');
-
   const bootstrapPolicy = loadPolicyFile(loaded.policyFile, environment);
+
   const clickhouse = await createClickHouse({ url: config.clickhouse.url, database: config.clickhouse.database, dataDir, username: config.clickhouse.username, password: config.clickhouse.password });
   const database = config.clickhouse.database;
   await migrate(clickhouse, database);
 
-  const spool = new DiskSpool(resolve(dataDir, 'spool'), config.spool.max_bytes, (message, details) => logger.warn(details, message));
+  const spoolDirectory = resolve(dataDir, 'spool');
+  const spool = new DiskSpool(spoolDirectory, config.spool.max_bytes, (message, details) => logger.warn(details, message));
   const writer = new BatchWriter({
     client: clickhouse,
     database,
     spool,
     onError: (error, table) => logger.warn({ err: { message: (error as Error).message }, table }, 'ClickHouse write failed; batch spooled'),
   });
-  const metrics = createMetrics();
-  const exporter = new SpanRowExporter(writer);
-  const tracing = createTracing(exporter);
-  const audit = new SimpleAuditSink(writer);
-  const policy = new StaticPolicyHolder({ version: 1, hash: canonicalHash(bootstrapPolicy), parentHash: '', approvedBy: 'system', document: bootstrapPolicy });
+  const redis: Redis | undefined = config.redis.url
+    ? createStateRedis(config.redis.url, { onError: (error) => logger.warn({ err: { message: error.message } }, 'Redis connection problem') })
+    : undefined;
+  const keyPrefix = config.redis.key_prefix;
+
+  const governance = await startGovernance({
+    client: clickhouse,
+    database,
+    dataDir,
+    systemKeyFile: config.system_key_file,
+    writer,
+    spoolDirectory,
+    bootstrapDocument: bootstrapPolicy,
+    redis,
+    redisKeyPrefix: keyPrefix,
+    onError: (error, component) => logger.warn({ err: { message: (error as Error).message }, component }, 'governance background error'),
+  });
+  const policy = governance.store;
+  const audit = governance.audit;
+
   const keys = new KeyStore(clickhouse, database);
-  await keys.load(bootstrapPolicy);
+  await keys.load(policy.current().document);
+  policy.onChange((active) => void keys.applyPolicyKeys(active.document).catch((error: unknown) => logger.warn({ err: error }, 'applying policy keys failed')));
+  if (redis) keys.startRefreshing(2_000, (error) => logger.warn({ err: { message: (error as Error).message } }, 'key refresh failed'));
+
+  const metrics = createMetrics();
+  const tracing = createTracing(new SpanRowExporter(writer));
+  const alerter = new WebhookAlerter({
+    url: () => policy.current().document.alerts.webhook_url,
+    onError: (error, event, attempt) => logger.warn({ err: { message: (error as Error).message }, alert: event.event, attempt }, 'alert webhook delivery failed'),
+  });
+
+  const affinity: (RedisAffinityStore | MemoryAffinityStore) & { close?: () => Promise<void> } = redis ? new RedisAffinityStore({ redis, keyPrefix }) : new MemoryAffinityStore();
+  let ledger: (MemoryBudgetLedger | RedisBudgetLedger) & { close?: () => Promise<void> };
+  if (redis) {
+    ledger = new RedisBudgetLedger({ redis, keyPrefix, onUnavailable: config.redis.on_unavailable, affinity: affinity as RedisAffinityStore, onError: (error, operation) => logger.warn({ err: { message: (error as Error).message }, operation }, 'budget ledger degraded') });
+  } else {
+    const memoryLedger = new MemoryBudgetLedger({ affinity: affinity as MemoryAffinityStore });
+    const timeZones = Object.fromEntries(Object.entries(policy.current().document.cost_centers).map(([name, center]) => [name, center.timezone]));
+    await rebuildLedgerFromClickHouse(memoryLedger, clickhouse, database, Date.now(), { timeZones });
+    ledger = memoryLedger;
+  }
+  const breaker = new CircuitBreaker({ concurrencyFor: (target) => config.providers[target.split('/')[0] ?? '']?.max_concurrency });
+
+  const evaluator = roles.includes('gateway') || roles.includes('evaluator')
+    ? await startEvaluator({ ...evaluatorOptionsFromConfig(config, writer, roles.includes('evaluator')), onError: (error, where) => logger.warn({ err: { message: (error as Error).message }, where }, 'evaluator error') })
+    : undefined;
 
   const context: GatewayContext = {
     config,
@@ -92,24 +156,50 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     tracing,
     metrics,
     audit,
+    denials: governance.denials,
     clickhouse,
     database,
     writer,
     requireRole: createRequireRole(adminTokenEntries(config.admin.tokens)),
+    budgets: createBudgetGate({ ledger, audit, alert: (event) => alerter.send(event), onError: (error) => logger.warn({ err: error }, 'budget settle failed') }),
+    affinity,
+    upstreamGuard: breaker,
+    countTrailingToolFailures: (body) => countTrailingFailedToolResults(body),
+    forwardTranslated,
+    onTurnComplete: evaluator ? (record) => evaluator.handleTurn(record) : undefined,
+    alert: (event) => alerter.send(event as never),
     readinessChecks: [
       async () => {
         const ping = await clickhouse.ping();
         return { name: 'clickhouse', ok: ping.success, detail: ping.success ? 'reachable' : 'unreachable (spans are spooled to disk)' };
       },
     ],
+    extraMetrics: () => renderCircuitMetrics(breaker.snapshot()),
     draining: false,
   };
-  const app = await buildGatewayApp(context);
+
+  const optimizer = roles.includes('optimizer') ? startOptimizerLoop({ config, clickhouse, database, governance, logger, alert: (event) => alerter.send(event as never) }) : undefined;
+
+  const app = await buildGatewayApp(context, {
+    clientRoutes: roles.includes('gateway'),
+    plugins: [
+      governance.routes(context.requireRole),
+      async (instance) => {
+        await instance.register(consoleRoutes, { distDir: CONSOLE_DIST, database });
+      },
+      ...(roles.includes('collector')
+        ? [
+            async (instance: FastifyInstance) => {
+              await instance.register(otlpRoutes, { writer });
+            },
+          ]
+        : []),
+      ...(optimizer ? [optimizer.routes(context.requireRole)] : []),
+    ],
+  });
 
   let url = '';
-  if (options.listen !== false) {
-    url = await app.listen({ host: config.server.host, port: config.server.port });
-  }
+  if (options.listen !== false) url = await app.listen({ host: config.server.host, port: config.server.port });
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -119,14 +209,20 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       drainTimer.unref();
       await app.close();
       clearTimeout(drainTimer);
+      await optimizer?.stop();
       await tracing.shutdown();
-      await audit.flush();
+      await evaluator?.close();
+      await alerter.flush().catch(() => undefined);
+      await governance.close();
       await writer.shutdown();
       keys.stop();
+      await ledger.close?.();
+      await affinity.close?.();
+      redis?.disconnect();
       await closeUpstreamAgents();
       await clickhouse.close();
     })();
     return closing;
   };
-  return { url, roles, app, context, config, clickhouse, writer, close };
+  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, close };
 }

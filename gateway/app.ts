@@ -11,6 +11,8 @@ import { registerSqlRoutes } from './admin/sql-routes.ts';
 import type { InboundProtocol } from './forward/forward-types.ts';
 
 export interface BuildGatewayOptions {
+  /** Serve the client routes (/v1/…); false for collector/evaluator/optimizer-only processes. @defaultValue true */
+  clientRoutes?: boolean;
   /** Extra plugins (governance, console, OTLP intake…) registered after the core routes. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   debug?: boolean;
@@ -67,7 +69,7 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
 
   registerErrorHandler(app, { debug: options.debug ?? false });
 
-  for (const [path, inbound] of CLIENT_ROUTES) {
+  for (const [path, inbound] of options.clientRoutes === false ? [] : CLIENT_ROUTES) {
     app.post(path, async (request, reply) => {
       request.isCodex = isCodexClient(request.headers);
       if (request.body === undefined || request.body === null) {
@@ -117,7 +119,8 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     context.metrics.spoolBytes.set(spool.bytes);
     context.metrics.spoolFiles.set(spool.files);
     context.metrics.policyVersion.set(context.policy.current().version);
-    return reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
+    const extra = context.extraMetrics?.() ?? '';
+    return reply.type(context.metrics.registry.contentType).send((await context.metrics.registry.metrics()) + extra);
   });
 
   registerKeyRoutes(app, context);

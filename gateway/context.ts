@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
-import type { AuditSink } from '../shared/audit/audit-event.ts';
+import type { AuditEvent, AuditSink } from '../shared/audit/audit-event.ts';
+import type { GatewayError } from './errors/gateway-error.ts';
 import type { BatchWriter } from '../shared/storage/batch-writer.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
 import type { PolicyHolder } from './policy/active-policy.ts';
@@ -19,12 +20,33 @@ export interface BudgetAdmission {
   /** e.g. "developer daily budget $20.00: spent $22.10, resets 2026-11-29T00:00:00Z" */
   description?: string | undefined;
   resetsAt?: Date | undefined;
+  /** The structured 429 for a paused budget, naming the budget, the spend and the reset time. */
+  pauseError?: GatewayError | undefined;
+  /** The model a sticky session was moved to, read in the same step as the reservation. */
+  affinity?: string | undefined;
   /** Settles the reservation with the real cost (0 when the request was not served). */
   settle(actualUsd: number): void;
 }
 
+export interface BudgetAdmitInput {
+  requestId: string;
+  key: VirtualKey;
+  costCenterName: string;
+  costCenter: CostCenter;
+  estimateUsd: number;
+  now: Date;
+  sessionId: string;
+  requestedModel: string;
+  policyVersion: number;
+}
+
 export interface BudgetGate {
-  admit(input: { requestId: string; key: VirtualKey; costCenterName: string; costCenter: CostCenter; estimateUsd: number; now: Date }): Promise<BudgetAdmission> | BudgetAdmission;
+  admit(input: BudgetAdmitInput): Promise<BudgetAdmission> | BudgetAdmission;
+}
+
+/** Records `request.denied` once per (session, turn, code), not once per client retry. */
+export interface DenialRecorder {
+  recordDenied(sink: AuditSink, event: AuditEvent, key: { sessionId: string; turnId: string; code: string }): void;
 }
 
 export interface AffinityGate {
@@ -47,6 +69,7 @@ export interface GatewayContext {
   tracing: Tracing;
   metrics: GatewayMetrics;
   audit: AuditSink;
+  denials: DenialRecorder;
   clickhouse: ClickHouseClient;
   database: string;
   writer: BatchWriter;
@@ -64,6 +87,8 @@ export interface GatewayContext {
   alert?: ((event: Record<string, unknown>) => void) | undefined;
   /** Extra readiness checks (storage reachable…). */
   readinessChecks: (() => Promise<{ name: string; ok: boolean; detail?: string }>)[];
+  /** Extra Prometheus text appended to /metrics (circuit breakers…). */
+  extraMetrics?: (() => string) | undefined;
   /** Set while draining: new requests get 503. */
   draining: boolean;
 }

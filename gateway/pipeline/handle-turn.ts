@@ -12,7 +12,6 @@ import type { ForwardOutcome, Forwarder, InboundProtocol, ResolvedTarget } from 
 import { ReplySink } from './client-sink.ts';
 import { estimateInputTokens, readSessionFacts, type SessionFacts } from './request-facts.ts';
 import { authenticateClient } from './authenticate-client.ts';
-import { DenialLedger } from './denial-ledger.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,8 +29,6 @@ const SAME_PROTOCOL: Record<InboundProtocol, string> = {
   'openai-chat': 'openai-chat',
   'anthropic-messages': 'anthropic',
 };
-
-const denials = new DenialLedger(10 * 60_000);
 
 function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: string): ResolvedTarget {
   const definition = policy.document.models[model];
@@ -139,16 +136,18 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
   row.error_code = error.code;
   row.error_message = error.message;
   recordTurn(context, row, state, body, []);
-  if (denials.firstTime(`${state.facts.sessionId}|${state.facts.turnId}|${error.code}`)) {
-    context.audit.record({
+  context.denials.recordDenied(
+    context.audit,
+    {
       actor: state.key.developer,
       action: 'request.denied',
       subject: state.requestId,
       cost_center: state.key.costCenter,
       policy_version: state.policy.version,
-      details: { code: error.code, requested_model: state.requestedModel, session_id: state.facts.sessionId, turn_id: state.facts.turnId, key_id: state.key.id },
-    });
-  }
+      details: { code: error.code, message: error.message, requested_model: state.requestedModel, session_id: state.facts.sessionId, turn_id: state.facts.turnId, key_id: state.key.id },
+    },
+    { sessionId: state.facts.sessionId, turnId: state.facts.turnId, code: error.code },
+  );
   throw new GatewayError(error.code, {
     message: error.message,
     param: error.param,
@@ -194,9 +193,19 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
 
   if (context.budgets && center && requestedDefinition) {
     const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), requestedDefinition.price);
-    state.budget = await context.budgets.admit({ requestId: state.requestId, key, costCenterName: key.costCenter, costCenter: center, estimateUsd, now: new Date(startedAtEpoch) });
+    state.budget = await context.budgets.admit({
+      requestId: state.requestId,
+      key,
+      costCenterName: key.costCenter,
+      costCenter: center,
+      estimateUsd,
+      now: new Date(startedAtEpoch),
+      sessionId: state.facts.sessionId,
+      requestedModel: state.requestedModel,
+      policyVersion: policy.version,
+    });
   }
-  const affinityModel = center && context.affinity ? await context.affinity.get(state.facts.sessionId, state.requestedModel) : undefined;
+  const affinityModel = state.budget ? state.budget.affinity : center && context.affinity ? await context.affinity.get(state.facts.sessionId, state.requestedModel) : undefined;
 
   const decision = evaluatePolicy(policy.document, {
     costCenter: key.costCenter,
@@ -213,8 +222,8 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   state.decision = decision;
   if (decision.kind === 'deny') {
     state.budget?.settle(0);
-    const retryAfterMillis = decision.code === 'budget_exhausted' && state.budget?.resetsAt ? state.budget.resetsAt.getTime() - Date.now() : undefined;
-    refuse(context, state, body, new GatewayError(decision.code, { message: decision.message, param: decision.param, ...(retryAfterMillis ? { retryAfterMillis } : {}) }));
+    if (decision.code === 'budget_exhausted' && state.budget?.pauseError) refuse(context, state, body, state.budget.pauseError);
+    refuse(context, state, body, new GatewayError(decision.code, { message: decision.message, param: decision.param }));
   }
 
   const baseHeaders: Record<string, string> = {

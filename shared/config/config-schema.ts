@@ -106,9 +106,11 @@ export const DeploymentConfigSchema = z
         /** Cron-like interval between scheduled optimizer runs. @defaultValue 86400 */
         interval_seconds: z.number().positive().default(86_400),
         seed: z.number().int().default(42),
+        /** How often the rollback guard looks at eval scores after an optimizer rule went live. @defaultValue 60 */
+        guard_interval_seconds: z.number().positive().default(60),
       })
       .strict()
-      .default({ interval_seconds: 86_400, seed: 42 }),
+      .default({ interval_seconds: 86_400, seed: 42, guard_interval_seconds: 60 }),
     timeouts: TimeoutsSchema.default({ connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 120_000, total_ms: 900_000 }),
     spool: z
       .object({

@@ -1,0 +1,84 @@
+import type { AuditSink } from '../../shared/audit/audit-event.ts';
+import type { BudgetAdmission, BudgetGate } from '../context.ts';
+import { budgetAlertEvent } from '../alerts/budget-alert-event.ts';
+import type { AlertEvent } from '../alerts/webhook-alerter.ts';
+import type { BudgetLedger, ReserveResult } from './budget-ledger.ts';
+import { budgetScopesFor } from './budget-periods.ts';
+import { budgetExhaustedError } from './budget-errors.ts';
+import { affinityKeyFor } from './affinity-store.ts';
+
+export interface BudgetGateOptions {
+  ledger: BudgetLedger;
+  audit: AuditSink;
+  alert: (event: AlertEvent) => void;
+  onError?: (error: unknown) => void;
+}
+
+const NO_SETTLE = () => {};
+
+/**
+ * Budgets on the hot path: the scopes that apply (developer, cost center, key × day, month), one
+ * atomic reserve (which also reads the session's affinity: one Redis round trip in distributed
+ * mode), stage crossings turned into audit events and webhooks once per period, and a settle hook.
+ */
+export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
+  return {
+    admit(input) {
+      const scopes = budgetScopesFor({
+        developer: input.key.developer,
+        costCenter: input.costCenterName,
+        keyId: input.key.id,
+        keyBudgets: input.key.budgets,
+        policyCostCenter: input.costCenter,
+        now: input.now,
+      });
+      const affinityKey = input.sessionId ? affinityKeyFor(input.sessionId, input.requestedModel) : undefined;
+      const finish = (result: ReserveResult): BudgetAdmission => {
+        for (const crossing of result.crossed) {
+          const event = budgetAlertEvent(crossing, {
+            costCenter: input.costCenterName,
+            developer: input.key.developer,
+            keyId: input.key.id,
+            requestedModel: input.requestedModel,
+            thresholds: input.costCenter.stages,
+            policyVersion: input.policyVersion,
+            now: input.now,
+          });
+          options.audit.record({
+            actor: 'gateway',
+            action: event.event,
+            subject: crossing.scope.id,
+            cost_center: input.costCenterName,
+            policy_version: input.policyVersion,
+            details: event,
+          });
+          options.alert(event);
+        }
+        if (!result.admitted) {
+          return {
+            stage: 'pause',
+            affinity: result.affinity,
+            resetsAt: result.resetsAt,
+            pauseError: budgetExhaustedError(result, { costCenter: input.costCenterName, model: input.requestedModel, pause: input.costCenter.stages.pause }),
+            settle: NO_SETTLE,
+          };
+        }
+        if (scopes.length === 0) return { stage: result.stage, affinity: result.affinity, settle: NO_SETTLE };
+        return {
+          stage: result.stage,
+          affinity: result.affinity,
+          settle(actualUsd) {
+            try {
+              const settled = options.ledger.settle({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, actualUsd });
+              if (settled instanceof Promise) settled.catch((error: unknown) => options.onError?.(error));
+            } catch (error) {
+              options.onError?.(error);
+            }
+          },
+        };
+      };
+      const reserved = options.ledger.reserve({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, stages: input.costCenter.stages, affinityKey });
+      return reserved instanceof Promise ? reserved.then(finish) : finish(reserved);
+    },
+  };
+}
