@@ -104,7 +104,9 @@ export function adaptSchema(schema: unknown, feature: string, warnings: Translat
       if (types.length !== value.length) out['nullable'] = true;
       if (types.length > 1) removed.push(`type union ${JSON.stringify(value)}`);
     } else if (key === 'const') {
+      // Gemini enums are strings and need a type beside them.
       out['enum'] = [String(value)];
+      if (source['type'] === undefined) out['type'] = 'string';
     } else if (key === 'oneOf' || key === 'anyOf') {
       out['anyOf'] = Array.isArray(value) ? value.map((item, index) => adaptSchema(item, feature, warnings, `${path}.${key}[${index}]`)) : [];
     } else if (key === 'properties' && typeof value === 'object' && value !== null) {
