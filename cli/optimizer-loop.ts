@@ -132,11 +132,25 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
     run,
     guard,
     routes: (requireRole) => async (app) => {
-      app.post('/admin/optimizer/run', { preHandler: requireRole('admin') }, async (request) => {
+      app.post('/admin/optimizer/run', { preHandler: requireRole('admin') }, async (request, reply) => {
         const parsed = RunBody.safeParse(request.body ?? {});
         if (!parsed.success) throw new GatewayError('invalid_request', { message: `gatehouse: ${parsed.error.issues.map((issue) => issue.message).join('; ')}` });
-        const outcome = await run({ costCenter: parsed.data.cost_center, dryRun: parsed.data.dry_run });
-        return { proposals: outcome.proposals, results: outcome.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)) };
+        const answer = (outcome: OptimizerRun) => ({ proposals: outcome.proposals, results: outcome.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)) });
+        // `accept: application/x-ndjson` streams progress lines first (the CLI draws its progress bar from them).
+        if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return answer(await run({ costCenter: parsed.data.cost_center, dryRun: parsed.data.dry_run }));
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        try {
+          const outcome = await run({
+            costCenter: parsed.data.cost_center,
+            dryRun: parsed.data.dry_run,
+            onProgress: (progress) => reply.raw.write(`${JSON.stringify({ progress })}\n`),
+          });
+          reply.raw.end(`${JSON.stringify({ result: answer(outcome) })}\n`);
+        } catch (error) {
+          reply.raw.end(`${JSON.stringify({ error: { message: (error as Error).message } })}\n`);
+        }
+        return reply;
       });
       app.post('/admin/optimizer/guard', { preHandler: requireRole('admin') }, async () => ({ checks: await guard() }));
     },

@@ -1,0 +1,76 @@
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { ADMIN_OPTIONS, adminTarget, CliError, parse, type CliIo } from '../cli-io.ts';
+
+interface ResultLine {
+  status: string;
+  costCenter?: string;
+  summary?: string;
+  missing?: { requirement?: string; message?: string }[];
+  reason?: string;
+}
+
+/** `gatehouse optimize [--cost-center C] [--dry-run]`: runs the optimizer on the running gateway, with a progress bar. */
+export async function runOptimizeCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse(argv, { ...ADMIN_OPTIONS, 'cost-center': { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } });
+  const target = adminTarget(values);
+  if (!target.token) throw new CliError('no admin token: pass --token or set GATEHOUSE_TOKEN');
+  let response: Response;
+  try {
+    response = await fetch(`${target.url}/admin/optimizer/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ ...(values['cost-center'] ? { cost_center: values['cost-center'] } : {}), ...(values['dry-run'] ? { dry_run: true } : {}) }),
+    });
+  } catch (error) {
+    throw new CliError(`cannot reach the gateway at ${target.url} (${(error as Error).message})`);
+  }
+  if (!response.ok || !response.body) throw new CliError(`optimizer run failed (HTTP ${response.status}): ${await response.text()}`);
+  const bar = new cliProgress.SingleBar({ format: ' {costCenter} [{bar}] {value}/{total} evaluations · best saving {best}', hideCursor: true, stopOnComplete: false }, cliProgress.Presets.shades_classic);
+  let started = false;
+  let final: { proposals: { id: string; summary: string }[]; results: ResultLine[] } | undefined;
+  let buffered = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of response.body) {
+    buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+      if (!line.trim()) continue;
+      const message = JSON.parse(line) as { progress?: { costCenter: string; costCenterIndex: number; costCenterCount: number; evaluation: number; evaluations: number; bestMonthlySavingUsd: number | null }; result?: typeof final; error?: { message: string } };
+      if (message.progress) {
+        const { progress } = message;
+        const payload = { costCenter: `${progress.costCenter} (${progress.costCenterIndex}/${progress.costCenterCount})`, best: progress.bestMonthlySavingUsd === null ? '–' : `$${progress.bestMonthlySavingUsd.toFixed(0)}/month` };
+        if (!started) {
+          bar.start(progress.evaluations, progress.evaluation, payload);
+          started = true;
+        } else {
+          bar.setTotal(progress.evaluations);
+          bar.update(progress.evaluation, payload);
+        }
+      } else if (message.result) final = message.result;
+      else if (message.error) {
+        if (started) bar.stop();
+        throw new CliError(`optimizer failed: ${message.error.message}`);
+      }
+    }
+  }
+  if (started) bar.stop();
+  if (!final) throw new CliError('the gateway closed the stream before the optimizer finished');
+  if (values.json) {
+    io.out(JSON.stringify(final, null, 2));
+    return 0;
+  }
+  const table = new Table({ head: ['cost center', 'status', 'what'] });
+  for (const result of final.results) {
+    const what = result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '';
+    table.push([result.costCenter ?? '', result.status, what]);
+  }
+  io.out(table.toString());
+  if (values['dry-run']) io.out('dry run: nothing was proposed.');
+  else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy show ${proposal.id}`);
+  else io.out('no new proposal.');
+  return 0;
+}
