@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { AdminRole } from '../../shared/config/config-schema.ts';
+import { ReadOnlyQueryError, readOnlyStatement } from '../../shared/clickhouse/read-only-sql.ts';
+
+export interface ClickHouseHttpRoutesOptions {
+  /** The process's ClickHouse client (in embedded mode: chDB through `chdb/connection`). */
+  clickhouse: ClickHouseClient;
+  /** The admin-auth preHandler factory (gateway/plugins/admin-auth.ts); analysts and up may read. */
+  requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
+  /** Path the endpoint answers on. @defaultValue /clickhouse */
+  prefix?: string;
+  /** Also answer `GET /ping` (where @clickhouse/client's `ping()` goes whatever its pathname). @defaultValue true */
+  rootPing?: boolean;
+}
+
+/** URL parameters of ClickHouse's HTTP interface that are not settings. */
+const NOT_SETTINGS = new Set(['query', 'user', 'password', 'database', 'default_format', 'query_id', 'session_id', 'session_timeout', 'session_check', 'compress', 'decompress', 'readonly']);
+/** Settings about the HTTP transport itself; meaningless (and refused by chDB) inside a query. */
+const HTTP_ONLY_SETTINGS = new Set([
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'http_response_buffer_size',
+  'http_headers_progress_interval_ms',
+  'http_send_progress_interval_ms',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'http_response_compression_method',
+  'http_native_compression_disable_checksumming_on_decompress',
+  'add_http_cors_header',
+  'cancel_http_readonly_queries_on_client_close',
+]);
+
+/** ClickHouse error codes used in answers. */
+const READONLY = { code: 164, name: 'READONLY' };
+const AUTHENTICATION_FAILED = { code: 516, name: 'AUTHENTICATION_FAILED' };
+const ACCESS_DENIED = { code: 497, name: 'ACCESS_DENIED' };
+const SYNTAX_ERROR = { code: 62, name: 'SYNTAX_ERROR' };
+
+/**
+ * The token from whatever ClickHouse clients send: Basic auth (password, or the user name when the
+ * password is empty), `X-ClickHouse-Key`, or `?password=`. Rewritten to the Bearer header the admin
+ * preHandler reads.
+ */
+function presentedToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    return password || user || undefined;
+  }
+  if (typeof header === 'string' && header.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
+  const key = request.headers['x-clickhouse-key'];
+  if (typeof key === 'string' && key) return key;
+  const password = (request.query as Record<string, string | undefined>).password;
+  return password || undefined;
+}
+
+/** Sends an error in ClickHouse's text shape, which its clients parse for code and type. */
+function sendClickHouseError(reply: FastifyReply, status: number, error: { code: number; name: string }, message: string) {
+  return reply
+    .code(status)
+    .header('x-clickhouse-exception-code', String(error.code))
+    .type('text/plain; charset=UTF-8')
+    .send(`Code: ${error.code}. DB::Exception: ${message.trim().replace(/\.+$/, '')}. (${error.name}) (version gatehouse)\n`);
+}
+
+function settingsOf(parameters: Record<string, string | undefined>): { settings: Record<string, string>; queryParams: Record<string, string> } {
+  const settings: Record<string, string> = {};
+  const queryParams: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parameters)) {
+    if (value === undefined) continue;
+    if (name.startsWith('param_')) queryParams[name.slice(6)] = value;
+    else if (!NOT_SETTINGS.has(name) && !HTTP_ONLY_SETTINGS.has(name)) settings[name] = value;
+  }
+  return { settings, queryParams };
+}
+
+/**
+ * A ClickHouse-compatible, read-only HTTP endpoint over the process's one ClickHouse engine, so
+ * standard tools (clickhouse-client over HTTP, @clickhouse/client, Grafana, DBeaver) and the other
+ * distributed processes can query the embedded chDB: `GET|POST {prefix}/?query=…` with Basic auth
+ * (any user name, an analyst-or-higher admin token as password). Every statement runs with a
+ * query-scoped `readonly = 1` (see shared/clickhouse/read-only-sql.ts); qualify table names
+ * (`gatehouse.spans`): the `database` parameter is not honoured. Encapsulated, with its own error
+ * handler so failures reach ClickHouse clients in ClickHouse's error shape.
+ * Register unprefixed: `app.register(clickhouseHttpRoutes, { clickhouse, requireRole })`.
+ */
+export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickHouseHttpRoutesOptions): Promise<void> {
+  const prefix = (options.prefix ?? '/clickhouse').replace(/\/$/, '');
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error: FastifyError & { status?: number }, _request, reply) => {
+    const status = error.statusCode ?? error.status ?? 500;
+    if (status === 401) return sendClickHouseError(reply, 401, AUTHENTICATION_FAILED, error.message);
+    if (status === 403) return sendClickHouseError(reply, 403, ACCESS_DENIED, error.message);
+    return sendClickHouseError(reply, status >= 400 && status < 600 ? status : 500, { code: 1001, name: 'STD_EXCEPTION' }, error.message);
+  });
+
+  const ping = async (_request: FastifyRequest, reply: FastifyReply) => reply.type('text/plain; charset=UTF-8').send('Ok.\n');
+  app.get(`${prefix}/ping`, ping);
+  if (options.rootPing !== false && !app.hasRoute({ method: 'GET', url: '/ping' })) app.get('/ping', ping);
+
+  const authorize = options.requireRole('analyst');
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = presentedToken(request);
+    if (!token) return sendClickHouseError(reply, 401, AUTHENTICATION_FAILED, 'gatehouse: give an analyst (or higher) admin token as the password (Basic auth or X-ClickHouse-Key)');
+    request.headers.authorization = `Bearer ${token}`;
+    await authorize.call(app, request, reply);
+
+    const parameters = request.query as Record<string, string | undefined>;
+    const body = typeof request.body === 'string' ? request.body : '';
+    const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
+    const { settings, queryParams } = settingsOf(parameters);
+    let statement: string;
+    try {
+      statement = readOnlyStatement(query, settings);
+    } catch (error) {
+      if (error instanceof ReadOnlyQueryError) {
+        const isWrite = error.message.startsWith('read-only access');
+        return sendClickHouseError(reply, isWrite ? 403 : 400, isWrite ? READONLY : SYNTAX_ERROR, `gatehouse: ${error.message}`);
+      }
+      throw error;
+    }
+    const queryId = parameters.query_id ?? randomUUID();
+    const format = parameters.default_format ?? 'TabSeparated';
+    try {
+      const result = await options.clickhouse.exec({
+        query: statement,
+        query_id: queryId,
+        // default_format is a per-request option in both backends (chDB maps it to its format argument), never a SET.
+        clickhouse_settings: { default_format: format as 'TabSeparated' },
+        ...(Object.keys(queryParams).length > 0 ? { query_params: queryParams } : {}),
+      });
+      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify(result.summary ?? {}));
+      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(result.stream);
+    } catch (error) {
+      const failure = error as Error & { code?: string; type?: string };
+      const code = Number(failure.code);
+      const message = failure.message.replace(/^Code: \d+\. DB::Exception: /, '').replace(/\s*\([A-Z_]+\)\s*(\(version [^)]*\))?\s*$/, '');
+      return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, message);
+    }
+  };
+  app.get(`${prefix}/`, handler);
+  app.post(`${prefix}/`, handler);
+  if (!app.hasRoute({ method: 'GET', url: prefix })) {
+    app.get(prefix, handler);
+    app.post(prefix, handler);
+  }
+}
