@@ -34,6 +34,15 @@ for _, rk in ipairs(expired) do
   redis.call('DEL', rk)
   redis.call('ZREM', KEYS[1], rk)
 end
+-- A second reserve under the same request id replaces the first (never counts it twice).
+local prior = redis.call('HGETALL', KEYS[2])
+for i = 1, #prior, 2 do
+  if redis.call('EXISTS', prior[i]) == 1 then redis.call('HINCRBY', prior[i], 'r', -tonumber(prior[i + 1])) end
+end
+if #prior > 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], KEYS[2])
+end
 local affinity = false
 if ARGV[4] == '1' then affinity = redis.call('GET', KEYS[3]) end
 local estimate = tonumber(ARGV[2])

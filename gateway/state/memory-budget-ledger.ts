@@ -75,6 +75,12 @@ export class MemoryBudgetLedger implements BudgetLedger {
     if (scopes.length === 0) return admittedNoBudget(affinity);
     const now = this.now();
     this.housekeeping(now);
+    const prior = this.reservations.get(request.requestId);
+    if (prior !== undefined) {
+      // A second reserve under the same request id replaces the first (never counts it twice).
+      this.reservations.delete(request.requestId);
+      for (const state of prior.states) state.reserved -= prior.amount;
+    }
     const estimate = usdToMicrosCeil(request.estimateUsd);
     const states: ScopeState[] = new Array(scopes.length);
     let tightest = 0;
@@ -134,7 +140,6 @@ export class MemoryBudgetLedger implements BudgetLedger {
     }
     for (const state of states) state.reserved += estimate;
     if (estimate > 0) {
-      this.reservations.delete(request.requestId);
       this.reservations.set(request.requestId, { states, amount: estimate, expiresAt: now + this.reservationTtlMillis });
     }
     return {

@@ -124,3 +124,15 @@ describe('MemoryBudgetLedger', () => {
     expect(ledger.reserve({ requestId: 'a', scopes: [], estimateUsd: 5, stages })).toMatchObject({ admitted: true, stage: 'ok', crossed: [] });
   });
 });
+
+describe('MemoryBudgetLedger request ids', () => {
+  it('a second reserve under the same request id replaces the first', () => {
+    const ledger = new MemoryBudgetLedger({ now: () => NOW });
+    const scopes = scopesFor(1);
+    ledger.reserve({ requestId: 'same', scopes, estimateUsd: 0.5, stages });
+    ledger.reserve({ requestId: 'same', scopes, estimateUsd: 0.3, stages });
+    expect(ledger.snapshot(scopes)[0]).toMatchObject({ reservedUsd: 0.3 });
+    ledger.settle({ requestId: 'same', scopes, estimateUsd: 0.3, actualUsd: 0.2 });
+    expect(ledger.snapshot(scopes)[0]).toMatchObject({ spendUsd: 0.2, reservedUsd: 0 });
+  });
+});

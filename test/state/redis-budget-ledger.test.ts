@@ -150,6 +150,17 @@ describe('RedisBudgetLedger', () => {
     expect((await survivor.snapshot(scopes))[0]).toMatchObject({ spendUsd: 0.3, reservedUsd: 0.2 });
   });
 
+  it('a second reserve under the same request id replaces the first', async () => {
+    const prefix = withPrefix('same-id');
+    const { ledger } = await newLedger(prefix);
+    const scopes = scopesFor(1);
+    await ledger.reserve({ requestId: 'same', scopes, estimateUsd: 0.5, stages });
+    await ledger.reserve({ requestId: 'same', scopes, estimateUsd: 0.3, stages });
+    expect((await ledger.snapshot(scopes))[0]).toMatchObject({ reservedUsd: 0.3 });
+    await ledger.settle({ requestId: 'same', scopes, estimateUsd: 0.3, actualUsd: 0.2 });
+    expect((await ledger.snapshot(scopes))[0]).toMatchObject({ spendUsd: 0.2, reservedUsd: 0 });
+  });
+
   it('keys carry a TTL past the period end', async () => {
     const prefix = withPrefix('expiry');
     const { redis, ledger } = await newLedger(prefix);
