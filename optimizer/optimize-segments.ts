@@ -121,13 +121,16 @@ function optimizeCostCenter(name: string, center: CostCenter, index: number, cou
 
   const best = bestFeasible(evaluated);
   if (!best) {
-    const closest = [...evaluated].sort((a, b) => a.estimate.constraint - b.estimate.constraint)[0] as Evaluated;
+    // Closest = smallest regression bound among rules with enough samples to judge.
+    const judged = evaluated.filter((entry) => entry.estimate.enoughSamples && entry.estimate.affectedTurns > 0);
+    const closest = [...judged].sort((a, b) => a.estimate.constraint - b.estimate.constraint)[0];
+    const detail = closest ? `closest: ${pct(closest.estimate.regression.upperBound)}` : 'no candidate region has enough scored turns yet';
     return {
       status: 'no_improvement',
       costCenter: name,
       reason: 'no_rule_within_limit',
-      summary: `for ${name}, no rule keeps the ${pct(credibleLevel)} bound of quality regression under ${pct(center.quality_regression_limit)} (closest: ${pct(closest.estimate.regression.upperBound)})`,
-      bestLookedAt: { rule: ruleOf(closest.candidate, pairs[closest.candidate.pairIndex] as ModelPair, name, 'not-proposed', { proposalId: '', dryRun: true }), estimate: closest.estimate },
+      summary: `for ${name}, no rule keeps the ${pct(credibleLevel)} bound of quality regression under ${pct(center.quality_regression_limit)} (${detail})`,
+      ...(closest ? { bestLookedAt: { rule: ruleOf(closest.candidate, pairs[closest.candidate.pairIndex] as ModelPair, name, 'not-proposed', { proposalId: '', dryRun: true }), estimate: closest.estimate } } : {}),
     };
   }
   if (best.estimate.monthlySavingUsd < (options.minMonthlySavingUsd ?? 1)) {
@@ -173,9 +176,11 @@ function search(
     evaluated.push(evaluate(candidate));
     progress(evaluated);
   };
-  // Anchors: the smallest rule of each pair is the one most likely to be feasible.
-  for (let pairIndex = 0; pairIndex < pairCount; pairIndex += 1) add({ pairIndex, thresholdIndex: 0, startHour: 0, lengthHours: 24, days: 'all' });
-  const initial = Math.min(budget, Math.max(options.initialEvaluations ?? 16, pairCount + 2));
+  // Anchors along the main axis (whole-day rules at a few thresholds per pair): where the quality
+  // constraint starts to bind is what the surrogates most need to learn first.
+  for (const thresholdIndex of [2, 5, 8])
+    for (let pairIndex = 0; pairIndex < pairCount; pairIndex += 1) add({ pairIndex, thresholdIndex, startHour: 0, lengthHours: 24, days: 'all' });
+  const initial = Math.min(budget, Math.max(options.initialEvaluations ?? 16, 3 * pairCount + 2));
   while (evaluated.length < initial && seen.size < space.length) add(space[random.nextInt(space.length)] as RuleCandidate);
 
   let lengthScale = Number.NaN;

@@ -60,6 +60,8 @@ export interface SimulationOptions {
    * `dry_run_decision`). Exploration applies to turns no enforced rule routed.
    */
   rules?: readonly RoutingRule[];
+  /** Seed of the organisation (who works where, who asks for which model), so a later period can keep the same people. @defaultValue seed */
+  organisationSeed?: number;
 }
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -161,10 +163,11 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
   const scoredShare = options.scoredShare ?? 0.85;
   const policyVersion = options.policyVersion ?? 1;
   const summary: SimulationSummary = { turns: 0, scoredTurns: 0, days };
+  const organisation = options.organisationSeed === undefined ? random : createSeededRandom(options.organisationSeed);
   const profiles = Array.from({ length: developers }, (_, index) => ({
     developer: `dev-${String(index).padStart(4, '0')}`,
     costCenter: SIMULATED_COST_CENTERS[index % SIMULATED_COST_CENTERS.length] as string,
-    requestedModel: random.next() < 0.9 ? SIMULATED_MODELS.expensive : SIMULATED_MODELS.cheaper,
+    requestedModel: organisation.next() < 0.9 ? SIMULATED_MODELS.expensive : SIMULATED_MODELS.cheaper,
   }));
   let sequence = 0;
   const id = (prefix: string) => `${prefix}${(sequence++).toString(36).padStart(8, '0')}${random.nextInt(1 << 30).toString(36)}`;
@@ -347,8 +350,8 @@ function scoreRow(input: ScoreInput): EvalScoreRow {
  * {@link evaluate} for the true monthly saving and true mean quality regression of a candidate.
  */
 export class SimulationTruth {
-  /** cell key → sums, for turns that requested the expensive model. */
-  readonly #cells = new Map<string, { turns: number; gap: Map<string, number>; saving: Map<string, number> }>();
+  /** Per cost center, arrays indexed by cell (bucket, day type, hour), for turns that requested the expensive model. */
+  readonly #centers = new Map<string, { turns: Float64Array; gap: Map<string, Float64Array>; saving: Map<string, Float64Array> }>();
   readonly #days: number;
 
   constructor(days: number) {
@@ -357,42 +360,53 @@ export class SimulationTruth {
 
   add(truth: TurnTruth): void {
     if (truth.requestedModel !== SIMULATED_MODELS.expensive) return;
-    const key = `${truth.costCenter}|${inputTokenBucketOf(truth.inputTokens)}|${truth.hour}|${truth.dayType}`;
-    let cell = this.#cells.get(key);
-    if (!cell) {
-      cell = { turns: 0, gap: new Map(), saving: new Map() };
-      this.#cells.set(key, cell);
+    let center = this.#centers.get(truth.costCenter);
+    if (!center) {
+      center = { turns: new Float64Array(CELLS), gap: new Map(), saving: new Map() };
+      this.#centers.set(truth.costCenter, center);
     }
-    cell.turns += 1;
+    const cell = cellIndex(inputTokenBucketOf(truth.inputTokens), truth.dayType, truth.hour);
+    (center.turns[cell] as number) += 1;
     const requestedPrice = PRICES[truth.requestedModel] as Price;
     for (const target of [SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest]) {
-      const gap = trueQuality(truth.requestedModel, truth.inputTokens, truth.hour) - trueQuality(target, truth.inputTokens, truth.hour);
-      cell.gap.set(target, (cell.gap.get(target) ?? 0) + gap);
+      const gaps = center.gap.get(target) ?? new Float64Array(CELLS);
+      const savings = center.saving.get(target) ?? new Float64Array(CELLS);
+      center.gap.set(target, gaps);
+      center.saving.set(target, savings);
+      (gaps[cell] as number) += trueQuality(truth.requestedModel, truth.inputTokens, truth.hour) - trueQuality(target, truth.inputTokens, truth.hour);
       // Turns already served by the cheaper model (exploration) save nothing more.
       if (truth.servedModel === truth.requestedModel) {
-        const saving =
+        (savings[cell] as number) +=
           costOfTokens(requestedPrice, truth.inputTokens, truth.cachedInputTokens, truth.outputTokens) -
           costOfTokens(PRICES[target] as Price, truth.inputTokens, truth.cachedInputTokens, truth.outputTokens);
-        cell.saving.set(target, (cell.saving.get(target) ?? 0) + saving);
       }
     }
   }
 
   /** True monthly saving and mean regression of routing the candidate's region to `target`. */
   evaluate(costCenter: string, target: string, candidate: RuleCandidate): { monthlySavingUsd: number; regression: number; affectedTurns: number } {
+    const center = this.#centers.get(costCenter);
+    const gaps = center?.gap.get(target);
+    const savings = center?.saving.get(target);
+    if (!center || !gaps || !savings) return { monthlySavingUsd: 0, regression: 0, affectedTurns: 0 };
     let turns = 0;
     let gap = 0;
     let saving = 0;
-    for (let bucket = 0; bucket < INPUT_TOKEN_BUCKET_COUNT; bucket += 1)
+    for (let bucket = 0; bucket <= candidate.thresholdIndex; bucket += 1)
       for (const dayType of ['weekday', 'weekend'] as const)
         for (let hour = 0; hour < 24; hour += 1) {
           if (!candidateCovers(candidate, bucket, hour, dayType)) continue;
-          const cell = this.#cells.get(`${costCenter}|${bucket}|${hour}|${dayType}`);
-          if (!cell) continue;
-          turns += cell.turns;
-          gap += cell.gap.get(target) ?? 0;
-          saving += cell.saving.get(target) ?? 0;
+          const cell = cellIndex(bucket, dayType, hour);
+          turns += center.turns[cell] as number;
+          gap += gaps[cell] as number;
+          saving += savings[cell] as number;
         }
     return { monthlySavingUsd: (saving * DAYS_PER_MONTH) / this.#days, regression: turns > 0 ? gap / turns : 0, affectedTurns: turns };
   }
+}
+
+const CELLS = INPUT_TOKEN_BUCKET_COUNT * 2 * 24;
+
+function cellIndex(bucket: number, dayType: DayType, hour: number): number {
+  return (bucket * 2 + (dayType === 'weekend' ? 1 : 0)) * 24 + hour;
 }

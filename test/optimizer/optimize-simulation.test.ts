@@ -48,7 +48,7 @@ describe('optimizer on simulated traffic with a known ground truth', () => {
     data = simulate({ seed: 7, developers: 300, days: 21 });
     // Ground truth = what the rule does on a fresh month of traffic from the same organisation.
     truth = new SimulationTruth(28);
-    simulateTraffic({ seed: 1007, developers: 300, days: 28 }, { turn: (_span, _scores, facts) => truth.add(facts) });
+    simulateTraffic({ seed: 1007, organisationSeed: 7, developers: 300, days: 28 }, { turn: (_span, _scores, facts) => truth.add(facts) });
     results = optimizeSegments(data.aggregates, policy, { observedDays: data.observedDays, seed: 42, onProgress: (entry) => progress.push(entry) });
   });
 
@@ -116,6 +116,14 @@ describe('optimizer on simulated traffic with a known ground truth', () => {
     expect(again).toEqual(results);
     const oneCenter = optimizeSegments(data.aggregates, policy, { observedDays: data.observedDays, seed: 42, costCenter: 'mobile' });
     expect(oneCenter).toEqual(results.filter((result) => result.costCenter === 'mobile'));
+  });
+
+  it('lands on the same threshold whatever the search seed', () => {
+    for (const seed of [1, 2]) {
+      for (const result of optimizeSegments(data.aggregates, policy, { observedDays: data.observedDays, seed })) {
+        expect(Math.abs(INPUT_TOKEN_EDGES.indexOf(asProposal(result).math.thresholdTokens) - INPUT_TOKEN_EDGES.indexOf(16_000))).toBeLessThanOrEqual(1);
+      }
+    }
   });
 
   it('borrows strength from other cost centers when a cost center has no exploration data of its own', () => {
