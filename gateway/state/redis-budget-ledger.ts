@@ -96,6 +96,9 @@ const epochScript = new LuaScript(EPOCH_LUA);
  * - Redis restarted and lost its data (detected by an epoch key): each replica restores the
  *   last spend it knew per scope (largest value wins, counted once) before replaying.
  * - Reservations of a replica that died are released by TTL (`reservationTtlMillis`).
+ * - A settle that ran in Redis but whose reply was lost (timeout) is replayed as well: its spend
+ *   may count twice. Over-counting is the chosen side of that trade-off; under-counting is not.
+ * - A reserve that ran in Redis after timing out leaves a reservation that `settle` releases.
  * No call ever crashes the process or waits on Redis longer than the client's command timeout.
  */
 export class RedisBudgetLedger implements BudgetLedger {
