@@ -85,10 +85,8 @@ FROM ${database}.cache_hit_rate_by_session
 WHERE ${filters.join(' AND ')}
 ORDER BY input_tokens - cached_input_tokens DESC
 LIMIT ${Math.min(10_000, limit * 10)}`;
-  const [{ rows }, prices] = await Promise.all([
-    adminRequest<{ rows: SessionRow[] }>(target, 'POST', '/admin/sql', { query }),
-    loadPrices(target, io),
-  ]);
+  const { rows } = await adminRequest<{ rows: SessionRow[] }>(target, 'POST', '/admin/sql', { query });
+  const prices = rows.length === 0 ? new Map<string, ModelPrice>() : await loadPrices(target, io);
   const report = rows
     .map((row) => toReportRow(row, prices))
     .sort((a, b) => (b.extra_usd ?? -1) - (a.extra_usd ?? -1) || b.input_tokens - b.cached_input_tokens - (a.input_tokens - a.cached_input_tokens))
