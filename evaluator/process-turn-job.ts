@@ -1,4 +1,4 @@
-import { EvaluationDeferredError, PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
+import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
 import type { ToolResultSignal, TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
 import { EVAL_SCORES_TABLE, TOOL_CALLS_TABLE, toolCallRow, turnScoreRow, type EvalScoreRow, type ScoreSink } from './score-rows.ts';
 import type { SessionScorer, TurnScorer } from './scorers/scorer.ts';
@@ -11,7 +11,7 @@ export interface EvaluatorRuntime {
   turnScorers: TurnScorer[];
   sessionScorers: SessionScorer[];
   sessionIdleMillis: number;
-  /** How long a job may wait for state another job has not written yet. */
+  /** How long a session job may wait for turns another job has not recorded yet. */
   deferLimitMillis: number;
   deferDelayMillis: number;
   now(): number;
@@ -121,44 +121,54 @@ export async function processTurnJob(data: unknown, runtime: EvaluatorRuntime, j
     return { scores: scoreRows.length, toolCalls: toolRows.length };
   }
 
+  const sessionId = signals.sessionId;
   const results = firstResults(signals.results);
   const resultIds = [...results.keys()];
-  const known = await runtime.state.lookup(signals.sessionId, resultIds, signals.turnSeq - 1);
+  const known = await runtime.state.lookup(sessionId, resultIds);
   const fresh = resultIds.filter((id) => !known.outcomes.has(id));
-  const unattributed = fresh.filter((id) => !known.calls.has(id));
-  // The previous turn's job may still be running on another worker: wait for it (bounded), unless
-  // the previous turn is already recorded, which means the caller is history we never saw.
-  if (unattributed.length > 0 && !known.previousRecorded && signals.turnSeq !== 1 && now - signals.handledAtMillis < runtime.deferLimitMillis)
-    throw new EvaluationDeferredError(`waiting for the turn that made ${unattributed.length} call(s)`, runtime.deferDelayMillis);
-
   const newOutcomes = new Map<string, StoredOutcome>();
   for (const id of fresh) {
     const result = results.get(id) as ToolResultSignal;
     newOutcomes.set(id, { status: result.status, exitCode: result.exitCode, resultRequestId: signals.requestId });
   }
-  await runtime.state.record(signals.sessionId, turn, calls, newOutcomes);
+  await runtime.state.record(sessionId, turn, calls, newOutcomes);
 
-  const makerIds = [...new Set(fresh.map((id) => known.calls.get(id)?.requestId).filter((id): id is string => id !== undefined))];
-  const makers = makerIds.length > 0 ? await runtime.state.turns(signals.sessionId, makerIds) : new Map<string, StoredTurn>();
+  // Jobs of one session may run in any order on any worker. Each job writes first, then reads what
+  // the others wrote: whichever of "the turn that made the calls" and "the turn that carried their
+  // results" runs second sees both and scores (the claim makes it exactly once). No job waits.
+  const ownIds = calls.map((call) => call.callId);
+  const unattributed = fresh.filter((id) => !known.calls.has(id));
+  const after = ownIds.length + unattributed.length > 0 ? await runtime.state.lookup(sessionId, [...ownIds, ...unattributed]) : undefined;
+  const callOf = (id: string) => known.calls.get(id) ?? after?.calls.get(id);
+  const allOutcomes = new Map<string, StoredOutcome>(known.outcomes);
+  for (const [id, outcome] of after?.outcomes ?? []) allOutcomes.set(id, outcome);
+  for (const [id, outcome] of newOutcomes) allOutcomes.set(id, outcome);
+
+  const makerIds = [...new Set(fresh.map((id) => callOf(id)?.requestId).filter((id): id is string => id !== undefined && id !== signals.requestId))];
+  const makers = makerIds.length > 0 ? await runtime.state.turns(sessionId, makerIds) : new Map<string, StoredTurn>();
   for (const id of fresh) {
-    const call = known.calls.get(id);
+    const call = callOf(id);
     const maker = call ? makers.get(call.requestId) : undefined;
     const result = results.get(id) as ToolResultSignal;
+    // Without its maker the row is stage 1, so the maker's complete row (stage 2) replaces it.
     toolRows.push(
-      toolCallRow(signals.sessionId, id, maker && call ? { turn: maker, call } : undefined, { ts: turn.ts, ...result }, newOutcomes.get(id) as StoredOutcome, 2, now),
+      toolCallRow(sessionId, id, maker && call ? { turn: maker, call } : undefined, { ts: turn.ts, ...result }, newOutcomes.get(id) as StoredOutcome, maker ? 2 : 1, now),
     );
   }
-  const allOutcomes = new Map<string, StoredOutcome>(known.outcomes);
-  for (const [id, outcome] of newOutcomes) allOutcomes.set(id, outcome);
   for (const maker of makers.values()) {
     if (!maker.callIds.every((id) => allOutcomes.has(id))) continue;
-    let makerCalls = maker.callIds.map((id) => known.calls.get(id));
+    let makerCalls = maker.callIds.map(callOf);
     if (makerCalls.some((call) => call === undefined)) {
-      const lookup = await runtime.state.lookup(signals.sessionId, maker.callIds, 0);
+      const lookup = await runtime.state.lookup(sessionId, maker.callIds);
       makerCalls = maker.callIds.map((id) => lookup.calls.get(id));
     }
     const present = makerCalls.filter((call): call is StoredCall => call !== undefined);
-    scoreRows.push(...(await scoreOutcomeScorers(runtime, signals.sessionId, maker, present, allOutcomes, false, jobId)));
+    scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, maker, present, allOutcomes, false, jobId)));
+  }
+  // A later turn ran first and already recorded this turn's results.
+  if (ownIds.length > 0 && ownIds.every((id) => after?.outcomes.has(id))) {
+    for (const call of calls) toolRows.push(toolCallRow(sessionId, call.callId, { turn, call }, { ts: turn.ts, ...call }, after?.outcomes.get(call.callId) as StoredOutcome, 2, now));
+    scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, turn, calls, allOutcomes, false, jobId)));
   }
   runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
   runtime.sink.write(TOOL_CALLS_TABLE, toolRows);

@@ -41,7 +41,7 @@ export interface StartEvaluatorOptions {
   lockDurationMillis?: number;
   /** BullMQ: stalled-job check interval. @defaultValue 30000 */
   stalledIntervalMillis?: number;
-  /** Longest a turn job waits for another job's state before scoring without it. @defaultValue 10000 */
+  /** Longest a session job waits for its last turn to be recorded before scoring without it. @defaultValue 10000 */
   deferLimitMillis?: number;
   /** Called for enqueue and extraction failures (never thrown into the gateway). */
   onError?: (error: unknown, context: string) => void;

@@ -70,7 +70,8 @@ export class RedisHashStore implements HashStore {
   private readonly prefix: string;
 
   constructor(redisUrl: string, prefix: string) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+    // Auto-pipelining batches the commands of concurrent jobs into one round trip.
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
     this.redis.on('error', () => {
       // ioredis reconnects; commands fail (and jobs retry) while Redis is away.
     });

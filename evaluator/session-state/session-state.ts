@@ -51,7 +51,6 @@ export interface SessionSnapshot {
 }
 
 const TURN = 't:';
-const SEQUENCE = 'q:';
 const CALL = 'c:';
 const OUTCOME = 'o:';
 const CLAIM = 'a:';
@@ -68,7 +67,7 @@ export function compareTurns(left: StoredTurn, right: StoredTurn): number {
 /**
  * Per-session evaluation state, written by turn jobs and read by the session job, in a store
  * every worker process shares (Redis in distributed mode). One hash per session:
- * `t:<request>` turn, `q:<seq>` request id of turn seq, `c:<call>` call, `o:<call>` first result,
+ * `t:<request>` turn, `c:<call>` call, `o:<call>` first result,
  * `a:<request>` accuracy claim.
  */
 export class SessionState {
@@ -84,23 +83,19 @@ export class SessionState {
     return `session:${sessionId}`;
   }
 
-  /** Calls and first results already recorded for these call ids, and whether turn `previousSeq` is recorded. */
-  async lookup(
-    sessionId: string,
-    callIds: readonly string[],
-    previousSeq: number,
-  ): Promise<{ calls: Map<string, StoredCall>; outcomes: Map<string, StoredOutcome>; previousRecorded: boolean }> {
-    const fields = [...callIds.map((id) => CALL + id), ...callIds.map((id) => OUTCOME + id), SEQUENCE + previousSeq];
-    const values = await this.store.get(this.key(sessionId), fields);
+  /** Calls and first results already recorded for these call ids. */
+  async lookup(sessionId: string, callIds: readonly string[]): Promise<{ calls: Map<string, StoredCall>; outcomes: Map<string, StoredOutcome> }> {
     const calls = new Map<string, StoredCall>();
     const outcomes = new Map<string, StoredOutcome>();
+    if (callIds.length === 0) return { calls, outcomes };
+    const values = await this.store.get(this.key(sessionId), [...callIds.map((id) => CALL + id), ...callIds.map((id) => OUTCOME + id)]);
     callIds.forEach((id, index) => {
       const call = parse<StoredCall>(values[index]);
       if (call) calls.set(id, call);
       const outcome = parse<StoredOutcome>(values[callIds.length + index]);
       if (outcome) outcomes.set(id, outcome);
     });
-    return { calls, outcomes, previousRecorded: values[fields.length - 1] !== null };
+    return { calls, outcomes };
   }
 
   async turns(sessionId: string, requestIds: readonly string[]): Promise<Map<string, StoredTurn>> {
@@ -116,7 +111,6 @@ export class SessionState {
   /** Records a turn, its calls and newly seen results in one write. */
   async record(sessionId: string, turn: StoredTurn, calls: readonly StoredCall[], outcomes: ReadonlyMap<string, StoredOutcome>): Promise<void> {
     const fields: Record<string, string> = { [TURN + turn.requestId]: JSON.stringify(turn) };
-    if (turn.turnSeq > 0) fields[SEQUENCE + turn.turnSeq] = turn.requestId;
     for (const call of calls) fields[CALL + call.callId] = JSON.stringify(call);
     for (const [callId, outcome] of outcomes) fields[OUTCOME + callId] = JSON.stringify(outcome);
     await this.store.set(this.key(sessionId), fields, this.ttlMillis);

@@ -65,6 +65,29 @@ export class BullmqJobQueue<Data, Result> implements JobQueue<Data, Result> {
   }
 
   startWorker(processor: JobProcessor<Data, Result>, options: WorkerOptions = {}): JobWorker {
+    // One BullMQ Worker fetches jobs over one connection, one round trip at a time; above ~16
+    // concurrent jobs the fetch loop, not the processing, is the limit. So a process's worker is
+    // several BullMQ Workers (each with its own connection) sharing the concurrency.
+    const concurrency = options.concurrency ?? 4;
+    const loops = Math.max(1, Math.min(8, Math.ceil(concurrency / 16)));
+    const entries = Array.from({ length: loops }, () =>
+      this.startBullmqWorker(processor, { ...options, concurrency: Math.ceil(concurrency / loops) }),
+    );
+    return {
+      close: async () => {
+        await Promise.all(entries.map((entry) => this.closeEntry(entry)));
+      },
+    };
+  }
+
+  private async closeEntry(entry: { worker: Worker<Data, Result, string>; connection: Redis }): Promise<void> {
+    if (!this.workers.has(entry)) return;
+    this.workers.delete(entry);
+    await entry.worker.close();
+    entry.connection.disconnect();
+  }
+
+  private startBullmqWorker(processor: JobProcessor<Data, Result>, options: WorkerOptions): { worker: Worker<Data, Result, string>; connection: Redis } {
     const connection = connect(this.options.redisUrl);
     const counters = this.counterSet;
     const worker = new Worker<Data, Result, string>(
@@ -100,9 +123,9 @@ export class BullmqJobQueue<Data, Result> implements JobQueue<Data, Result> {
         maxStalledCount: 2,
       },
     );
-    worker.on('failed', (job, _error) => {
-      if (!job) return;
-      if (job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined) counters.values.failures += 1;
+    worker.on('failed', (job, error) => {
+      if (!job || error instanceof DelayedError || error?.name === 'DelayedError') return;
+      if (job.finishedOn !== undefined || job.attemptsMade >= (job.opts.attempts ?? 1)) counters.values.failures += 1;
       else counters.values.retries += 1;
     });
     worker.on('error', () => {
@@ -110,13 +133,7 @@ export class BullmqJobQueue<Data, Result> implements JobQueue<Data, Result> {
     });
     const entry = { worker, connection };
     this.workers.add(entry);
-    return {
-      close: async () => {
-        await worker.close();
-        this.workers.delete(entry);
-        connection.disconnect();
-      },
-    };
+    return entry;
   }
 
   async counts(): Promise<QueueCounts> {
@@ -140,11 +157,7 @@ export class BullmqJobQueue<Data, Result> implements JobQueue<Data, Result> {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.workers].map(async ({ worker, connection }) => {
-      await worker.close();
-      connection.disconnect();
-    }));
-    this.workers.clear();
+    await Promise.all([...this.workers].map((entry) => this.closeEntry(entry)));
     await this.queue.close();
     this.connection.disconnect();
   }

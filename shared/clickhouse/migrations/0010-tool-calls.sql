@@ -1,6 +1,7 @@
 -- One row per tool call a model made, keyed by (session_id, call_id). Codex resends the whole
 -- history every turn, so the same call and result are seen again and again: ReplacingMergeTree keeps
--- the row with the highest stage (0 made, 1 no result by session end, 2 result seen). Command text
+-- the row with the highest stage (0 made; 1 result seen before the turn that made the call was
+-- recorded, or no result by session end; 2 call and result both known). Command text
 -- is empty unless the cost center's capture is `full`. Read with FINAL.
 CREATE TABLE IF NOT EXISTS {db}.tool_calls
 (
