@@ -130,6 +130,7 @@ function toReportRow(row: SessionRow, prices: Map<string, ModelPrice> | undefine
   let extra: number | null = prices === undefined ? null : 0;
   for (const [model, tokens] of Object.entries(row.uncached_tokens_by_model ?? {})) {
     if (extra === null) break;
+    if (Number(tokens) === 0) continue; // e.g. refused turns (no served model)
     const price = prices?.get(model);
     if (price === undefined) {
       extra = null; // a model the active policy no longer prices
