@@ -136,6 +136,10 @@ function optimizeCostCenter(name: string, center: CostCenter, index: number, cou
   if (best.estimate.monthlySavingUsd < (options.minMonthlySavingUsd ?? 1)) {
     return { status: 'no_improvement', costCenter: name, reason: 'saving_too_small', summary: `for ${name}, the best rule within the quality limit saves only $${best.estimate.monthlySavingUsd.toFixed(2)}/month` };
   }
+  const bestPair = pairs[best.candidate.pairIndex] as ModelPair;
+  const bestRule = ruleOf(best.candidate, bestPair, name, 'candidate', { proposalId: '', dryRun: false });
+  const sameRule = policy.rules.find((rule) => !rule.dry_run && canonicalJson([rule.cost_centers, rule.when, rule.route_to]) === canonicalJson([bestRule.cost_centers, bestRule.when, bestRule.route_to]));
+  if (sameRule) return { status: 'no_improvement', costCenter: name, reason: 'already_in_policy', summary: `for ${name}, the best rule is already active as "${sameRule.id}"` };
   return buildProposal({
     costCenter: name,
     timezone: center.timezone,
@@ -257,15 +261,16 @@ function bestFeasible(evaluated: readonly Evaluated[]): Evaluated | undefined {
 
 function warmUpGaps(own: readonly SegmentAggregate[], all: readonly SegmentAggregate[], pairs: readonly ModelPair[], observedDays: number, needs: WarmUpRequirements): MissingRequirement[] {
   const missing: MissingRequirement[] = [];
+  const push = (entry: Omit<MissingRequirement, 'message'>) => missing.push({ ...entry, message: `${entry.requirement.replaceAll('_', ' ')} ${entry.have}/${entry.need}: ${entry.hint}` });
   const turns = own.reduce((total, row) => total + row.turns, 0);
-  if (observedDays < needs.minDays) missing.push({ requirement: 'observed_days', have: observedDays, need: needs.minDays, hint: `${needs.minDays - observedDays} more day(s) of traffic` });
-  if (turns < needs.minTurns) missing.push({ requirement: 'turns', have: turns, need: needs.minTurns, hint: `${needs.minTurns - turns} more turns` });
+  if (observedDays < needs.minDays) push({ requirement: 'observed_days', have: observedDays, need: needs.minDays, hint: `${needs.minDays - observedDays} more day(s) of traffic` });
+  if (turns < needs.minTurns) push({ requirement: 'turns', have: turns, need: needs.minTurns, hint: `${needs.minTurns - turns} more turns` });
   const baseline = own.filter((row) => row.servedModel === row.requestedModel).reduce((total, row) => total + row.scoredTurns, 0);
-  if (baseline < needs.minBaselineScoredTurns) missing.push({ requirement: 'baseline_scored_turns', have: baseline, need: needs.minBaselineScoredTurns, hint: 'more turns scored by the evaluator' });
+  if (baseline < needs.minBaselineScoredTurns) push({ requirement: 'baseline_scored_turns', have: baseline, need: needs.minBaselineScoredTurns, hint: 'more turns scored by the evaluator' });
   if (pairs.length > 0) {
     const bestTarget = Math.max(...pairs.map((pair) => all.filter((row) => row.requestedModel === pair.requestedModel && row.servedModel === pair.targetModel).reduce((total, row) => total + row.scoredTurns, 0)));
     if (bestTarget < needs.minTargetScoredTurns)
-      missing.push({ requirement: 'target_scored_turns', have: bestTarget, need: needs.minTargetScoredTurns, hint: 'scored turns served by a cheaper model: set cost_centers.<name>.exploration (rate, models) so the optimizer can learn its quality' });
+      push({ requirement: 'target_scored_turns', have: bestTarget, need: needs.minTargetScoredTurns, hint: 'scored turns served by a cheaper model: set cost_centers.<name>.exploration (rate, models) so the optimizer can learn its quality' });
   }
   return missing;
 }
@@ -277,6 +282,13 @@ function insufficient(costCenter: string, missing: MissingRequirement[]): Insuff
 
 function pct(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
+}
+
+/** JSON with object keys sorted, to compare rules whatever order their fields were written in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : inner,
+  );
 }
 
 /** FNV-1a, so each cost center gets its own deterministic stream from one seed. */

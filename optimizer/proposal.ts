@@ -52,6 +52,8 @@ export interface MissingRequirement {
   have: number;
   need: number;
   hint: string;
+  /** One line for people: "observed days 3/7: 4 more day(s) of traffic". */
+  message: string;
 }
 
 export interface InsufficientDataResult {
@@ -65,7 +67,7 @@ export interface NoImprovementResult {
   status: 'no_improvement';
   costCenter: string;
   summary: string;
-  reason: 'no_cheaper_model' | 'no_rule_within_limit' | 'saving_too_small';
+  reason: 'no_cheaper_model' | 'no_rule_within_limit' | 'saving_too_small' | 'already_in_policy';
   /** Best rule looked at, when there was one, with its estimate. */
   bestLookedAt?: { rule: RoutingRule; estimate: CandidateEstimate };
 }

@@ -126,6 +126,13 @@ describe('optimizer on simulated traffic with a known ground truth', () => {
     }
   });
 
+  it('does not propose a rule the policy already enforces', () => {
+    const proposal = asProposal(results.find((result) => result.costCenter === 'mobile'));
+    const active = { ...policy, rules: [{ ...proposal.rule, id: 'approved-earlier', proposal_id: 'opt_earlier' }] };
+    const [again] = optimizeSegments(data.aggregates, active, { observedDays: data.observedDays, seed: 42, costCenter: 'mobile' });
+    expect(again).toMatchObject({ status: 'no_improvement', reason: 'already_in_policy' });
+  });
+
   it('borrows strength from other cost centers when a cost center has no exploration data of its own', () => {
     const withoutOwnExploration: SegmentAggregate[] = data.aggregates.filter((row) => !(row.costCenter === 'mobile' && row.servedModel !== row.requestedModel));
     const [result] = optimizeSegments(withoutOwnExploration, policy, { observedDays: data.observedDays, seed: 42, costCenter: 'mobile' });
@@ -159,6 +166,7 @@ describe('warm-up', () => {
       expect(requirements).toContain('turns');
       expect(requirements).toContain('target_scored_turns');
       expect(result.summary).toMatch(/still warming up: observed days 3\/7/);
+      expect(result.missing[0]?.message).toBe('observed days 3/7: 4 more day(s) of traffic');
     }
   });
 
