@@ -7,7 +7,17 @@ export interface CanonicalMessage {
   parts: CanonicalPart[];
 }
 
-export type CanonicalPart = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart;
+export type CanonicalPart = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart | RawItemPart;
+
+/**
+ * An input item the canonical form has no type for (e.g. a Responses `compaction` item), kept
+ * whole so an upstream of the same family gets it back unchanged; dropped with a warning elsewhere.
+ */
+export interface RawItemPart {
+  type: 'raw-item';
+  family: ProviderFamily;
+  item: Record<string, unknown>;
+}
 
 export interface TextPart {
   type: 'text';

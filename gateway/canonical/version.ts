@@ -2,4 +2,4 @@
  * Version of the canonical form (items, tools, events). Bump on any change to `canonical/`
  * so recorded fixtures and spans can say which shape they were made with.
  */
-export const CANONICAL_VERSION = 1;
+export const CANONICAL_VERSION = 2;

@@ -59,6 +59,7 @@ export function prepareRequest(source: CanonicalRequest, capabilities: ProviderC
 
   let droppedReasoning = 0;
   let droppedSignatures = 0;
+  const droppedItems = new Set<string>();
   const messages: CanonicalMessage[] = [];
   for (const message of source.messages) {
     const parts: CanonicalPart[] = [];
@@ -80,6 +81,9 @@ export function prepareRequest(source: CanonicalRequest, capabilities: ProviderC
         if (part.kind === 'custom' && !capabilities.customTools) {
           parts.push({ ...part, name, namespace: undefined, kind: 'function', input: JSON.stringify({ input: part.input }), opaque });
         } else parts.push({ ...part, name, namespace: name !== part.name ? undefined : part.namespace, opaque });
+      } else if (part.type === 'raw-item') {
+        if (part.family === capabilities.family) parts.push(part);
+        else droppedItems.add(String(part.item['type']));
       } else if (part.type === 'tool-result' && part.kind === 'custom' && !capabilities.customTools) {
         parts.push({ ...part, kind: 'function' });
       } else parts.push(part);
@@ -89,6 +93,7 @@ export function prepareRequest(source: CanonicalRequest, capabilities: ProviderC
   if (droppedReasoning > 0) {
     warnings.push(warning('unsupported', 'reasoning.encrypted_content', `${droppedReasoning} reasoning item(s) from another provider family dropped (encrypted reasoning and signatures only work where they were made)`));
   }
+  for (const type of droppedItems) warnings.push(warning('unsupported', `input_item:${type}`, `input item type ${type} has no equivalent on this upstream and was not sent`));
   if (droppedSignatures > 0) warnings.push(warning('unsupported', 'tool_call.signature', `${droppedSignatures} tool-call signature(s) from another provider family dropped`));
 
   const toolChoice = source.toolChoice !== undefined && typeof source.toolChoice === 'object' ? { name: wireName(source.toolChoice.name, undefined) } : source.toolChoice;

@@ -38,13 +38,18 @@ export function responsesToCanonical(body: Json, model: string): InboundConversi
 
   const tools: CanonicalTool[] = [];
   const rawTools = Array.isArray(body['tools']) ? (body['tools'] as unknown[]) : [];
-  for (const raw of rawTools) convertTool(raw as Json, undefined, tools);
+  const namespaceDescriptions: Json = {};
+  for (const raw of rawTools) {
+    convertTool(raw as Json, undefined, tools);
+    if ((raw as Json)['type'] === 'namespace') namespaceDescriptions[String((raw as Json)['name'])] = (raw as Json)['description'] ?? '';
+  }
 
   const reasoning = typeof body['reasoning'] === 'object' && body['reasoning'] !== null ? (body['reasoning'] as Json) : {};
   const text = typeof body['text'] === 'object' && body['text'] !== null ? (body['text'] as Json) : {};
   const openai: Json = {};
   for (const key of ['include', 'store', 'service_tier', 'metadata', 'user', 'safety_identifier', 'truncation']) if (body[key] !== undefined) openai[key] = body[key];
   if (text['verbosity'] !== undefined) openai['text_verbosity'] = text['verbosity'];
+  if (Object.keys(namespaceDescriptions).length > 0) openai['namespace_descriptions'] = namespaceDescriptions;
   if (body['previous_response_id'] !== undefined) warnings.push(warning('unsupported', 'previous_response_id', 'previous_response_id only works on OpenAI; the history must be resent'));
   const format = typeof text['format'] === 'object' && text['format'] !== null ? (text['format'] as Json) : undefined;
   const request: CanonicalRequest = {
@@ -116,7 +121,8 @@ function convertItem(
       return;
     }
     default:
-      warnings.push(warning('unsupported', `input_item:${String(type)}`, `input item type ${String(type)} cannot be translated and was not sent`));
+      // Unknown to the canonical form: kept whole for Responses upstreams (prepare-request drops it elsewhere, with a warning).
+      add(item['role'] === 'user' ? 'user' : 'assistant', { type: 'raw-item', family: 'openai', item });
   }
 }
 

@@ -46,7 +46,7 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
         const parsed = parseArguments(part.input);
         if (!parsed.valid) warnings.push(warning('compatibility', `tool_call:${part.name}`, 'tool call arguments were not a JSON object; sent as {}'));
         blocks.push({ toolUse: { toolUseId: part.callId, name: part.name, input: parsed.value } });
-      } else {
+      } else if (part.type === 'tool-result') {
         const content: ({ text: string } | { image: { format: string; source: { bytes: string } } })[] = [{ text: part.output }];
         for (const item of part.images ?? []) {
           const block = image(item);

@@ -33,7 +33,7 @@ export function toResponsesBody(request: CanonicalRequest): { body: ResponsesReq
   if (unsignedReasoning > 0) warnings.push(warning('unsupported', 'reasoning', `${unsignedReasoning} reasoning item(s) without OpenAI encrypted content not sent`));
 
   const body: ResponsesRequest = { model: request.model, input };
-  const tools = toResponsesTools(request.tools);
+  const tools = toResponsesTools(request.tools, (request.providerOptions['openai']?.['namespace_descriptions'] ?? {}) as Record<string, unknown>);
   if (tools.length > 0) body.tools = tools;
   const choice = request.toolChoice;
   if (choice !== undefined) body.tool_choice = typeof choice === 'object' ? toolChoiceFor(choice.name, request.tools) : choice;
@@ -74,6 +74,8 @@ function toItem(part: Exclude<CanonicalPart, { type: 'text' | 'image' }>): Respo
       return part.kind === 'custom'
         ? { type: 'custom_tool_call', call_id: part.callId, name: part.name, input: part.input, ...(part.namespace !== undefined ? { namespace: part.namespace } : {}) }
         : { type: 'function_call', call_id: part.callId, name: part.name, arguments: part.input, ...(part.namespace !== undefined ? { namespace: part.namespace } : {}) };
+    case 'raw-item':
+      return part.item as ResponsesInputItem;
     case 'tool-result': {
       const output = part.images !== undefined && part.images.length > 0 ? [{ type: 'input_text', text: part.output }, ...part.images.map(imageContent)] : part.output;
       return { type: part.kind === 'custom' ? 'custom_tool_call_output' : 'function_call_output', call_id: part.callId, output };
@@ -87,7 +89,7 @@ function imageContent(part: ImagePart): Record<string, unknown> {
 }
 
 /** Tools with fixed key order; namespace members are regrouped under their `namespace` tool. */
-export function toResponsesTools(tools: CanonicalTool[]): Record<string, unknown>[] {
+export function toResponsesTools(tools: CanonicalTool[], namespaceDescriptions: Record<string, unknown> = {}): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   const groups = new Map<string, Record<string, unknown>[]>();
   for (const tool of tools) {
@@ -107,7 +109,7 @@ export function toResponsesTools(tools: CanonicalTool[]): Record<string, unknown
     if (members === undefined) {
       members = [];
       groups.set(tool.namespace, members);
-      out.push({ type: 'namespace', name: tool.namespace, description: '', tools: members });
+      out.push({ type: 'namespace', name: tool.namespace, description: typeof namespaceDescriptions[tool.namespace] === 'string' ? namespaceDescriptions[tool.namespace] : '', tools: members });
     }
     members.push(wire);
   }

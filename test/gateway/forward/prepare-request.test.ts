@@ -83,3 +83,29 @@ describe('restoreToolIdentity', () => {
     ]);
   });
 });
+
+describe('items the canonical form has no type for', () => {
+  const body = {
+    model: 'gpt-5.5',
+    input: [
+      { type: 'compaction', id: 'cmp_1', encrypted_content: 'opaque-summary' },
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'continue' }] },
+    ],
+    tools: [{ type: 'namespace', name: 'multi_agent_v1', description: 'Sub-agents', tools: [{ type: 'function', name: 'spawn_agent', parameters: { type: 'object', properties: {} } }] }],
+  };
+
+  it('reach a Responses upstream unchanged, with namespace groups and their description', async () => {
+    const { openaiAdapter } = await import('../../../gateway/providers/openai/index.ts');
+    const prepared = prepareRequest(responsesToCanonical(body, 'gpt-5.5').request, openaiCapabilities);
+    expect(prepared.warnings).toEqual([]);
+    const wire = JSON.parse(openaiAdapter.buildRequest(prepared.request, { providerName: 'o', provider: { type: 'openai' }, requestId: 'r' }).body) as Record<string, unknown>;
+    expect(wire['input']).toEqual([{ type: 'compaction', id: 'cmp_1', encrypted_content: 'opaque-summary' }, { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'continue' }] }]);
+    expect(wire['tools']).toEqual([{ type: 'namespace', name: 'multi_agent_v1', description: 'Sub-agents', tools: [{ type: 'function', name: 'spawn_agent', description: '', strict: false, parameters: { properties: {}, type: 'object' } }] }]);
+  });
+
+  it('are dropped with a warning towards another family', () => {
+    const prepared = prepareRequest(responsesToCanonical(body, 'claude').request, anthropicCapabilities);
+    expect(prepared.request.messages.flatMap((message) => message.parts.map((part) => part.type))).toEqual(['text']);
+    expect(prepared.warnings.map((item) => `${item.type}:${item.feature}`)).toEqual(['compatibility:tool:namespace', 'unsupported:input_item:compaction']);
+  });
+});
