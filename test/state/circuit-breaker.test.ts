@@ -73,3 +73,17 @@ describe('CircuitBreaker', () => {
     expect(text).toContain('# TYPE gatehouse_upstream_circuit_opens_total counter');
   });
 });
+
+describe('renderStateMetrics', () => {
+  it('renders ledger and alert counters', async () => {
+    const { renderStateMetrics } = await import('../../gateway/state/state-metrics.ts');
+    const text = renderStateMetrics({
+      ledger: { degraded: true, pendingScopes: 2, pendingReleases: 1, localReservations: 0, degradedReserves: 7, restores: 1 },
+      alerts: { queued: 1, inFlight: 1, delivered: 5, failed: 0, dropped: 0, attempts: 6 },
+    });
+    expect(text).toContain('gatehouse_budget_ledger_degraded 1\n');
+    expect(text).toContain('gatehouse_budget_pending_scopes 3\n');
+    expect(text).toContain('gatehouse_alerts_queued 2\n');
+    expect(renderStateMetrics({})).toBe('');
+  });
+});
