@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SpanStatusCode, TraceFlags, trace, type Link } from '@opentelemetry/api';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
 import type { JobQueue, JobWorker, QueueCounts } from '../shared/queue/job-queue.ts';
@@ -97,6 +98,12 @@ function traceparentOf(signals: TurnSignals): string | undefined {
   return /^[0-9a-f]{32}$/.test(signals.traceId) && /^[0-9a-f]{16}$/.test(signals.spanId) ? `00-${signals.traceId}-${signals.spanId}-01` : undefined;
 }
 
+function linksOf(traceparent: string | undefined): Link[] {
+  const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent) : null;
+  if (!match) return [];
+  return [{ context: { traceId: match[1] as string, spanId: match[2] as string, traceFlags: Number.parseInt(match[3] as string, 16) & TraceFlags.SAMPLED, isRemote: true } }];
+}
+
 /** Options from the deployment config (`redis.url`, `evaluator.*`). */
 export function evaluatorOptionsFromConfig(config: DeploymentConfig, sink: ScoreSink, runWorkers = true): StartEvaluatorOptions {
   return {
@@ -138,13 +145,24 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   };
   const version = scorerSetVersion(scorers);
   let worker: JobWorker | undefined;
+  const canProcess = distributed || (options.runWorkers ?? true);
   if (options.runWorkers ?? true) {
+    const tracer = trace.getTracer('gatehouse-evaluator');
     worker = queue.startWorker(
-      async (job) => {
-        if (job.name === SCORE_TURN_JOB) return processTurnJob(job.data, runtime, job.id);
-        if (job.name === SCORE_SESSION_JOB) return processSessionJob(job.data, runtime, job.id);
-        throw new PermanentEvaluationError(`unknown job name ${job.name}`);
-      },
+      (job) =>
+        // The evaluation span links back to the request span whose traceparent rode in the job options.
+        tracer.startActiveSpan(`evaluate ${job.name}`, { links: linksOf(job.traceparent), attributes: { 'gatehouse.job_id': job.id } }, async (span) => {
+          try {
+            if (job.name === SCORE_TURN_JOB) return await processTurnJob(job.data, runtime, job.id);
+            if (job.name === SCORE_SESSION_JOB) return await processSessionJob(job.data, runtime, job.id);
+            throw new PermanentEvaluationError(`unknown job name ${job.name}`);
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+            throw error;
+          } finally {
+            span.end();
+          }
+        }),
       {
         concurrency: options.concurrency ?? 4,
         ...(options.lockDurationMillis !== undefined ? { lockDurationMillis: options.lockDurationMillis } : {}),
@@ -193,7 +211,8 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
 
   return {
     handleTurn(record: TurnRecord): void {
-      if (closed) return;
+      // Embedded mode without workers in this process: nobody could ever take the jobs.
+      if (closed || !canProcess) return;
       let signals: TurnSignals;
       try {
         signals = extractTurnSignals(record);

@@ -32,6 +32,8 @@ export interface MemoryJobQueueOptions {
   keepCompleted?: number;
   /** Failed jobs kept for inspection. @defaultValue 10000 */
   keepFailed?: number;
+  /** Waiting plus delayed jobs before `add` refuses (memory bound when workers fall behind). @defaultValue 200000 */
+  maxQueuedJobs?: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export class MemoryJobQueue<Data, Result> implements JobQueue<Data, Result> {
   private readonly failedOrder: string[] = [];
   private readonly keepCompleted: number;
   private readonly keepFailed: number;
+  private readonly maxQueuedJobs: number;
   private readonly workers = new Set<MemoryWorker<Data, Result>>();
   private readonly counterSet = new CounterSet();
   private timer: NodeJS.Timeout | undefined;
@@ -65,11 +68,13 @@ export class MemoryJobQueue<Data, Result> implements JobQueue<Data, Result> {
     this.name = options.name;
     this.keepCompleted = options.keepCompleted ?? 10_000;
     this.keepFailed = options.keepFailed ?? 10_000;
+    this.maxQueuedJobs = options.maxQueuedJobs ?? 200_000;
   }
 
   async add(name: string, data: Data, options: AddJobOptions = {}): Promise<string> {
     if (options.jobId?.includes(':')) throw new Error('Custom Id cannot contain :');
     if (options.jobId !== undefined && this.jobs.has(options.jobId)) return options.jobId;
+    if (this.waiting.length - this.waitingHead + this.delayed.length >= this.maxQueuedJobs) throw new Error(`queue ${this.name} is full (${this.maxQueuedJobs} jobs)`);
     const deduplication = options.deduplication;
     if (deduplication) {
       const existingId = this.deduplicationKeys.get(deduplication.id);

@@ -133,3 +133,14 @@ describe.each(implementations)('%s queue: BullMQ job semantics', (_name, create)
     expect(queue.counters().deferrals).toBe(1);
   });
 });
+
+describe('in-process queue bounds', () => {
+  it('refuses adds beyond maxQueuedJobs instead of growing without limit', async () => {
+    const queue = new MemoryJobQueue<Data, number>({ name: 'bounded', maxQueuedJobs: 2 });
+    opened.push(queue);
+    await queue.add('job', { value: 1 });
+    await queue.add('job', { value: 2 }, { delayMillis: 10_000 });
+    await expect(queue.add('job', { value: 3 })).rejects.toThrow(/is full/);
+    expect(await queue.counts()).toMatchObject({ waiting: 1, delayed: 1 });
+  });
+});
