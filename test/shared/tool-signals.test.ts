@@ -224,3 +224,46 @@ describe('extractTurnSignals', () => {
     expect(extractTurnSignals({ ...record, span: { ...record.span, capture: 'full' } }).calls[0]?.command).toBe('npm test');
   });
 });
+
+describe('extractTurnSignals on other inbound protocols', () => {
+  it('Chat Completions: declared function tools, tool messages as results', () => {
+    const record = {
+      span: { ...fixtureSession()[0]!.span, inbound_protocol: 'openai-chat' },
+      inbound: 'openai-chat' as const,
+      body: {
+        model: 'gpt-5.5',
+        tools: [{ type: 'function', function: { name: 'run_command', parameters: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] } } }],
+        messages: [
+          { role: 'user', content: 'run the tests' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'cc1', type: 'function', function: { name: 'run_command', arguments: '{"command":"cargo test"}' } }] },
+          { role: 'tool', tool_call_id: 'cc1', content: 'Exit code: 101\nerror: test failed' },
+        ],
+      },
+      toolCalls: [{ callId: 'cc2', name: 'run_command', kind: 'function' as const, input: '{"cmd":"cargo test"}' }],
+    };
+    const signals = extractTurnSignals(record);
+    expect(signals.results).toEqual([{ callId: 'cc1', name: 'run_command', status: 'failure', exitCode: 101, category: 'test', runner: 'cargo-test', command: '' }]);
+    expect(signals.calls[0]).toMatchObject({ validity: 'invalid', reason: "schema: (root) must have required property 'command'" });
+    expect(signals.trailingFailedResults).toBe(1);
+  });
+
+  it('Anthropic Messages: input_schema tools, tool_result blocks with is_error', () => {
+    const record = {
+      span: fixtureSession()[0]!.span,
+      inbound: 'anthropic-messages' as const,
+      body: {
+        model: 'claude',
+        tools: [{ name: 'bash', input_schema: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] } }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'fix it' }] },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'bash', input: { command: 'pytest -x' } }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: [{ type: 'text', text: '1 failed' }], is_error: true }] },
+        ],
+      },
+      toolCalls: [{ callId: 'tu2', name: 'bash', kind: 'function' as const, input: '{"command":"pytest -x"}' }],
+    };
+    const signals = extractTurnSignals(record);
+    expect(signals.results).toEqual([{ callId: 'tu1', name: 'bash', status: 'failure', exitCode: null, category: 'test', runner: 'pytest', command: '' }]);
+    expect(signals.calls[0]).toMatchObject({ validity: 'valid', category: 'test', runner: 'pytest' });
+  });
+});
