@@ -1,14 +1,11 @@
 import { mean, probit } from 'simple-statistics';
 import type { Price } from '../shared/policy/policy-schema.ts';
 import { INPUT_TOKEN_BUCKET_COUNT, DAYS_PER_MONTH, costOfTokens, type SegmentAggregate } from './segment-aggregate.ts';
-import { candidateCovers, type ModelPair, type RuleCandidate } from './search-space.ts';
+import type { ModelPair, RuleCandidate } from './search-space.ts';
 
 /** What the statistics need to know besides the data. */
 export interface EstimateSettings {
   costCenter: string;
-  pair: ModelPair;
-  requestedPrice: Price;
-  targetPrice: Price;
   /** Calendar days the cost center's aggregates span. */
   observedDays: number;
   /** All turns of the cost center in the window (denominator of the traffic share). */
@@ -78,6 +75,107 @@ export function pooledQualityVariance(rows: readonly SegmentAggregate[]): number
   return degrees > 0 ? Math.max(squares / degrees, 1e-4) : 0.04;
 }
 
+/** Hour prefix sums have 25 slots: slot h holds the sum over hours < h. */
+const HOUR_SLOTS = 25;
+const TABLE_SIZE = 2 * INPUT_TOKEN_BUCKET_COUNT * 2 * HOUR_SLOTS;
+
+/** One cost center's sums for a pair, as hour prefix sums per (served side, bucket, day type). */
+interface CenterTable {
+  turns: Float64Array;
+  scored: Float64Array;
+  qualitySum: Float64Array;
+  /** Window saving of moving the requested-model turns to the target (requested side only). */
+  saving: Float64Array;
+}
+
+/**
+ * A pair's aggregates of every cost center, indexed so that any candidate region sums in
+ * O(cost centers × buckets) instead of a pass over all rows: the search evaluates many regions.
+ */
+export interface PairIndex {
+  pair: ModelPair;
+  /** Sorted by name, so every sum runs in the same order (determinism). */
+  centers: [string, CenterTable][];
+  variances: { requested: number; target: number };
+}
+
+function slot(side: number, bucket: number, dayType: number, hour: number): number {
+  return ((side * INPUT_TOKEN_BUCKET_COUNT + bucket) * 2 + dayType) * HOUR_SLOTS + hour;
+}
+
+/** Builds the index of `pair` (requested-model rows served by the requested or the target model). */
+export function buildPairIndex(aggregates: readonly SegmentAggregate[], pair: ModelPair, prices: { requested: Price; target: Price }): PairIndex {
+  const rows = aggregates.filter((row) => row.requestedModel === pair.requestedModel && (row.servedModel === pair.requestedModel || row.servedModel === pair.targetModel));
+  const tables = new Map<string, CenterTable>();
+  for (const row of rows) {
+    let table = tables.get(row.costCenter);
+    if (!table) {
+      table = { turns: new Float64Array(TABLE_SIZE), scored: new Float64Array(TABLE_SIZE), qualitySum: new Float64Array(TABLE_SIZE), saving: new Float64Array(TABLE_SIZE) };
+      tables.set(row.costCenter, table);
+    }
+    const side = row.servedModel === pair.targetModel ? 1 : 0;
+    // Written one slot past the hour; the prefix pass below accumulates.
+    const at = slot(side, row.inputTokenBucket, row.dayType === 'weekend' ? 1 : 0, row.hour + 1);
+    (table.turns[at] as number) += row.turns;
+    (table.scored[at] as number) += row.scoredTurns;
+    (table.qualitySum[at] as number) += row.qualitySum;
+    if (side === 0) {
+      (table.saving[at] as number) +=
+        costOfTokens(prices.requested, row.inputTokens, row.cachedInputTokens, row.outputTokens) - costOfTokens(prices.target, row.inputTokens, row.cachedInputTokens, row.outputTokens);
+    }
+  }
+  for (const table of tables.values())
+    for (const array of [table.turns, table.scored, table.qualitySum, table.saving])
+      for (let base = 0; base < TABLE_SIZE; base += HOUR_SLOTS) for (let hour = 1; hour < HOUR_SLOTS; hour += 1) (array[base + hour] as number) += array[base + hour - 1] as number;
+  return {
+    pair,
+    centers: [...tables].sort(([a], [b]) => (a < b ? -1 : 1)),
+    variances: {
+      requested: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.requestedModel)),
+      target: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.targetModel)),
+    },
+  };
+}
+
+/** Sum of one quantity over the candidate's hours and days for a (side, bucket). */
+function regionSum(array: Float64Array, side: number, bucket: number, candidate: RuleCandidate): number {
+  let total = 0;
+  for (let dayType = 0; dayType < 2; dayType += 1) {
+    if (candidate.days === 'weekday' && dayType === 1) continue;
+    if (candidate.days === 'weekend' && dayType === 0) continue;
+    const base = slot(side, bucket, dayType, 0);
+    const end = candidate.startHour + candidate.lengthHours;
+    if (end <= 24) total += (array[base + end] as number) - (array[base + candidate.startHour] as number);
+    else total += (array[base + 24] as number) - (array[base + candidate.startHour] as number) + (array[base + end - 24] as number);
+  }
+  return total;
+}
+
+/** Per-stratum sums of every center inside the candidate's region. */
+interface RegionData {
+  perCenter: Map<string, { requested: Sums[]; target: Sums[] }>;
+  affectedPerStratum: number[];
+  windowSavingUsd: number;
+}
+
+function collectRegion(candidate: RuleCandidate, index: PairIndex, costCenter: string): RegionData {
+  const perCenter = new Map<string, { requested: Sums[]; target: Sums[] }>();
+  const affectedPerStratum = new Array<number>(INPUT_TOKEN_BUCKET_COUNT).fill(0);
+  let windowSavingUsd = 0;
+  for (const [center, table] of index.centers) {
+    const strata = { requested: blankStrata(), target: blankStrata() };
+    for (let bucket = 0; bucket <= candidate.thresholdIndex; bucket += 1) {
+      strata.requested[bucket] = { n: regionSum(table.scored, 0, bucket, candidate), sum: regionSum(table.qualitySum, 0, bucket, candidate) };
+      strata.target[bucket] = { n: regionSum(table.scored, 1, bucket, candidate), sum: regionSum(table.qualitySum, 1, bucket, candidate) };
+      if (center !== costCenter) continue;
+      affectedPerStratum[bucket] = regionSum(table.turns, 0, bucket, candidate) + regionSum(table.turns, 1, bucket, candidate);
+      windowSavingUsd += regionSum(table.saving, 0, bucket, candidate);
+    }
+    perCenter.set(center, strata);
+  }
+  return { perCenter, affectedPerStratum, windowSavingUsd };
+}
+
 /**
  * Predicts saving and quality regression of a candidate for one cost center.
  * Quality gap per stratum (input-token bucket within the region) = requested-model mean − target-model
@@ -85,39 +183,45 @@ export function pooledQualityVariance(rows: readonly SegmentAggregate[]): number
  * downgrades or fallbacks). Each cost center's gap is shrunk toward the other cost centers' (normal–normal
  * empirical Bayes, DerSimonian–Laird between-center variance), so thin segments borrow strength and
  * well-sampled ones keep their own estimate. Strata are disjoint data, so their variances add.
- *
- * `rows` holds the pair's rows (requested = pair.requestedModel, served ∈ {requested, target}) of every cost center.
  */
-export function estimateCandidate(candidate: RuleCandidate, rows: readonly SegmentAggregate[], variances: { requested: number; target: number }, settings: EstimateSettings): CandidateEstimate {
-  const { pair } = settings;
-  const perCenter = new Map<string, { requested: Sums[]; target: Sums[] }>();
-  const strataOf = (center: string) => {
-    let strata = perCenter.get(center);
-    if (!strata) {
-      strata = { requested: blankStrata(), target: blankStrata() };
-      perCenter.set(center, strata);
-    }
-    return strata;
-  };
-  const affectedPerStratum = new Array<number>(INPUT_TOKEN_BUCKET_COUNT).fill(0);
-  let windowSavingUsd = 0;
-  for (const row of rows) {
-    if (!candidateCovers(candidate, row.inputTokenBucket, row.hour, row.dayType)) continue;
-    const isTarget = row.servedModel === pair.targetModel;
-    const stratum = (isTarget ? strataOf(row.costCenter).target : strataOf(row.costCenter).requested)[row.inputTokenBucket] as Sums;
-    stratum.n += row.scoredTurns;
-    stratum.sum += row.qualitySum;
-    if (row.costCenter !== settings.costCenter) continue;
-    affectedPerStratum[row.inputTokenBucket] = (affectedPerStratum[row.inputTokenBucket] as number) + row.turns;
-    if (!isTarget) {
-      windowSavingUsd +=
-        costOfTokens(settings.requestedPrice, row.inputTokens, row.cachedInputTokens, row.outputTokens) -
-        costOfTokens(settings.targetPrice, row.inputTokens, row.cachedInputTokens, row.outputTokens);
-    }
-  }
+export function estimateCandidate(candidate: RuleCandidate, index: PairIndex, settings: EstimateSettings): CandidateEstimate {
+  const { perCenter, affectedPerStratum, windowSavingUsd } = collectRegion(candidate, index, settings.costCenter);
   const affectedTurns = affectedPerStratum.reduce((total, value) => total + value, 0);
+  const gaps = gapsOf(perCenter, index.variances);
+  const betweenVariance = derSimonianLaird(gaps);
+  const own = perCenter.get(settings.costCenter) ?? { requested: blankStrata(), target: blankStrata() };
+  const totals = { regressionMean: 0, regressionVariance: 0, baselineMean: 0, baselineVariance: 0, strata: 0, thinStrata: 0, baselineScored: 0, targetScored: 0, pooledTargetScored: 0 };
+  const knownGaps: number[] = [];
+  const unknownWeights: number[] = [];
+  for (let k = 0; k < INPUT_TOKEN_BUCKET_COUNT; k += 1) {
+    const weight = affectedTurns > 0 ? (affectedPerStratum[k] as number) / affectedTurns : 0;
+    if (weight === 0) continue;
+    totals.strata += 1;
+    totals.baselineScored += (own.requested[k] as Sums).n;
+    totals.targetScored += (own.target[k] as Sums).n;
+    if ((own.target[k] as Sums).n < settings.minSegmentSamples) totals.thinStrata += 1;
+    for (const [center, strata] of perCenter) if (center !== settings.costCenter) totals.pooledTargetScored += (strata.target[k] as Sums).n;
+    const others = gaps.filter((entry) => entry.stratum === k && entry.center !== settings.costCenter);
+    const posterior = shrink(gaps.find((entry) => entry.stratum === k && entry.center === settings.costCenter), others, betweenVariance);
+    if (posterior) {
+      totals.regressionMean += weight * posterior.mean;
+      totals.regressionVariance += weight * weight * posterior.variance;
+      knownGaps.push(posterior.mean);
+    } else unknownWeights.push(weight);
+    const baseline = baselineOf(k, own, perCenter, index.variances.requested);
+    totals.baselineMean += weight * baseline.mean;
+    totals.baselineVariance += weight * weight * baseline.variance;
+  }
+  // Strata nobody has observed: assume the average known gap, with a wide prior around it.
+  const fillGap = knownGaps.length > 0 ? mean(knownGaps) : 0;
+  for (const weight of unknownWeights) {
+    totals.regressionMean += weight * fillGap;
+    totals.regressionVariance += weight * weight * UNKNOWN_GAP_SD * UNKNOWN_GAP_SD;
+  }
+  return summarise(totals, { affectedTurns, windowSavingUsd, betweenVariance }, settings);
+}
 
-  // Quality gap per (center, stratum) with its sampling variance.
+function gapsOf(perCenter: Map<string, { requested: Sums[]; target: Sums[] }>, variances: { requested: number; target: number }): { center: string; stratum: number; gap: number; variance: number }[] {
   const gaps: { center: string; stratum: number; gap: number; variance: number }[] = [];
   for (const [center, strata] of perCenter) {
     for (let k = 0; k < INPUT_TOKEN_BUCKET_COUNT; k += 1) {
@@ -127,69 +231,41 @@ export function estimateCandidate(candidate: RuleCandidate, rows: readonly Segme
       gaps.push({ center, stratum: k, gap: requested.sum / requested.n - target.sum / target.n, variance: variances.requested / requested.n + variances.target / target.n });
     }
   }
-  const betweenVariance = derSimonianLaird(gaps);
+  return gaps;
+}
 
+function summarise(
+  totals: { regressionMean: number; regressionVariance: number; baselineMean: number; baselineVariance: number; strata: number; thinStrata: number; baselineScored: number; targetScored: number; pooledTargetScored: number },
+  region: { affectedTurns: number; windowSavingUsd: number; betweenVariance: number },
+  settings: EstimateSettings,
+): CandidateEstimate {
   const z = probit(settings.credibleLevel);
-  const own = perCenter.get(settings.costCenter) ?? { requested: blankStrata(), target: blankStrata() };
-  let regressionMean = 0;
-  let regressionVariance = 0;
-  let baselineMean = 0;
-  let baselineVariance = 0;
-  let strataCount = 0;
-  let thinStrata = 0;
-  let baselineScoredTurns = 0;
-  let targetScoredTurns = 0;
-  let pooledTargetScoredTurns = 0;
-  const knownGaps: number[] = [];
-  const unknown: number[] = [];
-  for (let k = 0; k < INPUT_TOKEN_BUCKET_COUNT; k += 1) {
-    const weight = affectedTurns > 0 ? (affectedPerStratum[k] as number) / affectedTurns : 0;
-    if (weight === 0) continue;
-    strataCount += 1;
-    const ownRequested = own.requested[k] as Sums;
-    const ownTarget = own.target[k] as Sums;
-    baselineScoredTurns += ownRequested.n;
-    targetScoredTurns += ownTarget.n;
-    if (ownTarget.n < settings.minSegmentSamples) thinStrata += 1;
-    const others = gaps.filter((entry) => entry.stratum === k && entry.center !== settings.costCenter);
-    for (const [center, strata] of perCenter) if (center !== settings.costCenter) pooledTargetScoredTurns += (strata.target[k] as Sums).n;
-    const ownGap = gaps.find((entry) => entry.stratum === k && entry.center === settings.costCenter);
-    const posterior = shrink(ownGap, others, betweenVariance);
-    if (posterior) {
-      regressionMean += weight * posterior.mean;
-      regressionVariance += weight * weight * posterior.variance;
-      knownGaps.push(posterior.mean);
-    } else unknown.push(weight);
-    const baseline = baselineOf(k, own, perCenter, variances.requested);
-    baselineMean += weight * baseline.mean;
-    baselineVariance += weight * weight * baseline.variance;
-  }
-  // Strata nobody has observed: assume the average known gap, with a wide prior around it.
-  const fillGap = knownGaps.length > 0 ? mean(knownGaps) : 0;
-  for (const weight of unknown) {
-    regressionMean += weight * fillGap;
-    regressionVariance += weight * weight * UNKNOWN_GAP_SD * UNKNOWN_GAP_SD;
-  }
-  const regressionSd = Math.sqrt(regressionVariance);
-  const upperBound = regressionMean + z * regressionSd;
-  const baselineSd = Math.sqrt(baselineVariance);
-  const predictedMean = baselineMean - regressionMean;
-  const predictedSd = Math.sqrt(baselineVariance + regressionVariance);
-  const enoughSamples = baselineScoredTurns >= settings.minRegionSamples && targetScoredTurns + pooledTargetScoredTurns >= settings.minRegionSamples;
+  const regressionSd = Math.sqrt(totals.regressionVariance);
+  const upperBound = totals.regressionMean + z * regressionSd;
+  const baselineSd = Math.sqrt(totals.baselineVariance);
+  const predictedMean = totals.baselineMean - totals.regressionMean;
+  const predictedSd = Math.sqrt(totals.baselineVariance + totals.regressionVariance);
+  const enoughSamples = totals.baselineScored >= settings.minRegionSamples && totals.targetScored + totals.pooledTargetScored >= settings.minRegionSamples;
   const constraint = upperBound - settings.qualityRegressionLimit;
-  const monthlySavingUsd = (windowSavingUsd * DAYS_PER_MONTH) / Math.max(1, settings.observedDays);
   return {
-    windowSavingUsd,
-    monthlySavingUsd,
-    affectedTurns,
-    trafficShare: settings.costCenterTurns > 0 ? affectedTurns / settings.costCenterTurns : 0,
-    baselineQuality: { mean: baselineMean, lower: baselineMean - z * baselineSd, upper: baselineMean + z * baselineSd },
+    windowSavingUsd: region.windowSavingUsd,
+    monthlySavingUsd: (region.windowSavingUsd * DAYS_PER_MONTH) / Math.max(1, settings.observedDays),
+    affectedTurns: region.affectedTurns,
+    trafficShare: settings.costCenterTurns > 0 ? region.affectedTurns / settings.costCenterTurns : 0,
+    baselineQuality: { mean: totals.baselineMean, lower: totals.baselineMean - z * baselineSd, upper: totals.baselineMean + z * baselineSd },
     predictedQuality: { mean: predictedMean, lower: predictedMean - z * predictedSd, upper: predictedMean + z * predictedSd },
-    regression: { mean: regressionMean, standardDeviation: regressionSd, upperBound },
-    samples: { baselineScoredTurns, targetScoredTurns, pooledTargetScoredTurns, strata: strataCount, thinStrata, betweenCostCenterVariance: betweenVariance },
+    regression: { mean: totals.regressionMean, standardDeviation: regressionSd, upperBound },
+    samples: {
+      baselineScoredTurns: totals.baselineScored,
+      targetScoredTurns: totals.targetScored,
+      pooledTargetScoredTurns: totals.pooledTargetScored,
+      strata: totals.strata,
+      thinStrata: totals.thinStrata,
+      betweenCostCenterVariance: region.betweenVariance,
+    },
     constraint,
     enoughSamples,
-    feasible: enoughSamples && affectedTurns > 0 && constraint <= 0,
+    feasible: enoughSamples && region.affectedTurns > 0 && constraint <= 0,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { CostCenter, PolicyDocument } from '../shared/policy/policy-schema.ts';
-import { estimateCandidate, pooledQualityVariance, type CandidateEstimate, type EstimateSettings } from './estimate-candidate.ts';
+import { buildPairIndex, estimateCandidate, type CandidateEstimate, type EstimateSettings, type PairIndex } from './estimate-candidate.ts';
 import { expectedImprovement, fitGaussianProcess, normalCdf, type GaussianProcess } from './gaussian-process.ts';
 import { buildProposal, type InsufficientDataResult, type MissingRequirement, type OptimizerResult } from './proposal.ts';
 import { createSeededRandom, type SeededRandom } from './seeded-random.ts';
@@ -75,10 +75,31 @@ export function optimizeSegments(aggregates: readonly SegmentAggregate[], policy
   const names = Object.keys(policy.cost_centers)
     .filter((name) => options.costCenter === undefined || name === options.costCenter)
     .sort();
-  return names.map((name, index) => optimizeCostCenter(name, policy.cost_centers[name] as CostCenter, index, names.length, aggregates, policy, options));
+  // A pair's index serves every cost center that searches it.
+  const indexes = new Map<string, PairIndex>();
+  const indexOf = (pair: ModelPair): PairIndex => {
+    const key = `${pair.requestedModel}\u0000${pair.targetModel}`;
+    let index = indexes.get(key);
+    if (!index) {
+      const price = (model: string) => (policy.models[model] as PolicyDocument['models'][string]).price;
+      index = buildPairIndex(aggregates, pair, { requested: price(pair.requestedModel), target: price(pair.targetModel) });
+      indexes.set(key, index);
+    }
+    return index;
+  };
+  return names.map((name, position) => optimizeCostCenter(name, policy.cost_centers[name] as CostCenter, position, names.length, aggregates, policy, options, indexOf));
 }
 
-function optimizeCostCenter(name: string, center: CostCenter, index: number, count: number, aggregates: readonly SegmentAggregate[], policy: PolicyDocument, options: OptimizeOptions): OptimizerResult {
+function optimizeCostCenter(
+  name: string,
+  center: CostCenter,
+  index: number,
+  count: number,
+  aggregates: readonly SegmentAggregate[],
+  policy: PolicyDocument,
+  options: OptimizeOptions,
+  indexOf: (pair: ModelPair) => PairIndex,
+): OptimizerResult {
   const own = aggregates.filter((row) => row.costCenter === name);
   const pairs = modelPairsFor(name, center, policy, aggregates);
   const observedDays = options.observedDays[name] ?? 0;
@@ -88,30 +109,21 @@ function optimizeCostCenter(name: string, center: CostCenter, index: number, cou
 
   const credibleLevel = options.credibleLevel ?? 0.95;
   const costCenterTurns = own.reduce((total, row) => total + row.turns, 0);
-  const pairData = pairs.map((pair) => {
-    const rows = aggregates.filter((row) => row.requestedModel === pair.requestedModel && (row.servedModel === pair.requestedModel || row.servedModel === pair.targetModel));
-    const settings: EstimateSettings = {
-      costCenter: name,
-      pair,
-      requestedPrice: (policy.models[pair.requestedModel] as { price: EstimateSettings['requestedPrice'] }).price,
-      targetPrice: (policy.models[pair.targetModel] as { price: EstimateSettings['targetPrice'] }).price,
-      observedDays,
-      costCenterTurns,
-      credibleLevel,
-      minSegmentSamples: options.minSegmentSamples ?? 30,
-      minRegionSamples: options.minRegionSamples ?? 200,
-      qualityRegressionLimit: center.quality_regression_limit,
-    };
-    const variances = {
-      requested: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.requestedModel)),
-      target: pooledQualityVariance(rows.filter((row) => row.servedModel === pair.targetModel)),
-    };
-    return { rows, settings, variances };
-  });
-  const evaluate = (candidate: RuleCandidate): Evaluated => {
-    const data = pairData[candidate.pairIndex] as (typeof pairData)[number];
-    return { candidate, features: encodeCandidate(candidate, pairs.length), estimate: estimateCandidate(candidate, data.rows, data.variances, data.settings) };
+  const settings: EstimateSettings = {
+    costCenter: name,
+    observedDays,
+    costCenterTurns,
+    credibleLevel,
+    minSegmentSamples: options.minSegmentSamples ?? 30,
+    minRegionSamples: options.minRegionSamples ?? 200,
+    qualityRegressionLimit: center.quality_regression_limit,
   };
+  const pairIndexes = pairs.map(indexOf);
+  const evaluate = (candidate: RuleCandidate): Evaluated => ({
+    candidate,
+    features: encodeCandidate(candidate, pairs.length),
+    estimate: estimateCandidate(candidate, pairIndexes[candidate.pairIndex] as PairIndex, settings),
+  });
 
   const budget = Math.max(4, options.evaluations ?? 80);
   const random = createSeededRandom(options.seed ^ hashText(name));
