@@ -25,6 +25,7 @@ interface ScoreRow {
   value: number;
   reasons: string[];
   served_model: string;
+  requested_model: string;
   cost_center: string;
   input_token_bucket: number;
 }
@@ -61,7 +62,7 @@ async function waitForSessionScores(sessionIds: string[], timeoutMillis = 20_000
 
 async function scoresOf(sessionId: string): Promise<ScoreRow[]> {
   return query<ScoreRow>(
-    `SELECT session_id, request_id, level, scorer, value, reasons, served_model, cost_center, input_token_bucket FROM ${database}.eval_scores FINAL WHERE session_id = '${sessionId}' ORDER BY level DESC, request_id, scorer`,
+    `SELECT session_id, request_id, level, scorer, value, reasons, served_model, requested_model, cost_center, input_token_bucket FROM ${database}.eval_scores FINAL WHERE session_id = '${sessionId}' ORDER BY level DESC, request_id, scorer`,
   );
 }
 
@@ -157,7 +158,7 @@ describe('replayed Codex sessions, embedded mode (in-process queue, chDB)', () =
   it('a denied session scores 0 with the denial as reason, and nothing else', async () => {
     const rows = await scoresOf('replay-denied');
     expect(rows.map((row) => row.scorer)).toEqual(['task_completion']);
-    expect(rows[0]).toMatchObject({ value: 0, served_model: 'gpt-5.5-pro' });
+    expect(rows[0]).toMatchObject({ value: 0, served_model: '', requested_model: 'gpt-5.5-pro' });
     expect(rows[0]?.reasons).toEqual(['denied by the gateway: model_not_allowed', '6 turns, 0 served, 0 tool calls']);
   });
 
@@ -218,11 +219,12 @@ describe('replayed Codex sessions, embedded mode (in-process queue, chDB)', () =
     const byModel = await query<{ served_model: string; scorer: string; scores: string; avg_score: number; turns: string; cost_usd: number }>(
       `SELECT served_model, scorer, scores, avg_score, turns, cost_usd FROM ${database}.quality_by_model_daily WHERE scorer = 'task_completion' ORDER BY served_model`,
     );
-    expect(byModel.map((row) => row.served_model)).toEqual(['gpt-5.5', 'gpt-5.5-pro']);
-    expect(Number(byModel[0]?.scores)).toBe(7);
-    expect(Number(byModel[0]?.turns)).toBeGreaterThan(10);
-    expect(byModel[0]?.cost_usd).toBeGreaterThan(0);
-    expect(byModel[1]).toMatchObject({ avg_score: 0, cost_usd: 0 });
+    // The denied session was served by no model: its row sits under an empty served_model, at no cost.
+    expect(byModel.map((row) => row.served_model)).toEqual(['', 'gpt-5.5']);
+    expect(byModel[0]).toMatchObject({ avg_score: 0, cost_usd: 0 });
+    expect(Number(byModel[1]?.scores)).toBe(7);
+    expect(Number(byModel[1]?.turns)).toBeGreaterThan(10);
+    expect(byModel[1]?.cost_usd).toBeGreaterThan(0);
     for (const view of ['quality_by_cost_center_daily', 'quality_by_rule', 'quality_by_policy_version', 'quality_by_bucket_hour']) {
       const rows = await query<{ avg_score: number; turns: string }>(`SELECT avg_score, turns FROM ${database}.${view} WHERE scorer = 'tool_use_accuracy'`);
       expect(rows.length, view).toBeGreaterThan(0);

@@ -100,7 +100,10 @@ export function buildSession(sessionId: string, steps: SessionStep[], options: {
       served_model: options.model ?? 'gpt-5.5',
       requested_model: options.model ?? 'gpt-5.5',
       tool_call_count: toolCalls.length,
-      ...(step.kind === 'error' ? { status_code: step.statusCode, error_code: step.errorCode, output_tokens: 0, input_tokens: 0, cost_usd: 0 } : {}),
+      // A refused turn was served by nothing (as the gateway records it).
+      ...(step.kind === 'error'
+        ? { status_code: step.statusCode, error_code: step.errorCode, served_model: '', provider: '', output_tokens: 0, input_tokens: 0, cached_input_tokens: 0, cost_usd: 0 }
+        : {}),
       ...options.spanOverrides,
     });
     records.push({ span, body, inbound: 'openai-responses', toolCalls });
