@@ -29,6 +29,7 @@ import { RedisBudgetLedger } from '../gateway/state/redis-budget-ledger.ts';
 import { rebuildLedgerFromClickHouse } from '../gateway/state/rebuild-budget-ledger.ts';
 import { createBudgetGate } from '../gateway/state/budget-gate.ts';
 import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
+import { renderStateMetrics } from '../gateway/state/state-metrics.ts';
 import { consoleRoutes } from '../gateway/admin/console-routes.ts';
 import { SpanRowExporter } from '../collector/span-row-exporter.ts';
 import { otlpRoutes } from '../collector/otlp-routes.ts';
@@ -135,9 +136,13 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const affinity: (RedisAffinityStore | MemoryAffinityStore) & { close?: () => Promise<void> } = redis ? new RedisAffinityStore({ redis, keyPrefix }) : new MemoryAffinityStore();
   let ledger: (MemoryBudgetLedger | RedisBudgetLedger) & { close?: () => Promise<void> };
   if (redis) {
-    ledger = new RedisBudgetLedger({ redis, keyPrefix, onUnavailable: config.redis.on_unavailable, affinity: affinity as RedisAffinityStore, onError: (error, operation) => logger.warn({ err: { message: (error as Error).message }, operation }, 'budget ledger degraded') });
+    const redisLedger = new RedisBudgetLedger({ redis, keyPrefix, onUnavailable: config.redis.on_unavailable, affinity: affinity as RedisAffinityStore, onError: (error, operation) => logger.warn({ err: { message: (error as Error).message }, operation }, 'budget ledger degraded') });
+    await redisLedger.ready();
+    ledger = redisLedger;
   } else {
     const memoryLedger = new MemoryBudgetLedger({ affinity: affinity as MemoryAffinityStore });
+    // Spans still spooled from before a crash or an outage carry spend: land them before summing.
+    await writer.replaySpool();
     const timeZones = Object.fromEntries(Object.entries(policy.current().document.cost_centers).map(([name, center]) => [name, center.timezone]));
     await rebuildLedgerFromClickHouse(memoryLedger, clickhouse, database, Date.now(), { timeZones });
     ledger = memoryLedger;
@@ -174,7 +179,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
         return { name: 'clickhouse', ok: ping.success, detail: ping.success ? 'reachable' : 'unreachable (spans are spooled to disk)' };
       },
     ],
-    extraMetrics: () => renderCircuitMetrics(breaker.snapshot()),
+    extraMetrics: () => renderCircuitMetrics(breaker.snapshot()) + renderStateMetrics({ ledger: ledger instanceof RedisBudgetLedger ? ledger.stats() : undefined, alerts: alerter.stats() }),
     draining: false,
   };
 

@@ -54,8 +54,11 @@ export interface AffinityGate {
   set(sessionId: string, requestedModel: string, servedModel: string, ttlSeconds: number): void;
 }
 
+/** Circuit breaker and per-target concurrency limit (gateway/transport/circuit-breaker.ts). */
 export interface UpstreamGuard {
-  canAttempt(targetId: string): boolean;
+  /** undefined = go ahead (and `release` afterwards); otherwise why not. */
+  acquire(targetId: string): 'circuit_open' | 'concurrency_limit' | undefined;
+  release(targetId: string): void;
   onSuccess(targetId: string): void;
   onFailure(targetId: string): void;
 }

@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { agentFor } from '../transport/upstream-agents.ts';
+import { requestDeadline } from '../transport/request-deadline.ts';
 import { classifyTransportError, classifyUpstreamStatus } from '../transport/classify-transport-error.ts';
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
 import { toolCallsFromChatMessage, toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
@@ -78,7 +79,17 @@ export async function forwardPassthrough(forward: ForwardRequest): Promise<Forwa
   }
 
   const started = performance.now();
-  const signal = AbortSignal.any([sink.signal, AbortSignal.timeout(timeouts.totalMillis)]);
+  const deadline = requestDeadline(sink.signal, timeouts.totalMillis);
+  try {
+    return await passthroughWithin(forward, url, body, headers, deadline.signal, started);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+async function passthroughWithin(forward: ForwardRequest, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal, started: number): Promise<ForwardOutcome> {
+  const { target, sink, timeouts } = forward;
+  const isChat = forward.inbound === 'openai-chat';
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {

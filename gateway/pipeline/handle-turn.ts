@@ -251,9 +251,11 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       continue;
     }
     const targetId = `${target.providerName}/${target.model}`;
-    if (context.upstreamGuard && !context.upstreamGuard.canAttempt(targetId)) {
-      state.attempts.push({ model: target.model, provider: target.providerName, code: 'circuit_open', durationMillis: 0, reason: 'circuit breaker open' });
-      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" is failing for model "${target.model}" (circuit open)`, retryable: true, provider: target.providerName });
+    const refusal = context.upstreamGuard?.acquire(targetId);
+    if (refusal) {
+      const words = refusal === 'circuit_open' ? 'is failing (circuit open)' : 'is at its concurrency limit (providers.*.max_concurrency)';
+      state.attempts.push({ model: target.model, provider: target.providerName, code: refusal, durationMillis: 0, reason: words });
+      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" ${words} for model "${target.model}"`, retryable: true, provider: target.providerName });
       continue;
     }
     const forwarder: Forwarder | undefined = SAME_PROTOCOL[inbound] === target.provider.type ? forwardPassthrough : context.forwardTranslated;
@@ -292,11 +294,15 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       break;
     } catch (error) {
       const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
-      context.upstreamGuard?.onFailure(targetId);
+      // A request the upstream rejected (400) says nothing about the upstream's health.
+      if (failure.retryable) context.upstreamGuard?.onFailure(targetId);
+      else context.upstreamGuard?.onSuccess(targetId);
       context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
       state.attempts.push({ model: target.model, provider: target.providerName, status: failure.upstream?.status ?? failure.status, code: failure.code, durationMillis: performance.now() - attemptStart, reason: failure.message.slice(0, 300) });
       lastError = failure;
       if (sink.started || !failure.retryable) break;
+    } finally {
+      context.upstreamGuard?.release(targetId);
     }
   }
 
@@ -304,6 +310,8 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     state.budget?.settle(0);
     const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
     failure.attempts = state.attempts;
+    // A fallback the policy forbids is a denial: refuse() writes the turn's one span and audit event.
+    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed') refuse(context, state, body, failure);
     const row = baseRow(state);
     row.status_code = failure.status;
     row.error_code = failure.code;
@@ -312,7 +320,6 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     row.served_model = last?.model ?? '';
     row.provider = last?.provider ?? '';
     recordTurn(context, row, state, body, []);
-    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed') refuse(context, state, body, failure);
     throw failure;
   }
 

@@ -114,7 +114,8 @@ export class PolicyStore implements PolicyHolder {
     store.pollTimer = setInterval(() => void store.poll(), interval);
     store.pollTimer.unref();
     if (options.redis) {
-      store.subscriber = options.redis.duplicate();
+      // A subscriber must queue its SUBSCRIBE until connected, whatever the parent client's settings.
+      store.subscriber = options.redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
       store.subscriber.on('message', (channel: string) => {
         if (channel === store.channel) void store.reload();
       });

@@ -2,7 +2,7 @@ import type { AuditSink } from '../../shared/audit/audit-event.ts';
 import type { BudgetAdmission, BudgetGate } from '../context.ts';
 import { budgetAlertEvent } from '../alerts/budget-alert-event.ts';
 import type { AlertEvent } from '../alerts/webhook-alerter.ts';
-import type { BudgetLedger, ReserveResult } from './budget-ledger.ts';
+import type { BudgetLedger, ReserveResult, SettleRequest } from './budget-ledger.ts';
 import { budgetScopesFor } from './budget-periods.ts';
 import { budgetExhaustedError } from './budget-errors.ts';
 import { affinityKeyFor } from './affinity-store.ts';
@@ -22,6 +22,14 @@ const NO_SETTLE = () => {};
  * mode), stage crossings turned into audit events and webhooks once per period, and a settle hook.
  */
 export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
+  const settleSafely = (request: SettleRequest) => {
+    try {
+      const settled = options.ledger.settle(request);
+      if (settled instanceof Promise) settled.catch((error: unknown) => options.onError?.(error));
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
   return {
     admit(input) {
       const scopes = budgetScopesFor({
@@ -60,7 +68,10 @@ export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
             affinity: result.affinity,
             resetsAt: result.resetsAt,
             pauseError: budgetExhaustedError(result, { costCenter: input.costCenterName, model: input.requestedModel, pause: input.costCenter.stages.pause }),
-            settle: NO_SETTLE,
+            // Nothing was reserved; a dry-run cost center is still served, and its spend must count.
+            settle(actualUsd) {
+              if (actualUsd > 0) settleSafely({ requestId: input.requestId, scopes, estimateUsd: 0, actualUsd });
+            },
           };
         }
         if (scopes.length === 0) return { stage: result.stage, affinity: result.affinity, settle: NO_SETTLE };
@@ -68,12 +79,7 @@ export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
           stage: result.stage,
           affinity: result.affinity,
           settle(actualUsd) {
-            try {
-              const settled = options.ledger.settle({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, actualUsd });
-              if (settled instanceof Promise) settled.catch((error: unknown) => options.onError?.(error));
-            } catch (error) {
-              options.onError?.(error);
-            }
+            settleSafely({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, actualUsd });
           },
         };
       };

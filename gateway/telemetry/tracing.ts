@@ -24,7 +24,11 @@ export function createTracing(exporter: SpanExporter): Tracing {
   return {
     recordTurn(row, startedAtMillis, attempts) {
       const attributes: Attributes = { 'gen_ai.operation.name': 'chat' };
-      for (const [column, value] of Object.entries(row)) attributes[attributeNameOf(column as keyof SpanRow)] = value as never;
+      for (const [column, value] of Object.entries(row)) {
+        // Empty values are the collector's defaults: leaving them off halves the attributes per span.
+        if (value === '' || value === 0 || value === false || (Array.isArray(value) && value.length === 0)) continue;
+        attributes[attributeNameOf(column as keyof SpanRow)] = value as never;
+      }
       const span = tracer.startSpan(TURN_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startedAtMillis, attributes });
       const spanContext = span.spanContext();
       let attemptStart = startedAtMillis;

@@ -157,7 +157,7 @@ describe('pass-through fidelity and bad input', () => {
     expect(((await read.body.json()) as { rows: { n: number }[] }).rows[0]?.n).toBeGreaterThan(0);
     const write = await request(`${gatehouse.url}/admin/sql`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ANALYST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: 'DROP TABLE gatehouse.spans' }) });
     expect(write.statusCode).toBe(400);
-    expect(((await write.body.json()) as { error: { message: string } }).error.message).toMatch(/readonly/i);
+    expect(((await write.body.json()) as { error: { message: string } }).error.message).toMatch(/read-?only/i);
   });
 
   it('exposes health, readiness and Prometheus metrics', async () => {
