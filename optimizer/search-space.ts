@@ -133,8 +133,8 @@ export function ruleOf(candidate: RuleCandidate, pair: ModelPair, costCenter: st
 
 /**
  * The pairs worth searching for a cost center: requested models seen in its traffic, and
- * targets it may use (allow-list and provider list) that cost less on its own token mix.
- * An empty allow-list means no restriction, as in the gateway.
+ * targets it may use (allow-list and provider list, checked like the gateway does: an empty
+ * allow-list allows nothing) that cost less on its own token mix.
  */
 export function modelPairsFor(costCenterName: string, center: CostCenter, policy: PolicyDocument, aggregates: readonly SegmentAggregate[]): ModelPair[] {
   const mix = new Map<string, { input: number; cached: number; output: number }>();
@@ -146,7 +146,7 @@ export function modelPairsFor(costCenterName: string, center: CostCenter, policy
     tokens.output += row.outputTokens;
     mix.set(row.requestedModel, tokens);
   }
-  const allowed = (center.allowed_models.length > 0 ? center.allowed_models : Object.keys(policy.models)).filter((model) => {
+  const allowed = center.allowed_models.filter((model) => {
     const definition = policy.models[model];
     return definition !== undefined && (center.allowed_providers.length === 0 || center.allowed_providers.includes(definition.provider));
   });
