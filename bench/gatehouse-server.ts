@@ -1,4 +1,5 @@
-// Gatehouse embedded, everything on (auth, policy, budgets, accounting, spans to chDB), in its own process.
+// Gatehouse embedded with everything on the request path (auth, policy, budgets, accounting, spans to
+// embedded ClickHouse), in its own process. Evaluator workers are measured separately (evaluator-bench).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ writeFileSync(
     logging: { level: 'warn' },
   }),
 );
-const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector', 'evaluator'] });
+const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
 process.send?.({ port: Number(new URL(running.url).port) });
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });

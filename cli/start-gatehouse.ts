@@ -149,7 +149,8 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   }
   const breaker = new CircuitBreaker({ concurrencyFor: (target) => config.providers[target.split('/')[0] ?? '']?.max_concurrency });
 
-  const evaluator = roles.includes('gateway') || roles.includes('evaluator')
+  // Distributed gateways enqueue for remote workers; an embedded process evaluates only with the evaluator role.
+  const evaluator = roles.includes('evaluator') || (roles.includes('gateway') && redis !== undefined)
     ? await startEvaluator({ ...evaluatorOptionsFromConfig(config, writer, roles.includes('evaluator')), onError: (error, where) => logger.warn({ err: { message: (error as Error).message }, where }, 'evaluator error') })
     : undefined;
 
