@@ -181,7 +181,7 @@ function search(
   random: SeededRandom,
   evaluate: (candidate: RuleCandidate) => Evaluated,
   progress: (evaluated: readonly Evaluated[]) => void,
-): { evaluated: Evaluated[]; lengthScale: number } {
+): { evaluated: Evaluated[]; lengthScale: number | null } {
   const space = enumerateCandidates(pairCount);
   const seen = new Set<string>();
   const evaluated: Evaluated[] = [];
@@ -199,7 +199,7 @@ function search(
   const initial = Math.min(budget, Math.max(options.initialEvaluations ?? 16, 3 * pairCount + 2));
   while (evaluated.length < initial && seen.size < space.length) add(space[random.nextInt(space.length)] as RuleCandidate);
 
-  let lengthScale = Number.NaN;
+  let lengthScale: number | null = null;
   const perStep = options.candidatesPerStep ?? 300;
   while (evaluated.length < budget && seen.size < space.length) {
     const points = evaluated.map((entry) => entry.features);

@@ -30,7 +30,7 @@ export interface ProposalMath {
   windowSavingUsd: number;
   /** Affected turns / all turns of the cost center. */
   trafficShare: number;
-  search: { method: 'gaussian-process-expected-improvement'; seed: number; evaluations: number; feasibleEvaluations: number; lengthScale: number };
+  search: { method: 'gaussian-process-expected-improvement'; seed: number; evaluations: number; feasibleEvaluations: number; /** Of the saving surrogate's last fit; null when the budget ended within the initial design. */ lengthScale: number | null };
 }
 
 /** A routing-rule proposal: the diff against the active policy, the document it yields, its math. */

@@ -100,6 +100,8 @@ describe('optimizer on simulated traffic with a known ground truth', () => {
     expect(math.trafficShare).toBeGreaterThan(0);
     expect(math.trafficShare).toBeLessThan(1);
     expect(math.search.method).toBe('gaussian-process-expected-improvement');
+    // Stored as JSON with the proposal: nothing may be lost on the way.
+    expect(JSON.parse(JSON.stringify(proposal))).toEqual(proposal);
   });
 
   it('searches with a budget far below the size of the space and reports progress', () => {
