@@ -44,6 +44,10 @@ export interface StartEvaluatorOptions {
   stalledIntervalMillis?: number;
   /** Longest a session job waits for its last turn to be recorded before scoring without it. @defaultValue 10000 */
   deferLimitMillis?: number;
+  /** Enqueues in flight before `handleTurn` drops turns (counted as `droppedTurns`). @defaultValue 10000 */
+  maxPendingEnqueues?: number;
+  /** How long `close()` waits for enqueues in flight. @defaultValue 5000 */
+  closeGraceMillis?: number;
   /** Called for enqueue and extraction failures (never thrown into the gateway). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -59,6 +63,8 @@ export interface EvaluatorMetrics {
   turnsHandled: number;
   enqueueErrors: number;
   extractErrors: number;
+  /** Turns not enqueued because too many enqueues were already waiting (queue store unreachable). */
+  droppedTurns: number;
   processed: number;
   failures: number;
   retries: number;
@@ -171,7 +177,9 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
     );
   }
 
-  const local = { turnsHandled: 0, enqueueErrors: 0, extractErrors: 0 };
+  const local = { turnsHandled: 0, enqueueErrors: 0, extractErrors: 0, droppedTurns: 0 };
+  // While Redis is away BullMQ's adds wait for the reconnect; this bounds what the gateway holds meanwhile.
+  const maxPendingEnqueues = options.maxPendingEnqueues ?? 10_000;
   let counts: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 };
   const pending = new Set<Promise<unknown>>();
   const track = (promise: Promise<unknown>, context: string) => {
@@ -221,6 +229,10 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
         onError(error, 'extract');
         return;
       }
+      if (pending.size >= maxPendingEnqueues) {
+        local.droppedTurns += 1;
+        return;
+      }
       local.turnsHandled += 1;
       const traceparent = traceparentOf(signals);
       track(
@@ -260,7 +272,11 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
       if (closed) return;
       closed = true;
       clearInterval(refresher);
-      while (pending.size > 0) await Promise.all([...pending]);
+      // Enqueues still waiting for an unreachable Redis are given up after a grace period.
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, options.closeGraceMillis ?? 5_000).unref());
+      await Promise.race([grace, (async () => {
+        while (pending.size > 0) await Promise.all([...pending]);
+      })()]);
       await worker?.close();
       await queue.close();
       await store.close();

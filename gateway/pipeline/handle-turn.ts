@@ -327,7 +327,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
 }
 
 function finishServedTurn(context: GatewayContext, state: TurnState, body: Record<string, unknown>, served: ResolvedTarget, outcome: ForwardOutcome, sink: ReplySink): void {
-  const usage: NormalizedUsage | undefined = outcome.usage;
+  const usage: NormalizedUsage | undefined = usageOfCutStream(outcome, state.inputTokenEstimate) ?? outcome.usage;
   const costUsd = usage ? computeCostUsd(usage, served.price) : 0;
   state.budget?.settle(costUsd);
   const decision = state.decision?.kind === 'route' ? state.decision : undefined;
@@ -344,7 +344,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   row.output_tokens = usage?.outputTokens ?? 0;
   row.reasoning_tokens = usage?.reasoningTokens ?? 0;
   row.cost_usd = costUsd;
-  row.translation_warnings = outcome.warnings;
+  row.translation_warnings = usage === outcome.usage ? outcome.warnings : [...outcome.warnings, 'usage estimated: the stream ended before the upstream reported usage'];
   row.tool_call_count = outcome.toolCalls.length;
   row.ttfb_ms = sink.firstByteMillis;
   context.metrics.ttfb.observe({ provider: served.providerName }, outcome.ttfbMillis / 1000);
@@ -360,6 +360,18 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   }
   if (hopped) onFallbackHop(context, state, firstAttempt.model, firstAttempt.provider, served, row.hop_reason);
   recordTurn(context, row, state, body, outcome.toolCalls);
+}
+
+/**
+ * A stream that ended in an error after the first byte (client gone, upstream died) rarely carries
+ * the upstream's final usage, yet the upstream billed the prompt and what it generated: account
+ * the request-size estimate for input and the forwarder's partial output rather than nothing.
+ */
+function usageOfCutStream(outcome: ForwardOutcome, inputTokenEstimate: number): NormalizedUsage | undefined {
+  if (outcome.errorCode === undefined) return undefined;
+  const partial = outcome.usage;
+  if (partial !== undefined && partial.inputTokens > 0) return undefined;
+  return { inputTokens: inputTokenEstimate, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: partial?.outputTokens ?? 0, reasoningTokens: partial?.reasoningTokens ?? 0 };
 }
 
 function onFallbackHop(context: GatewayContext, state: TurnState, fromModel: string, fromProvider: string, served: ResolvedTarget, reason: string): void {

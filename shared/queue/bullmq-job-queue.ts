@@ -26,7 +26,10 @@ export interface BullmqJobQueueOptions {
 
 function connect(url: string): Redis {
   // BullMQ needs maxRetriesPerRequest: null on connections used by workers (blocking commands).
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+  // ioredis reconnects by itself; an 'error' event without a listener would crash the process.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** BullMQ on Redis behind the evaluator's queue interface (distributed mode). */
@@ -43,6 +46,7 @@ export class BullmqJobQueue<Data, Result> implements JobQueue<Data, Result> {
     this.name = options.name;
     this.connection = connect(options.redisUrl);
     this.queue = new Queue<Data, Result, string>(options.name, { connection: this.connection, prefix: this.options.prefix });
+    this.queue.on('error', () => {});
   }
 
   async add(name: string, data: Data, options: AddJobOptions = {}): Promise<string> {
