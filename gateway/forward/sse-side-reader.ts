@@ -13,6 +13,8 @@ export class SseSideReader {
   model: string | undefined;
   completed = false;
   failed: { code: string; message: string } | undefined;
+  /** Delta frames seen (text, arguments, reasoning): about one token each on OpenAI streams. */
+  deltaFrames = 0;
   private buffer = '';
   private readonly protocol: 'openai-responses' | 'openai-chat';
   private readonly chatToolCalls = new Map<number, OutputToolCall>();
@@ -37,6 +39,11 @@ export class SseSideReader {
     if (this.buffer.trim().length > 0) this.onFrame(this.buffer);
     this.buffer = '';
     if (this.protocol === 'openai-chat') this.toolCalls = [...this.chatToolCalls.values()];
+    // Cut short (client gone, upstream died): no final usage, but what was generated was billed.
+    // Output is estimated from the deltas seen; input is left 0 for the caller to estimate.
+    if (!this.completed && this.usage === undefined && this.deltaFrames > 0) {
+      this.usage = { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: this.deltaFrames, reasoningTokens: 0 };
+    }
   }
 
   private static dataOf(frame: string): string {
@@ -53,6 +60,7 @@ export class SseSideReader {
   }
 
   private onResponsesFrame(frame: string): void {
+    if (frame.includes('.delta')) this.deltaFrames++;
     const isFinal = RESPONSES_FINAL_EVENTS.some((name) => frame.includes(name));
     const isError = !isFinal && (frame.startsWith('event: error') || frame.includes('"type":"error"'));
     if (!isFinal && !isError) return;
@@ -81,6 +89,7 @@ export class SseSideReader {
 
   private onChatFrame(frame: string): void {
     const data = SseSideReader.dataOf(frame);
+    if (data.includes('"delta"')) this.deltaFrames++;
     if (data === '[DONE]') {
       this.completed = true;
       return;
