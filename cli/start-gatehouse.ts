@@ -69,6 +69,20 @@ export interface RunningGatehouse {
   close(): Promise<void>;
 }
 
+/** Resolves when `redis` is ready or after `timeoutMillis` (later commands then fail fast and degrade). */
+function redisConnected(redis: Redis, timeoutMillis: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMillis);
+    redis.once('ready', done);
+  });
+}
+
 const CONSOLE_DIST = resolve(import.meta.dirname, '..', 'console', 'dist');
 
 /**
@@ -105,6 +119,9 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     ? createStateRedis(config.redis.url, { onError: (error) => logger.warn({ err: { message: error.message } }, 'Redis connection problem') })
     : undefined;
   const keyPrefix = config.redis.key_prefix;
+  // The state client never queues commands while disconnected, and governance seeds the audit chain
+  // head in Redis at once: wait (bounded) for the connection instead of failing the start on a race.
+  if (redis) await redisConnected(redis, 2_000);
 
   const governance = await startGovernance({
     client: clickhouse,

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../state/helpers/redis-helpers.ts';
+import { adminSql, postTurn, simpleTurn, waitUntil } from './helpers/e2e-client.ts';
+import { startGatehouseProcess, type GatehouseProcess } from './helpers/gatehouse-process.ts';
+
+/**
+ * Issue 5, distributed: two gateway processes (each with its own chDB data dir) share spend through
+ * real Redis. 64 concurrent requests split over both against a budget that allows 10.
+ */
+
+const KEY = 'vk_redis_crowd';
+const policy = {
+  models: { flat: { provider: 'openai', upstream: 'flat-upstream', price: { input: 0, output: 100 } } },
+  cost_centers: { crowd: { allowed_models: ['flat'], budgets: { developer: { daily_usd: 1 } }, stages: { alert: 0.8, downgrade: 0.95, pause: 1 } } },
+  keys: [{ key: KEY, developer: 'dora', cost_center: 'crowd' }],
+};
+
+describe('two gateway processes share one budget through Redis', () => {
+  let upstream: FakeResponsesUpstream;
+  let folder: string;
+  let prefix: string;
+  const gateways: GatehouseProcess[] = [];
+
+  beforeAll(async () => {
+    upstream = await startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text: 'flat' }], usage: { input_tokens: 300, output_tokens: 1_000 }, delayMillis: 100 }));
+    folder = mkdtempSync(join(tmpdir(), 'gatehouse-redis-e2e-'));
+    prefix = uniquePrefix('e2e-budgets');
+    // Started one after the other: the first creates the shared system key file.
+    for (const name of ['a', 'b']) {
+      const processFolder = join(folder, name);
+      mkdirSync(processFolder);
+      gateways.push(
+        await startGatehouseProcess({
+          folder: processFolder,
+          dataDir: join(processFolder, 'data'),
+          providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
+          policy,
+          extraConfig: { redis: { url: REDIS_URL, key_prefix: prefix }, system_key_file: join(folder, 'system-key.pem') },
+        }),
+      );
+    }
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+    await upstream?.close();
+    if (prefix) await deletePrefix(REDIS_URL, prefix);
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('64 concurrent requests over both gateways: 10 served, spend never passes the pause line', async () => {
+    const [a, b] = gateways as [GatehouseProcess, GatehouseProcess];
+    const body = { ...simpleTurn('flat'), max_output_tokens: 1_000 }; // reserves $0.10, costs $0.10
+    const answers = await Promise.all(Array.from({ length: 64 }, (_, index) => postTurn(index % 2 === 0 ? a.url : b.url, KEY, body)));
+    const statuses = answers.map((answer) => (answer.status === 429 ? String(answer.body.error.code) : String(answer.status)));
+    expect(statuses.filter((status) => status === '200')).toHaveLength(10);
+    expect(statuses.filter((status) => status === 'budget_exhausted')).toHaveLength(54);
+    const servedBy = [a, b].map((gateway) => answers.filter((answer, index) => answer.status === 200 && (index % 2 === 0) === (gateway === a)).length);
+    console.info(`[redis-e2e] served by a: ${servedBy[0]}, by b: ${servedBy[1]}; upstream requests: ${upstream.requests.length}`);
+    expect(upstream.requests).toHaveLength(10);
+
+    // Spans live in each process's own ClickHouse: add them up through each admin API.
+    const totals = async () => {
+      const rows = await Promise.all(gateways.map((gateway) => adminSql<{ spend: number; n: number }>(gateway.url, `SELECT sum(cost_usd) AS spend, count() AS n FROM gatehouse.spans WHERE developer = 'dora'`)));
+      return { spend: rows.reduce((sum, [row]) => sum + Number(row?.spend ?? 0), 0), n: rows.reduce((sum, [row]) => sum + Number(row?.n ?? 0), 0) };
+    };
+    await waitUntil('64 spans over both gateways', async () => (await totals()).n >= 64, 15_000, 200);
+    const total = await totals();
+    console.info(`[redis-e2e] spend over both gateways: $${total.spend.toFixed(6)} (pause line $1.00)`);
+    expect(total.n).toBe(64);
+    expect(total.spend).toBeLessThanOrEqual(1.0 + 1e-9);
+    expect(total.spend).toBeCloseTo(1.0, 9);
+
+    // Either gateway now refuses: the spend is shared.
+    for (const gateway of gateways) {
+      const answer = await postTurn(gateway.url, KEY, body);
+      expect(answer.status).toBe(429);
+      expect(answer.body.error.message).toContain('$1.00 spent of $1.00');
+    }
+  });
+});

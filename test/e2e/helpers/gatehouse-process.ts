@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { TEST_ADMIN_TOKEN, TEST_ANALYST_TOKEN } from '../../helpers/start-test-gatehouse.ts';
+
+const ENTRY = join(import.meta.dirname, 'gatehouse-process-entry.ts');
+
+/** A Gatehouse started as its own OS process (chDB binds one data dir per process). */
+export interface GatehouseProcess {
+  url: string;
+  child: ChildProcess;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. */
+  stop(graceMillis?: number): Promise<void>;
+}
+
+/**
+ * Writes `gatehouse.yaml` + `policy.yaml` into `folder` and starts `startGatehouse` in a child
+ * process; resolves with its URL once it listens. `extraConfig` is merged at the top level.
+ */
+export async function startGatehouseProcess(options: { folder: string; dataDir: string; providers: Record<string, unknown>; policy: Record<string, unknown>; extraConfig?: Record<string, unknown>; timeoutMillis?: number }): Promise<GatehouseProcess> {
+  writeFileSync(join(options.folder, 'policy.yaml'), stringify(options.policy));
+  const configFile = join(options.folder, 'gatehouse.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      server: { host: '127.0.0.1', port: 0 },
+      data_dir: options.dataDir,
+      admin: { tokens: [{ name: 'test-admin', role: 'admin', token: TEST_ADMIN_TOKEN }, { name: 'test-analyst', role: 'analyst', token: TEST_ANALYST_TOKEN }] },
+      providers: options.providers,
+      policy: 'policy.yaml',
+      logging: { level: 'warn' },
+      ...options.extraConfig,
+    }),
+  );
+  const child = spawn(process.execPath, [ENTRY, configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, GATEHOUSE_TEST_LOG: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gatehouse process did not start within ${options.timeoutMillis ?? 30_000} ms:\n${output}`));
+    }, options.timeoutMillis ?? 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /GATEHOUSE_READY (\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gatehouse process exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    url,
+    child,
+    async stop(graceMillis = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMillis);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
