@@ -132,19 +132,7 @@ function optimizeCostCenter(
   const { evaluated, lengthScale } = search(pairs.length, budget, options, random, evaluate, progress);
 
   const best = bestFeasible(evaluated);
-  if (!best) {
-    // Closest = smallest regression bound among rules with enough samples to judge.
-    const judged = evaluated.filter((entry) => entry.estimate.enoughSamples && entry.estimate.affectedTurns > 0);
-    const closest = [...judged].sort((a, b) => a.estimate.constraint - b.estimate.constraint)[0];
-    const detail = closest ? `closest: ${pct(closest.estimate.regression.upperBound)}` : 'no candidate region has enough scored turns yet';
-    return {
-      status: 'no_improvement',
-      costCenter: name,
-      reason: 'no_rule_within_limit',
-      summary: `for ${name}, no rule keeps the ${pct(credibleLevel)} bound of quality regression under ${pct(center.quality_regression_limit)} (${detail})`,
-      ...(closest ? { bestLookedAt: { rule: ruleOf(closest.candidate, pairs[closest.candidate.pairIndex] as ModelPair, name, 'not-proposed', { proposalId: '', dryRun: true }), estimate: closest.estimate } } : {}),
-    };
-  }
+  if (!best) return noFeasibleRule(name, center, pairs, evaluated, credibleLevel);
   if (best.estimate.monthlySavingUsd < (options.minMonthlySavingUsd ?? 1)) {
     return { status: 'no_improvement', costCenter: name, reason: 'saving_too_small', summary: `for ${name}, the best rule within the quality limit saves only $${best.estimate.monthlySavingUsd.toFixed(2)}/month` };
   }
@@ -156,7 +144,7 @@ function optimizeCostCenter(
     costCenter: name,
     timezone: center.timezone,
     candidate: best.candidate,
-    pair: pairs[best.candidate.pairIndex] as ModelPair,
+    pair: bestPair,
     estimate: best.estimate,
     policy,
     seed: options.seed,
@@ -172,6 +160,21 @@ function optimizeCostCenter(
       lengthScale,
     },
   });
+}
+
+/** The result when no evaluated rule met the quality constraint, with the closest one for context. */
+function noFeasibleRule(name: string, center: CostCenter, pairs: readonly ModelPair[], evaluated: readonly Evaluated[], credibleLevel: number): OptimizerResult {
+  // Closest = smallest regression bound among rules with enough samples to judge.
+  const judged = evaluated.filter((entry) => entry.estimate.enoughSamples && entry.estimate.affectedTurns > 0);
+  const closest = [...judged].sort((a, b) => a.estimate.constraint - b.estimate.constraint)[0];
+  const detail = closest ? `closest: ${pct(closest.estimate.regression.upperBound)}` : 'no candidate region has enough scored turns yet';
+  return {
+    status: 'no_improvement',
+    costCenter: name,
+    reason: 'no_rule_within_limit',
+    summary: `for ${name}, no rule keeps the ${pct(credibleLevel)} bound of quality regression under ${pct(center.quality_regression_limit)} (${detail})`,
+    ...(closest ? { bestLookedAt: { rule: ruleOf(closest.candidate, pairs[closest.candidate.pairIndex] as ModelPair, name, 'not-proposed', { proposalId: '', dryRun: true }), estimate: closest.estimate } } : {}),
+  };
 }
 
 function search(
