@@ -110,14 +110,26 @@ function linksOf(traceparent: string | undefined): Link[] {
   return [{ context: { traceId: match[1] as string, spanId: match[2] as string, traceFlags: Number.parseInt(match[3] as string, 16) & TraceFlags.SAMPLED, isRemote: true } }];
 }
 
-/** Options from the deployment config (`redis.url`, `evaluator.*`). */
-export function evaluatorOptionsFromConfig(config: DeploymentConfig, sink: ScoreSink, runWorkers = true): StartEvaluatorOptions {
+/**
+ * Options from the deployment config (`redis.url`, `evaluator.*`). The LLM judge runs when
+ * `evaluator.llm_judge.enabled` and a model are set and a virtual key for it is in
+ * `GATEHOUSE_JUDGE_KEY`; it calls this deployment's own gateway (`GATEHOUSE_JUDGE_URL`, default the
+ * configured server address).
+ */
+export function evaluatorOptionsFromConfig(config: DeploymentConfig, sink: ScoreSink, runWorkers = true, environment: NodeJS.ProcessEnv = process.env): StartEvaluatorOptions {
+  const judge = config.evaluator.llm_judge;
+  const judgeKey = environment.GATEHOUSE_JUDGE_KEY;
+  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   return {
     sink,
     redis: config.redis.url ? { url: config.redis.url, prefix: `${config.redis.key_prefix}bull` } : undefined,
     sessionIdleSeconds: config.evaluator.session_idle_seconds,
     concurrency: config.evaluator.concurrency,
     runWorkers,
+    llmJudge:
+      judge?.enabled && judge.model && judgeKey
+        ? { gatewayUrl: environment.GATEHOUSE_JUDGE_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`, apiKey: judgeKey, model: judge.model }
+        : undefined,
   };
 }
 

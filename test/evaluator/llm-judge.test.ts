@@ -69,3 +69,24 @@ describe('llm_judge (optional, through the gateway)', () => {
     expect(sessionScorers.filter((name) => name === 'llm_judge')).toEqual(['llm_judge']);
   });
 });
+
+describe('evaluatorOptionsFromConfig', () => {
+  it('turns the judge on only with enabled + model + a judge key, pointing at this gateway', async () => {
+    const { DeploymentConfigSchema } = await import('../../shared/config/config-schema.ts');
+    const { evaluatorOptionsFromConfig } = await import('../../evaluator/start-evaluator.ts');
+    const sink = new RecordingSink();
+    const base = DeploymentConfigSchema.parse({ server: { port: 9999 }, evaluator: { session_idle_seconds: 120, llm_judge: { enabled: true, model: 'gpt-5.1-mini' } } });
+    expect(evaluatorOptionsFromConfig(base, sink, true, {}).llmJudge).toBeUndefined();
+    expect(evaluatorOptionsFromConfig(base, sink, true, { GATEHOUSE_JUDGE_KEY: 'vk_judge' })).toMatchObject({
+      sessionIdleSeconds: 120,
+      redis: undefined,
+      llmJudge: { gatewayUrl: 'http://127.0.0.1:9999', apiKey: 'vk_judge', model: 'gpt-5.1-mini' },
+    });
+    const distributed = DeploymentConfigSchema.parse({ redis: { url: 'redis://10.0.0.5:6379' } });
+    expect(evaluatorOptionsFromConfig(distributed, sink, false, { GATEHOUSE_JUDGE_KEY: 'vk' })).toMatchObject({
+      redis: { url: 'redis://10.0.0.5:6379', prefix: 'gatehouse:bull' },
+      runWorkers: false,
+      llmJudge: undefined,
+    });
+  });
+});
