@@ -100,6 +100,7 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
       dispatcher: agentFor(url.origin, timeouts, target.provider.max_concurrency),
     });
   } catch (error) {
+    if (sink.signal.aborted) throw clientClosed(target.providerName);
     throw classifyTransportError(error, target.providerName, target.model);
   }
   const ttfbMillis = performance.now() - started;
@@ -183,6 +184,11 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
   }
   sink.end();
   return outcome;
+}
+
+/** The client went away before the answer started: nothing to render, nothing to fall back to. */
+export function clientClosed(provider: string): GatewayError {
+  return new GatewayError('client_closed_request', { message: 'gatehouse: the client closed the connection before the answer started; upstream request aborted', provider });
 }
 
 /** The protocol's own error event for failures after the first byte. */
