@@ -67,9 +67,13 @@ export function toAnthropicBody(request: CanonicalRequest, version: string): { b
   }
   const effort = request.reasoningEffort;
   if (effort !== undefined && effort !== 'none' && THINKING_BUDGET[effort] !== undefined) {
-    const budget = THINKING_BUDGET[effort]!;
-    body.thinking = { type: 'enabled', budget_tokens: budget };
-    if (body.max_tokens <= budget) body.max_tokens = budget + 8192;
+    const conflict = thinkingConflict(body);
+    if (conflict !== undefined) warnings.push(warning('unsupported', 'reasoning.effort', `extended thinking not enabled: ${conflict}`));
+    else {
+      const budget = THINKING_BUDGET[effort]!;
+      body.thinking = { type: 'enabled', budget_tokens: budget };
+      if (body.max_tokens <= budget) body.max_tokens = budget + 8192;
+    }
   }
   const samplingRejected = version >= ANTHROPIC_SAMPLING_CUTOFF_VERSION;
   for (const [key, value] of [['temperature', request.temperature], ['top_p', request.topP], ['top_k', request.topK]] as const) {
@@ -84,6 +88,21 @@ export function toAnthropicBody(request: CanonicalRequest, version: string): { b
   }
   body.stream = request.stream;
   return { body, warnings };
+}
+
+/**
+ * Anthropic rejects thinking when the tool choice forces a tool, and when the assistant turn in
+ * progress (tool use awaiting results) does not start with a signed thinking block, which happens
+ * when that turn came from another provider.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#extended-thinking-with-tool-use
+ */
+function thinkingConflict(body: AnthropicRequest): string | undefined {
+  if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool') return 'Anthropic does not allow it with a forced tool choice';
+  const lastAssistant = body.messages.findLast((message) => message.role === 'assistant');
+  const inToolLoop = body.messages.at(-1)?.role === 'user' && body.messages.at(-1)?.content.some((block) => block.type === 'tool_result') === true;
+  const first = lastAssistant?.content[0]?.type;
+  if (inToolLoop && lastAssistant !== undefined && first !== 'thinking' && first !== 'redacted_thinking') return 'the tool-use turn in progress has no Anthropic thinking block (it came from another provider)';
+  return undefined;
 }
 
 function toBlock(part: CanonicalPart, warnings: TranslationWarning[]): AnthropicContentBlock | 'unsigned-reasoning' | undefined {

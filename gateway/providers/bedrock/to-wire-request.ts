@@ -78,7 +78,14 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
   if (request.temperature !== undefined) inference.temperature = request.temperature;
   if (request.topP !== undefined) inference.topP = request.topP;
   if (request.stopSequences !== undefined) inference.stopSequences = request.stopSequences;
-  if (request.reasoningEffort !== undefined && THINKING_BUDGET[request.reasoningEffort] !== undefined) {
+  const lastAssistant = messages.findLast((message) => message.role === 'assistant');
+  const inForeignToolLoop =
+    messages.at(-1)?.content.some((block) => 'toolResult' in block) === true && lastAssistant !== undefined && !('reasoningContent' in (lastAssistant.content[0] ?? {}));
+  const forcedTool = body.toolConfig?.toolChoice !== undefined && !('auto' in body.toolConfig.toolChoice);
+  if (request.reasoningEffort !== undefined && THINKING_BUDGET[request.reasoningEffort] !== undefined && (inForeignToolLoop || forcedTool)) {
+    // Same constraints as Anthropic's API for Claude: no thinking with a forced tool or an unsigned tool-use turn.
+    warnings.push(warning('unsupported', 'reasoning.effort', 'extended thinking not enabled: forced tool choice or a tool-use turn without a Bedrock reasoning block'));
+  } else if (request.reasoningEffort !== undefined && THINKING_BUDGET[request.reasoningEffort] !== undefined) {
     // Claude on Bedrock: extended thinking via additionalModelRequestFields.
     const budget = THINKING_BUDGET[request.reasoningEffort]!;
     body.additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: budget } };

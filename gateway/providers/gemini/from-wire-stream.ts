@@ -5,7 +5,7 @@ import { guardStream } from '../stream-guard.ts';
 import { asRecord, asString, parseEventData } from '../wire-json.ts';
 import { mapGeminiFinishReason } from './map-finish-reason.ts';
 import { mapGeminiUsage } from './map-usage.ts';
-import type { GeminiUsage } from './wire-schema.ts';
+import { GEMINI_CALL_ID_PREFIX, type GeminiUsage } from './wire-schema.ts';
 
 /**
  * Gemini `alt=sse` chunks → canonical events. Function calls arrive whole; without an id one is
@@ -93,7 +93,9 @@ function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Genera
       state.blockCount++;
       state.hasToolCalls = true;
       const id = `block_${state.blockCount}`;
-      const callId = asString(fn['id']) ?? `call_${state.responseId ?? 'gemini'}_${state.callCount}`;
+      // Gemini's own ids get a prefix so they can be recognised and returned on the way back.
+      const geminiId = asString(fn['id']);
+      const callId = geminiId !== undefined ? `${GEMINI_CALL_ID_PREFIX}${geminiId}` : `call_${state.responseId ?? 'gemini'}_${state.callCount}`;
       state.callCount++;
       const input = JSON.stringify(fn['args'] ?? {});
       yield { type: 'tool-call-start', id, callId, name: asString(fn['name']) ?? '', kind: 'function' };

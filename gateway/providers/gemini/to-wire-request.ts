@@ -2,7 +2,7 @@ import type { CanonicalRequest } from '../../canonical/request.ts';
 import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
 import { parseArguments } from '../wire-json.ts';
-import { GEMINI_SCHEMA_KEYWORDS, type GeminiContent, type GeminiPart, type GeminiRequest } from './wire-schema.ts';
+import { GEMINI_CALL_ID_PREFIX, GEMINI_SCHEMA_KEYWORDS, type GeminiContent, type GeminiPart, type GeminiRequest } from './wire-schema.ts';
 
 const THINKING_BUDGET: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24_576, xhigh: 32_768 };
 
@@ -35,11 +35,11 @@ export function toGeminiBody(request: CanonicalRequest): { body: GeminiRequest; 
       } else if (part.type === 'tool-call') {
         const parsed = parseArguments(part.input);
         if (!parsed.valid) warnings.push(warning('compatibility', `tool_call:${part.name}`, 'tool call arguments were not a JSON object; sent as {}'));
-        parts.push(withSignature({ functionCall: { name: part.name, args: parsed.value } }, pendingSignature));
+        parts.push(withSignature({ functionCall: { name: part.name, args: parsed.value, ...geminiId(part.callId) } }, pendingSignature));
         pendingSignature = undefined;
       } else if (part.type === 'tool-result') {
         const name = part.name ?? callNames.get(part.callId) ?? 'unknown_tool';
-        parts.push({ functionResponse: { name, response: part.isError ? { error: part.output } : { output: part.output } } });
+        parts.push({ functionResponse: { name, response: part.isError ? { error: part.output } : { output: part.output }, ...geminiId(part.callId) } });
         for (const image of part.images ?? []) if (image.data !== undefined) parts.push({ inlineData: { mimeType: image.mediaType ?? 'image/png', data: image.data } });
       }
     }
@@ -76,6 +76,11 @@ export function toGeminiBody(request: CanonicalRequest): { body: GeminiRequest; 
   } else if (format !== undefined && format['type'] === 'json_object') generation['responseMimeType'] = 'application/json';
   if (Object.keys(generation).length > 0) body.generationConfig = generation;
   return { body, warnings };
+}
+
+/** Only ids Gemini made itself go back; without them Gemini matches results by order and name. */
+function geminiId(callId: string): { id?: string } {
+  return callId.startsWith(GEMINI_CALL_ID_PREFIX) ? { id: callId.slice(GEMINI_CALL_ID_PREFIX.length) } : {};
 }
 
 function withSignature(part: GeminiPart, signature: string | undefined): GeminiPart {

@@ -25,6 +25,9 @@ export interface GeminiPart {
   functionResponse?: { name: string; response: Record<string, unknown>; id?: string };
 }
 
+/** Prefix of call ids that are Gemini's own `functionCall.id` (newer models); others are ours and never sent. */
+export const GEMINI_CALL_ID_PREFIX = 'gm_';
+
 export interface GeminiFunctionDeclaration {
   name: string;
   description?: string;

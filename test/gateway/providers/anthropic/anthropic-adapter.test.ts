@@ -78,3 +78,22 @@ describe('anthropic adapter', () => {
     expect(first).toBe(second);
   });
 });
+
+describe('anthropic thinking constraints', () => {
+  it('does not enable thinking with a forced tool choice, or mid tool-loop when the turn came from another provider', () => {
+    expect(build({}, { reasoningEffort: 'medium', toolChoice: 'required' }).body).not.toHaveProperty('thinking');
+    const foreignLoop = {
+      reasoningEffort: 'medium',
+      messages: [
+        { role: 'user' as const, parts: [{ type: 'text' as const, text: 'go' }] },
+        { role: 'assistant' as const, parts: [{ type: 'tool-call' as const, callId: 'c1', name: 'exec_command', kind: 'function' as const, input: '{}' }] },
+        { role: 'tool' as const, parts: [{ type: 'tool-result' as const, callId: 'c1', name: undefined, kind: 'function' as const, output: 'ok', isError: false }] },
+      ],
+    };
+    const result = build({}, foreignLoop);
+    expect(result.body).not.toHaveProperty('thinking');
+    expect(result.warnings).toContain('unsupported:reasoning.effort');
+    const ownLoop = { ...foreignLoop, messages: [foreignLoop.messages[0]!, { role: 'assistant' as const, parts: [{ type: 'reasoning' as const, id: undefined, text: 't', summary: [], opaque: { family: 'anthropic' as const, kind: 'signature', value: 's' } }, ...foreignLoop.messages[1]!.parts] }, foreignLoop.messages[2]!] };
+    expect(build({}, ownLoop).body['thinking']).toEqual({ type: 'enabled', budget_tokens: 10_000 });
+  });
+});

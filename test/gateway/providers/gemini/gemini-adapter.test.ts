@@ -106,3 +106,20 @@ describe('gemini adapter', () => {
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'upstream_error' });
   });
 });
+
+describe('gemini call ids', () => {
+  it("returns Gemini's own function call ids, and never sends ids it did not make", async () => {
+    const events: CanonicalEvent[] = [];
+    for await (const event of fromGeminiStream(wire({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { id: 'fc-77', name: 'exec_command', args: {} } }] }, finishReason: 'STOP' }] }))) events.push(event);
+    expect(events.find((event) => event.type === 'tool-call-start')).toMatchObject({ callId: 'gm_fc-77' });
+    const history = conformanceRequest({
+      messages: [
+        { role: 'assistant', parts: [{ type: 'tool-call', callId: 'gm_fc-77', name: 'exec_command', kind: 'function', input: '{}' }, { type: 'tool-call', callId: 'call_codex', name: 'exec_command', kind: 'function', input: '{}' }] },
+        { role: 'tool', parts: [{ type: 'tool-result', callId: 'gm_fc-77', name: undefined, kind: 'function', output: 'a', isError: false }, { type: 'tool-result', callId: 'call_codex', name: undefined, kind: 'function', output: 'b', isError: false }] },
+      ],
+    });
+    const body = JSON.parse(geminiAdapter.buildRequest(prepareRequest(history, geminiAdapter.capabilities).request, { providerName: 'g', provider: { type: 'gemini' }, requestId: 'r' }).body) as { contents: { parts: Record<string, { id?: string }>[] }[] };
+    expect(body.contents[0]!.parts.map((part) => part['functionCall']?.id)).toEqual(['fc-77', undefined]);
+    expect(body.contents[1]!.parts.map((part) => part['functionResponse']?.id)).toEqual(['fc-77', undefined]);
+  });
+});
