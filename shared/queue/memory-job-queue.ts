@@ -214,6 +214,8 @@ export class MemoryJobQueue<Data, Result> implements JobQueue<Data, Result> {
   private finish(job: MemoryJob<Data>, state: 'completed' | 'failed'): void {
     this.activeCount -= 1;
     job.state = state;
+    // A completed job is kept only so its id stays taken (idempotent adds); its data is not needed.
+    if (state === 'completed') job.data = undefined as Data;
     const order = state === 'completed' ? this.completedOrder : this.failedOrder;
     order.push(job.id);
     const keep = state === 'completed' ? this.keepCompleted : this.keepFailed;
