@@ -188,6 +188,29 @@ describe('Responses inbound (Codex) → every provider, read back by the openai 
   });
 });
 
+describe('incremental streaming', () => {
+  for (const provider of ['anthropic', 'gemini', 'bedrock', 'openai-chat'] as const) {
+    it(`${provider}: each delta reaches the client while the upstream is still sending`, async () => {
+      const upstream = await fake(provider, [{ text: 'one two three four five six', chunkSize: 4, frameDelayMillis: 60 }]);
+      const sink = memorySink();
+      const times: { at: number; text: string }[] = [];
+      const write = sink.write.bind(sink);
+      sink.write = (chunk) => {
+        times.push({ at: performance.now(), text: String(chunk) });
+        write(chunk);
+      };
+      const started = performance.now();
+      await forwardTranslated(forwardRequest('openai-responses', { model: 'm', stream: true, input: 'hi' }, target(provider, upstream.url), sink));
+      const ended = performance.now();
+      const deltas = times.filter((entry) => entry.text.includes('response.output_text.delta'));
+      expect(deltas.length).toBeGreaterThanOrEqual(5);
+      // The first delta left long before the upstream finished, and deltas kept arriving spread out.
+      expect(deltas[0]!.at - started).toBeLessThan((ended - started) / 2);
+      expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThan(150);
+    });
+  }
+});
+
 describe('failures: fallback before the first byte, in-band after', () => {
   it('throws a retryable GatewayError on an upstream 429 without starting the sink', async () => {
     const upstream = await fake('anthropic', [{ error: { status: 429, retryAfter: '1' } }]);
