@@ -66,23 +66,25 @@ export function priceOf(policy: PolicyDocument, model: string): Price | undefine
   return policy.models[model]?.price;
 }
 
-/** Hour (0–23) and ISO weekday (1 = Monday … 7 = Sunday) of an instant in a time zone. */
-export function localHourAndWeekday(timestampMillis: number, timeZone: string): { hour: number; weekday: number } {
+/** Hour (0–23), ISO weekday (1 = Monday … 7 = Sunday) and local calendar day number of an instant in a time zone. */
+export function localHourAndWeekday(timestampMillis: number, timeZone: string): { hour: number; weekday: number; dayNumber: number } {
   if (timeZone === 'UTC') {
     const date = new Date(timestampMillis);
-    return { hour: date.getUTCHours(), weekday: ((date.getUTCDay() + 6) % 7) + 1 };
+    return { hour: date.getUTCHours(), weekday: ((date.getUTCDay() + 6) % 7) + 1, dayNumber: Math.floor(timestampMillis / 86_400_000) };
   }
   const parts = formatterFor(timeZone).formatToParts(new Date(timestampMillis));
-  const hour = Number(parts.find((part) => part.type === 'hour')?.value ?? 0) % 24;
-  const weekdayName = parts.find((part) => part.type === 'weekday')?.value ?? 'Mon';
-  return { hour, weekday: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(weekdayName) + 1 };
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((entry) => entry.type === type)?.value ?? '';
+  const hour = Number(part('hour')) % 24;
+  const weekday = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(part('weekday')) + 1;
+  const dayNumber = Date.UTC(Number(part('year')), Number(part('month')) - 1, Number(part('day'))) / 86_400_000;
+  return { hour, weekday, dayNumber };
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', hourCycle: 'h23', weekday: 'short' });
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', hourCycle: 'h23', weekday: 'short', year: 'numeric', month: 'numeric', day: 'numeric' });
     formatters.set(timeZone, formatter);
   }
   return formatter;
@@ -110,7 +112,7 @@ export class SegmentAccumulator {
   add(span: Pick<SpanRow, 'ts' | 'cost_center' | 'requested_model' | 'served_model' | 'input_tokens' | 'input_token_estimate' | 'cached_input_tokens' | 'output_tokens' | 'cost_usd' | 'status_code'>, quality: number | undefined): void {
     if (span.status_code >= 400 || span.requested_model === '' || span.served_model === '') return;
     const millis = parseSpanTimestamp(span.ts);
-    const { hour, weekday } = localHourAndWeekday(millis, this.#timeZones[span.cost_center] ?? 'UTC');
+    const { hour, weekday, dayNumber } = localHourAndWeekday(millis, this.#timeZones[span.cost_center] ?? 'UTC');
     const dayType: DayType = weekday >= 6 ? 'weekend' : 'weekday';
     // Rules match on the gateway's pre-call estimate, so segments are cut on it too.
     const bucket = inputTokenBucketOf(span.input_token_estimate > 0 ? span.input_token_estimate : span.input_tokens);
@@ -145,7 +147,7 @@ export class SegmentAccumulator {
       row.qualitySum += quality;
       row.qualitySquaredSum += quality * quality;
     }
-    const day = Math.floor(millis / 86_400_000);
+    const day = dayNumber;
     const seen = this.#days.get(span.cost_center);
     if (!seen) this.#days.set(span.cost_center, { first: day, last: day });
     else {
@@ -159,7 +161,7 @@ export class SegmentAccumulator {
     return [...this.#rows.values()].sort(compareSegments);
   }
 
-  /** Calendar days from the first to the last turn (inclusive), per cost center. */
+  /** Calendar days (local to each cost center) from the first to the last turn, inclusive, per cost center. */
   observedDays(): Record<string, number> {
     return Object.fromEntries([...this.#days].map(([costCenter, { first, last }]) => [costCenter, last - first + 1]));
   }

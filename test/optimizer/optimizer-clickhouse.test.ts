@@ -26,6 +26,9 @@ const ACTIVATION = START + 4 * WEEK;
 
 let clickhouse: ClickHouseClient;
 const accumulator = new SegmentAccumulator();
+// The same traffic seen from cost centers in other time zones (hours, day types and days are local).
+const zones = { mobile: 'America/New_York', platform: 'Asia/Kolkata' };
+const zonedAccumulator = new SegmentAccumulator(zones);
 const dryRunSpans: SpanRow[] = [];
 let proposal: OptimizerProposal;
 
@@ -64,7 +67,10 @@ beforeAll(async () => {
   // eval_scores comes from the evaluator's migration 0011; the test relies on it rather than its own copy.
   const tables = await (await clickhouse.query({ query: `SELECT name FROM system.tables WHERE database = {db:String}`, query_params: { db: database }, format: 'JSONEachRow' })).json<{ name: string }>();
   expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['spans', 'eval_scores']));
-  await insertSimulation({ seed: 11, developers: 120, days: 21, startIso: new Date(START).toISOString() }, (span, scores) => accumulator.add(span, turnQuality(scores)));
+  await insertSimulation({ seed: 11, developers: 120, days: 21, startIso: new Date(START).toISOString() }, (span, scores) => {
+    accumulator.add(span, turnQuality(scores));
+    zonedAccumulator.add(span, turnQuality(scores));
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -87,6 +93,22 @@ describe('optimizer against embedded ClickHouse (chDB)', () => {
       expect(row.costUsd).toBeCloseTo(twin?.costUsd ?? NaN, 6);
       expect(row.qualitySum).toBeCloseTo(twin?.qualitySum ?? NaN, 6);
     });
+  });
+
+  it('cuts hours and days in each cost center\'s time zone, like the in-memory twin', async () => {
+    const zoned = { ...policy, cost_centers: { ...policy.cost_centers } };
+    for (const [name, timezone] of Object.entries(zones)) zoned.cost_centers[name] = { ...policy.cost_centers[name]!, timezone };
+    const { aggregates, observedDays } = await readSegmentAggregates({ clickhouse, database, policy: zoned, ...window });
+    const expected = zonedAccumulator.aggregates();
+    expect(observedDays).toEqual(zonedAccumulator.observedDays());
+    expect(observedDays.mobile).toBe(22);
+    expect(aggregates.map((row) => [row.costCenter, row.requestedModel, row.servedModel, row.inputTokenBucket, row.dayType, row.hour, row.turns, row.scoredTurns])).toEqual(
+      expected.map((row) => [row.costCenter, row.requestedModel, row.servedModel, row.inputTokenBucket, row.dayType, row.hour, row.turns, row.scoredTurns]),
+    );
+    // Night-time work in New York is mid-morning UTC: the zone really moved the hours.
+    const utcHours = accumulator.aggregates().filter((row) => row.costCenter === 'mobile' && row.hour === 14).reduce((total, row) => total + row.turns, 0);
+    const localHours = aggregates.filter((row) => row.costCenter === 'mobile' && row.hour === 14).reduce((total, row) => total + row.turns, 0);
+    expect(localHours).not.toBe(utcHours);
   });
 
   it('runs the optimizer end to end and proposes what the pure core proposes', async () => {
