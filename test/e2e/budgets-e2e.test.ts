@@ -20,7 +20,7 @@ const MODELS = {
   // Output-only price with a capped output: the reservation estimate equals the real cost ($0.10).
   flat: { provider: 'openai', upstream: 'flat-upstream', price: { input: 0, output: 100 } },
 };
-const KEYS = { staged: 'vk_budget_staged', crowd: 'vk_budget_crowd', loop: 'vk_budget_loop', routed: 'vk_budget_routed' };
+const KEYS = { staged: 'vk_budget_staged', crowd: 'vk_budget_crowd', loop: 'vk_budget_loop', routed: 'vk_budget_routed', warm: 'vk_budget_warm' };
 const routeLead = makeApprover('route-lead', ['routed']);
 const ROUTE_RULE = { id: 'routed-to-mini', cost_centers: ['routed'], when: { requested_models: ['gpt-5.5'] }, route_to: 'gpt-5.1-mini' };
 
@@ -35,6 +35,7 @@ function policy(webhookUrl: string): Record<string, unknown> {
       },
       crowd: { allowed_models: ['flat'], budgets: { developer: { daily_usd: 1 } }, stages: { alert: 0.8, downgrade: 0.95, pause: 1 } },
       loop: { allowed_models: ['gpt-5.5'], retry_cap: 2 },
+      warm: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1 } } },
       routed: { allowed_models: ['gpt-5.5', 'gpt-5.1-mini'] },
     },
     rules: [{ ...ROUTE_RULE, dry_run: true }],
@@ -43,6 +44,7 @@ function policy(webhookUrl: string): Record<string, unknown> {
       { key: KEYS.crowd, developer: 'carol', cost_center: 'crowd' },
       { key: KEYS.loop, developer: 'leo', cost_center: 'loop' },
       { key: KEYS.routed, developer: 'ruth', cost_center: 'routed' },
+      { key: KEYS.warm, developer: 'walt', cost_center: 'warm' },
     ],
     approvers: [routeLead.policyEntry()],
     alerts: { webhook_url: webhookUrl },
@@ -165,6 +167,11 @@ describe('budgets, retry cap and routing rules end to end (issue 5)', () => {
     expect(total?.n).toBe(64);
     expect(total!.spend).toBeLessThanOrEqual(1.0 + 1e-9); // pause stage = 100% of $1.00
     expect(total!.spend).toBeCloseTo(1.0, 9);
+    // 64 requests raced past every threshold of carol's budget: each stage is still reported once.
+    await waitUntil('carol\'s alerts', () => ['budget.alert', 'budget.downgrade', 'budget.pause'].every((event) => alertsBy(event).some((alert) => alert.developer === 'carol')));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const carol = receiver.alerts.filter((alert) => alert.developer === 'carol').map((alert) => `${alert.event} ${alert.scope}`).sort();
+    expect(carol).toEqual(['budget.alert', 'budget.downgrade', 'budget.pause'].map((event) => `${event} ${carol[0]?.split(' ')[1]}`));
   });
 
   describe('retry cap on a replayed Codex session whose commands keep failing (retry_cap 2)', () => {
@@ -220,9 +227,17 @@ describe('budgets, retry cap and routing rules end to end (issue 5)', () => {
   });
 
   it('a restart in embedded mode keeps the period spend: the next request sees the budget stage, no alert is sent twice', async () => {
+    usageQueue.push(8_500); // walt: $0.85 of $1.00
+    expect((await postTurn(gatehouse.url, KEYS.warm, simpleTurn('gpt-5.5'))).headers['x-gatehouse-budget-stage']).toBe('ok');
+    usageQueue.push(100);
+    expect((await postTurn(gatehouse.url, KEYS.warm, simpleTurn('gpt-5.5'))).headers['x-gatehouse-budget-stage']).toBe('alert');
+    await waitUntil('walt\'s alert', () => receiver.alerts.some((alert) => alert.developer === 'walt'));
     const alertsBefore = receiver.alerts.length;
     await gatehouse.stop();
     gatehouse = await start();
+    const warm = await postTurn(gatehouse.url, KEYS.warm, simpleTurn('gpt-5.5'));
+    expect(warm.status).toBe(200);
+    expect(warm.headers['x-gatehouse-budget-stage']).toBe('alert');
     const staged = await postTurn(gatehouse.url, KEYS.staged, simpleTurn('gpt-5.5'));
     expect(staged.status).toBe(429);
     expect(staged.body.error.code).toBe('budget_exhausted');

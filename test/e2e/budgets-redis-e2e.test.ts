@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../state/helpers/redis-helpers.ts';
-import { adminSql, postTurn, simpleTurn, waitUntil } from './helpers/e2e-client.ts';
+import { adminSql, postTurn, simpleTurn, startAlertReceiver, waitUntil, type AlertReceiver } from './helpers/e2e-client.ts';
 import { startGatehouseProcess, type GatehouseProcess } from './helpers/gatehouse-process.ts';
 
 /**
@@ -13,20 +13,28 @@ import { startGatehouseProcess, type GatehouseProcess } from './helpers/gatehous
  */
 
 const KEY = 'vk_redis_crowd';
-const policy = {
+/** Another developer (own budget): warms both processes up so the race is between equals. */
+const WARM_KEY = 'vk_redis_warm';
+const policy = (webhookUrl: string) => ({
   models: { flat: { provider: 'openai', upstream: 'flat-upstream', price: { input: 0, output: 100 } } },
   cost_centers: { crowd: { allowed_models: ['flat'], budgets: { developer: { daily_usd: 1 } }, stages: { alert: 0.8, downgrade: 0.95, pause: 1 } } },
-  keys: [{ key: KEY, developer: 'dora', cost_center: 'crowd' }],
-};
+  keys: [
+    { key: KEY, developer: 'dora', cost_center: 'crowd' },
+    { key: WARM_KEY, developer: 'wendy', cost_center: 'crowd' },
+  ],
+  alerts: { webhook_url: webhookUrl },
+});
 
 describe('two gateway processes share one budget through Redis', () => {
   let upstream: FakeResponsesUpstream;
   let folder: string;
   let prefix: string;
+  let receiver: AlertReceiver;
   const gateways: GatehouseProcess[] = [];
 
   beforeAll(async () => {
     upstream = await startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text: 'flat' }], usage: { input_tokens: 300, output_tokens: 1_000 }, delayMillis: 100 }));
+    receiver = await startAlertReceiver();
     folder = mkdtempSync(join(tmpdir(), 'gatehouse-redis-e2e-'));
     prefix = uniquePrefix('e2e-budgets');
     // Started one after the other: the first creates the shared system key file.
@@ -38,7 +46,7 @@ describe('two gateway processes share one budget through Redis', () => {
           folder: processFolder,
           dataDir: join(processFolder, 'data'),
           providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
-          policy,
+          policy: policy(receiver.url),
           extraConfig: { redis: { url: REDIS_URL, key_prefix: prefix }, system_key_file: join(folder, 'system-key.pem') },
         }),
       );
@@ -47,6 +55,7 @@ describe('two gateway processes share one budget through Redis', () => {
   afterAll(async () => {
     await Promise.all(gateways.map((gateway) => gateway.stop()));
     await upstream?.close();
+    await receiver?.close();
     if (prefix) await deletePrefix(REDIS_URL, prefix);
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
@@ -54,13 +63,15 @@ describe('two gateway processes share one budget through Redis', () => {
   it('64 concurrent requests over both gateways: 10 served, spend never passes the pause line', async () => {
     const [a, b] = gateways as [GatehouseProcess, GatehouseProcess];
     const body = { ...simpleTurn('flat'), max_output_tokens: 1_000 }; // reserves $0.10, costs $0.10
+    for (const gateway of gateways) expect((await postTurn(gateway.url, WARM_KEY, body)).status).toBe(200);
+    const warmUpRequests = upstream.requests.length;
     const answers = await Promise.all(Array.from({ length: 64 }, (_, index) => postTurn(index % 2 === 0 ? a.url : b.url, KEY, body)));
     const statuses = answers.map((answer) => (answer.status === 429 ? String(answer.body.error.code) : String(answer.status)));
     expect(statuses.filter((status) => status === '200')).toHaveLength(10);
     expect(statuses.filter((status) => status === 'budget_exhausted')).toHaveLength(54);
     const servedBy = [a, b].map((gateway) => answers.filter((answer, index) => answer.status === 200 && (index % 2 === 0) === (gateway === a)).length);
-    console.info(`[redis-e2e] served by a: ${servedBy[0]}, by b: ${servedBy[1]}; upstream requests: ${upstream.requests.length}`);
-    expect(upstream.requests).toHaveLength(10);
+    console.info(`[redis-e2e] served by a: ${servedBy[0]}, by b: ${servedBy[1]}; upstream requests: ${upstream.requests.length - warmUpRequests}`);
+    expect(upstream.requests.length - warmUpRequests).toBe(10);
 
     // Spans live in each process's own ClickHouse: add them up through each admin API.
     const totals = async () => {
@@ -73,6 +84,12 @@ describe('two gateway processes share one budget through Redis', () => {
     expect(total.n).toBe(64);
     expect(total.spend).toBeLessThanOrEqual(1.0 + 1e-9);
     expect(total.spend).toBeCloseTo(1.0, 9);
+
+    // Both processes raced past every threshold; the "already reported" flags live in Redis, so each
+    // stage reaches the webhook once in all.
+    await waitUntil('alerts', () => ['budget.alert', 'budget.downgrade', 'budget.pause'].every((event) => receiver.alerts.some((alert) => alert.event === event)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.alerts.filter((alert) => alert.developer === 'dora').map((alert) => alert.event).sort()).toEqual(['budget.alert', 'budget.downgrade', 'budget.pause']);
 
     // Either gateway now refuses: the spend is shared.
     for (const gateway of gateways) {

@@ -29,7 +29,7 @@ function policy(): Record<string, unknown> {
     },
     cost_centers: {
       // claude-sonnet is on the model list but its provider is not: a direct request or a fallback there is refused.
-      platform: { allowed_models: ['gpt-5.5', 'gpt-5.1-mini', 'claude-sonnet'], allowed_providers: ['openai'], fallback: { 'gpt-5.5': ['claude-sonnet'] } },
+      platform: { allowed_models: ['gpt-5.5', 'gpt-5.1-mini', 'claude-sonnet'], allowed_providers: ['openai'], fallback: { 'gpt-5.5': ['claude-sonnet'], 'gpt-5.1-mini': ['o3-pro'] } },
       research: { allowed_models: ['gpt-5.5'] },
       sandbox: { allowed_models: ['gpt-5.1-mini'], dry_run: true },
     },
@@ -125,6 +125,18 @@ describe('governance end to end on a running gateway (issue 4)', () => {
     const again = await waitForRows<Record<string, any>>(gatehouse, `SELECT status_code, error_code FROM gatehouse.spans WHERE request_id = '${requestId}'`, 1);
     expect(rows.length).toBe(1);
     expect(again).toEqual([{ status_code: 403, error_code: 'provider_not_allowed' }]);
+  });
+
+  it('never falls back into a disallowed model: 403 model_not_allowed, that model is never sent upstream', async () => {
+    const answer = await postTurn(gatehouse.url, KEYS.platform, simpleTurn('gpt-5.1-mini', { input: 'FAIL-PRIMARY now' }));
+    expect(answer.status).toBe(403);
+    expect(answer.body.error.code).toBe('model_not_allowed');
+    expect(answer.body.error.message).toContain('"o3-pro"');
+    expect(answer.body.error.message).toContain('allowed for platform: gpt-5.5, gpt-5.1-mini, claude-sonnet');
+    expect(upstreamModels().at(-1)).toBe('gpt-5.1-mini');
+    expect(upstreamModels()).not.toContain('o3-pro');
+    const rows = await waitForRows<Record<string, any>>(gatehouse, `SELECT status_code, error_code FROM gatehouse.spans WHERE request_id = '${String(answer.headers['x-gatehouse-request-id'])}'`, 1);
+    expect(rows).toEqual([{ status_code: 403, error_code: 'model_not_allowed' }]);
   });
 
   it('cost-center dry run: logs "would deny" on the span and serves the request', async () => {
