@@ -167,6 +167,28 @@ describe('optimizer against embedded ClickHouse (chDB)', () => {
     expect(fine.decision).not.toBe('rollback');
     expect(Math.abs(fine.numbers.observedRegression)).toBeLessThan(0.01);
     expect(rollbacks).toHaveLength(1);
+    // The baseline follows the rule's conditions: hours wrapping midnight, days, token bounds.
+    const day = '2026-10-28'; // a Wednesday, inside the 14 days before activation
+    const hours = Array.from({ length: 24 }, (_, hour) => hour);
+    await clickhouse.insert({
+      table: `${database}.spans`,
+      format: 'JSONEachRow',
+      values: hours.map((hour) => ({ ts: `${day} ${String(hour).padStart(2, '0')}:30:00.000`, request_id: `wrap-${hour}`, cost_center: 'finance-squad-wrap', requested_model: 'gpt-5.1', served_model: 'gpt-5.1', status_code: 200, input_tokens: 1000, tags: [], translation_warnings: [] })),
+    });
+    await clickhouse.insert({
+      table: `${database}.eval_scores`,
+      format: 'JSONEachRow',
+      values: hours.map((hour) => ({ ts: `${day} ${String(hour).padStart(2, '0')}:30:00.000`, session_id: 'wrap', request_id: `wrap-${hour}`, turn_id: `wrap-${hour}`, level: 'turn', scorer: 'tool_call_validity', value: 0.5, reasons: [], scored_at: `${day} 23:59:00.000` })),
+    });
+    const baselineOf = async (when: RoutingRule['when']) =>
+      (await checkActivation({ clickhouse, database, activation: { costCenter: 'finance-squad-wrap', rule: { ...harmless, id: 'wrap-check', when }, policyVersion: 3, activatedAt: new Date(ACTIVATION), qualityRegressionLimit: 0.005 } })).numbers.baseline.n;
+    expect(await baselineOf({})).toBe(24);
+    expect(await baselineOf({ hours: [22, 2] })).toBe(4);
+    expect(await baselineOf({ hours: [9, 17] })).toBe(8);
+    expect(await baselineOf({ hours: [22, 2], days: ['wed'] })).toBe(4);
+    expect(await baselineOf({ hours: [22, 2], days: ['sat', 'sun'] })).toBe(0);
+    expect(await baselineOf({ input_tokens: { max: 999 } })).toBe(0);
+    expect(await baselineOf({ requested_models: ['gpt-5.1-mini'] })).toBe(0);
     // Before the activation has traffic, the guard waits.
     const early = await checkActivation({ clickhouse, database, activation: { costCenter: 'platform', rule: harmful, policyVersion: 4, activatedAt: new Date(ACTIVATION + WEEK), qualityRegressionLimit: 0.005 } });
     expect(early.decision).toBe('continue');
