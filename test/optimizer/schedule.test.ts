@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scheduleOptimizerJobs, startOptimizerSchedule } from '../../optimizer/schedule.ts';
 import { OPTIMIZER_QUEUE, OPTIMIZER_RUN_JOB, ROLLBACK_GUARD_JOB } from '../../shared/queue/optimizer-queue.ts';
@@ -68,8 +69,8 @@ describe('in-process optimizer schedule (embedded mode)', () => {
 
 describe('repeatable BullMQ jobs (distributed mode)', () => {
   it('upserts one optimizer schedule and one guard schedule, idempotently', async () => {
-    const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const queue = new Queue(OPTIMIZER_QUEUE, { connection: { host: url.hostname, port: Number(url.port || 6379) }, prefix: `test-optimizer-${randomUUID()}` });
+    const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const queue = new Queue(OPTIMIZER_QUEUE, { connection, prefix: `test-optimizer-${randomUUID()}` });
     try {
       await scheduleOptimizerJobs(queue, { intervalSeconds: 86_400, seed: 42, guardIntervalSeconds: 300 });
       await scheduleOptimizerJobs(queue, { intervalSeconds: 43_200, seed: 42, guardIntervalSeconds: 300 });
@@ -83,6 +84,7 @@ describe('repeatable BullMQ jobs (distributed mode)', () => {
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();
+      connection.disconnect();
     }
   });
 });
