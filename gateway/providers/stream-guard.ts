@@ -16,11 +16,12 @@ export async function* guardStream(provider: string, source: AsyncIterable<Canon
   } catch (error) {
     if (!ended) {
       ended = true;
-      const timeout = typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT';
+      // Idle timeout (undici body timeout) or the whole-request deadline (AbortSignal.timeout).
+      const timeout = typeof error === 'object' && error !== null && ((error as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT' || (error as { name?: unknown }).name === 'TimeoutError');
       yield {
         type: 'error',
         code: timeout ? 'upstream_timeout' : 'upstream_error',
-        message: timeout ? `gatehouse: upstream ${provider} went silent mid-stream (idle timeout)` : `gatehouse: upstream ${provider} connection failed mid-stream`,
+        message: timeout ? `gatehouse: upstream ${provider} timed out mid-stream` : `gatehouse: upstream ${provider} connection failed mid-stream`,
         retryable: true,
       };
     }

@@ -100,6 +100,17 @@ describe('sendUpstream timeouts', () => {
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'upstream_timeout', retryable: true });
   });
 
+  it('reports the whole-request deadline passing mid-stream as a timeout error event', async () => {
+    upstream = await startFakeUpstream('openai-chat', { script: [{ text: 'a slow and long answer', frameDelayMillis: 200 }] });
+    const response = await sendUpstream(
+      { url: `${upstream.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stream":true}', streamFormat: 'sse', warnings: [] },
+      { timeouts: { connectMillis: 1000, firstByteMillis: 1000, idleMillis: 5000, totalMillis: 500 } },
+    );
+    const { fromChatStream } = await import('../../../gateway/providers/openai-chat/from-wire-stream.ts');
+    const events = await collect(fromChatStream(response.events()));
+    expect(events.at(-1)).toMatchObject({ type: 'error', code: 'upstream_timeout', retryable: true });
+  });
+
   it('fails with a first-byte timeout when headers never come', async () => {
     const server = createServer(() => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
