@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
+import type { AdminRole } from '../../shared/config/config-schema.ts';
 
 /** OIDC sign-in offered on the console's sign-in page (implicit flow; the gateway verifies the ID token). */
 export interface ConsoleOidcOptions {
@@ -21,6 +22,11 @@ export interface ConsoleRoutesOptions {
   database?: string;
   /** Shows a single-sign-on button when set; a function is asked on every page load (policy hot-reload). */
   oidc?: ConsoleOidcOptions | (() => ConsoleOidcOptions | undefined);
+  /**
+   * The admin-auth preHandler factory. When given, `GET /admin/whoami` (analyst and up) answers
+   * `{name, role}` so the console shows only the actions the signed-in token may take.
+   */
+  requireRole?: (role: AdminRole) => preHandlerAsyncHookHandler;
 }
 
 function securityHeaders(reply: FastifyReply, connectSources: string[]): void {
@@ -69,6 +75,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     const oidc = oidcOf();
     return reply.send({ database: options.database ?? 'gatehouse', ...(oidc ? { oidc } : {}) });
   });
+
+  if (options.requireRole && !app.hasRoute({ method: 'GET', url: '/admin/whoami' })) {
+    app.get('/admin/whoami', { preHandler: options.requireRole('analyst') }, async (request) => {
+      const admin = (request as { admin?: { name: string; role: AdminRole } }).admin;
+      return { name: admin?.name ?? 'unknown', role: admin?.role ?? 'analyst' };
+    });
+  }
 
   if (existsSync(distDir)) {
     await app.register(fastifyStatic, {

@@ -12,14 +12,11 @@ interface Filters {
   text: string;
 }
 
-const COLUMNS = ['ts', 'seq', 'actor', 'action', 'subject', 'cost_center', 'policy_version', 'details', 'hash'] as const;
-
-function defaultSince(): string {
-  return new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
-}
+const COLUMNS = ['at', 'seq', 'actor', 'action_name', 'subject', 'cost_center', 'policy_version', 'details', 'hash'] as const;
 
 function whereOf(filters: Filters): string {
-  const parts = [`ts >= parseDateTime64BestEffort(${quote(filters.since || '1970-01-01')}, 3, 'UTC')`];
+  const parts = ['1 = 1'];
+  if (filters.since) parts.push(`ts >= parseDateTime64BestEffort(${quote(filters.since)}, 3, 'UTC')`);
   if (filters.until) parts.push(`ts < parseDateTime64BestEffort(${quote(filters.until)}, 3, 'UTC') + INTERVAL 1 DAY`);
   if (filters.action) parts.push(`action = ${quote(filters.action)}`);
   if (filters.actor) parts.push(`positionCaseInsensitive(actor, ${quote(filters.actor)}) > 0`);
@@ -36,13 +33,13 @@ function csvOf(rows: Record<string, unknown>[]): string {
 /** The hash-chained audit log: filter, verify the chain, export for a SIEM (JSON Lines) or a spreadsheet (CSV). */
 export function AuditPage() {
   const db = database();
-  const [draft, setDraft] = useState<Filters>({ since: defaultSince(), until: '', action: '', actor: '', costCenter: '', text: '' });
+  const [draft, setDraft] = useState<Filters>({ since: '', until: '', action: '', actor: '', costCenter: '', text: '' });
   const [filters, setFilters] = useState<Filters>(draft);
   const [verify, setVerify] = useState<string>();
   const [exportError, setExportError] = useState<string>();
   const actions = useLoad(() => sql(`SELECT DISTINCT toString(action) AS action FROM ${db}.audit_log ORDER BY action`), []);
   const events = useLoad(
-    () => sql(`SELECT toString(ts) AS ts, seq, actor, toString(action) AS action, subject, cost_center, policy_version, details, hash FROM ${db}.audit_log WHERE ${whereOf(filters)} ORDER BY seq DESC LIMIT 500`),
+    () => sql(`SELECT toString(ts) AS at, seq, actor, toString(action) AS action_name, subject, cost_center, policy_version, details, hash FROM ${db}.audit_log WHERE ${whereOf(filters)} ORDER BY seq DESC LIMIT 500`),
     [filters],
   );
   const field = (name: keyof Filters) => ({
@@ -52,9 +49,10 @@ export function AuditPage() {
   async function exportJsonLines() {
     setExportError(undefined);
     try {
-      const since = new Date(`${filters.since || '1970-01-01'}T00:00:00Z`).toISOString();
-      const response = await request(`/admin/audit?since=${encodeURIComponent(since)}`);
-      download(`gatehouse-audit-since-${filters.since || 'start'}.jsonl`, await response.blob());
+      // The SIEM export is the whole chain unless a start is chosen; other filters apply to the table only.
+      const query = filters.since ? `?since=${encodeURIComponent(new Date(`${filters.since}T00:00:00Z`).toISOString())}` : '';
+      const response = await request(`/admin/audit${query}`);
+      download(`gatehouse-audit${filters.since ? `-since-${filters.since}` : ''}.jsonl`, await response.blob());
     } catch (error) {
       setExportError((error as Error).message);
     }
@@ -62,7 +60,11 @@ export function AuditPage() {
   async function verifyChain() {
     try {
       const result = await getJson<Record<string, unknown>>('/admin/audit/verify');
-      setVerify(JSON.stringify(result));
+      setVerify(
+        result.ok
+          ? `verified: ${String(result.rows)} event(s), seq ${String(result.firstSeq)}–${String(result.lastSeq)}, head ${String(result.headHash).slice(0, 16)}…`
+          : `BROKEN: ${JSON.stringify(result.firstBroken ?? result)}`,
+      );
     } catch (error) {
       setVerify(`verification failed: ${(error as Error).message}`);
     }
@@ -114,7 +116,11 @@ export function AuditPage() {
           Apply
         </button>
       </form>
-      {verify ? <p class={verify.includes('"ok":true') || verify.includes('"valid":true') ? 'notice' : 'error'} role="status">Chain: {verify}</p> : null}
+      {verify ? (
+        <p class={verify.startsWith('verified') ? 'notice' : 'error'} role="status">
+          Audit chain {verify}
+        </p>
+      ) : null}
       <ErrorBox error={events.error ?? exportError} />
       <p class="muted">{events.data ? `${events.data.length} event(s)${events.data.length === 500 ? ' (first 500; narrow the filters or export)' : ''}` : ''}</p>
       <Table
@@ -122,8 +128,8 @@ export function AuditPage() {
         rows={events.data ?? []}
         columns={[
           { label: 'Seq', value: (row) => String(row.seq), numeric: true },
-          { label: 'Time (UTC)', value: (row) => dateTime(row.ts) },
-          { label: 'Action', value: (row) => <span class="badge">{String(row.action)}</span> },
+          { label: 'Time (UTC)', value: (row) => dateTime(row.at) },
+          { label: 'Action', value: (row) => <span class="badge">{String(row.action_name)}</span> },
           { label: 'Actor', value: (row) => String(row.actor) },
           { label: 'Subject', value: (row) => <code>{String(row.subject)}</code> },
           { label: 'Cost center', value: (row) => String(row.cost_center) },

@@ -1,0 +1,216 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_DIST, startConsoleGateway, type ConsoleGateway } from '../helpers/console-gateway.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Flags from the machine notes: as root Chromium needs --no-sandbox; the background-networking
+// flags keep it from dialling out on a closed network.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
+
+const CONSOLE_SOURCES = resolve(import.meta.dirname, '../../console');
+
+/** True when console/dist is missing or older than any console source file. */
+function consoleBuildIsStale(): boolean {
+  const index = join(CONSOLE_DIST, 'index.html');
+  if (!existsSync(index)) return true;
+  const built = statSync(index).mtimeMs;
+  const sources = [join(CONSOLE_SOURCES, 'index.html'), join(CONSOLE_SOURCES, 'vite.config.ts'), ...readdirSync(join(CONSOLE_SOURCES, 'src'), { recursive: true, encoding: 'utf8' }).map((file) => join(CONSOLE_SOURCES, 'src', file))];
+  return sources.some((file) => statSync(file).mtimeMs > built);
+}
+
+let gateway: ConsoleGateway;
+let browser: Browser;
+let page: Page;
+
+const money = (value: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 2 }).format(value);
+
+async function shot(name: string) {
+  await page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+}
+
+async function signIn(token: string) {
+  await page.goto(`${gateway.url}/console/`);
+  await page.evaluate(() => sessionStorage.clear());
+  await page.reload();
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('navigation', { name: 'pages' }).waitFor();
+}
+
+/** Opens a console page freshly (a hash change alone would keep the page's loaded data). */
+async function open(path: string) {
+  await page.goto(`${gateway.url}/console/#/${path}`);
+  await page.reload();
+}
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const response = await fetch(`${gateway.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${gateway.tokens.admin}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)`);
+  if (consoleBuildIsStale()) execFileSync(process.execPath, [resolve(import.meta.dirname, '../../console/build-console.mjs')], { stdio: 'inherit' });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  gateway = await startConsoleGateway();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, colorScheme: 'light', acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  page.on('console', (message) => message.type() === 'error' && console.error('console error:', message.text()));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.close();
+});
+
+describe('console in Chromium against the embedded gateway', () => {
+  it('refuses a wrong token and signs in with the admin token', async () => {
+    await page.goto(`${gateway.url}/console/`);
+    await page.getByLabel('Admin token').fill('not-a-real-token-at-all');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/admin/i);
+    await shot('sign-in-refused');
+    await signIn(gateway.tokens.admin);
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toContain('gatehouse.console.session');
+  });
+
+  it('charts spend vs budget per cost center and developer from the seeded spans', async () => {
+    await open('spend');
+    const centers = page.getByRole('table', { name: 'cost centers' });
+    await centers.getByRole('row', { name: /platform/ }).waitFor();
+    const platformRow = await centers.getByRole('row', { name: /platform/ }).textContent();
+    expect(platformRow).toContain(money(gateway.seeded.todaySpendByCenter.platform ?? 0));
+    expect(platformRow).toContain(money(0.8)); // the policy's daily cost-center budget
+    const charts = page.locator('figure.chart .chart-canvas');
+    await expect.poll(() => charts.count()).toBe(2);
+    expect(await page.locator('figure.chart canvas').count()).toBe(2);
+    expect(await charts.first().getAttribute('data-points')).toBe('30');
+    const legend = await page.locator('figure.chart').first().locator('.u-legend').textContent();
+    expect(legend).toContain('platform');
+    expect(legend).toContain('platform daily budget');
+    const developers = page.getByRole('table', { name: 'developers' });
+    await developers.getByRole('row', { name: /alice/ }).waitFor();
+    expect(await developers.getByRole('row').count()).toBe(6); // header + five developers
+    await shot('spend-light');
+    await page.getByRole('button', { name: /switch to dark theme/ }).click();
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await shot('spend-dark');
+    await page.getByRole('button', { name: /switch to light theme/ }).click();
+  });
+
+  it('shows prompt-cache hit rate, cost and quality per model, and provider hops', async () => {
+    await open('cache');
+    const cache = page.getByRole('table', { name: 'cache hit rate' });
+    await cache.getByRole('row', { name: /erin/ }).waitFor();
+    expect(await cache.getByRole('row', { name: /erin/ }).locator('strong.bad').count()).toBe(1); // erin's 15% hit rate is flagged
+    await shot('cache');
+
+    await open('models');
+    const models = page.getByRole('table', { name: 'models' });
+    await models.getByRole('row', { name: /gpt-5\.1-mini/ }).waitFor();
+    await expect.poll(() => models.locator('th').allTextContents()).toContain('task completion');
+    const miniRow = await models.getByRole('row', { name: /gpt-5\.1-mini/ }).locator('td').allTextContents();
+    const score = Number(miniRow.at(-1));
+    expect(score).toBeGreaterThan(0.6);
+    expect(score).toBeLessThan(0.9);
+    await shot('models');
+
+    await open('hops');
+    const routes = page.getByRole('table', { name: 'hop routes' });
+    await routes.getByRole('row', { name: /claude-sonnet-4\.5/ }).first().waitFor();
+    const recent = page.getByRole('table', { name: 'recent hops' });
+    expect(await recent.textContent()).toContain('openai/gpt-5.5 429 → anthropic/claude-sonnet-4.5 200');
+    await shot('hops');
+  });
+
+  it('approves a proposal by signing its digest with Ed25519 in the browser', async () => {
+    const created = await api<{ id: string; digest: string }>('/admin/policy/proposals', {
+      method: 'POST',
+      body: JSON.stringify({ patch: { cost_centers: { research: { budgets: { developer: { daily_usd: 0.5 } } } } }, justification: 'research runs longer agent sessions', author: 'console-test' }),
+    });
+    await signIn(gateway.tokens.approver);
+    await open('proposals');
+    const card = page.locator(`article[data-proposal-id="${created.id}"]`);
+    await card.waitFor();
+    expect(await card.locator('pre.diff').textContent()).toContain('cost_centers.research.budgets.developer.daily_usd');
+    await card.getByLabel('Private key (PKCS#8 PEM)').fill(gateway.approver.privateKeyPem);
+    await shot('proposal-pending');
+    await card.getByRole('button', { name: 'Sign and approve' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(new RegExp(`Approved ${created.id} as dana: policy version 2`));
+    const active = await api<{ version: number; approved_by: string; document: { cost_centers: { research: { budgets: { developer: { daily_usd: number } } } } } }>('/admin/policy');
+    expect(active.version).toBe(2);
+    expect(active.document.cost_centers.research.budgets.developer.daily_usd).toBe(0.5);
+    await shot('proposal-approved');
+  });
+
+  it('rejects a proposal with a reason and lists the policy history', async () => {
+    const created = await api<{ id: string }>('/admin/policy/proposals', {
+      method: 'POST',
+      body: JSON.stringify({ patch: { cost_centers: { platform: { retry_cap: 9 } } }, justification: 'let agents retry more', author: 'console-test' }),
+    });
+    await open('proposals');
+    const card = page.locator(`article[data-proposal-id="${created.id}"]`);
+    await card.getByLabel('Reason').fill('retry storms cost more than they fix');
+    await card.getByRole('button', { name: 'Reject' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain(`Rejected ${created.id}`);
+    const rejected = await api<{ proposals: { id: string }[] }>('/admin/policy/proposals?status=rejected');
+    expect(rejected.proposals.map((proposal) => proposal.id)).toContain(created.id);
+
+    await open('policy');
+    const versions = page.getByRole('table', { name: 'policy versions' });
+    await versions.getByRole('row', { name: /v2/ }).waitFor();
+    expect(await versions.getByRole('row', { name: /v2/ }).textContent()).toContain('dana');
+    await shot('policy-history');
+  });
+
+  it('finds the approval in the audit log and exports it as JSON Lines', async () => {
+    await open('audit');
+    await page.getByRole('table', { name: 'audit events' }).waitFor();
+    await page.locator('select[name="action"]').selectOption('policy.approved');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const events = page.getByRole('table', { name: 'audit events' });
+    await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).join('\n')).toContain('policy.approved');
+    const rows = await events.locator('tbody tr').allTextContents();
+    expect(rows.every((row) => row.includes('policy.approved'))).toBe(true);
+    expect(rows.join('\n')).toContain('dana');
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/Audit chain verified: \d+ event/);
+    await shot('audit');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON Lines' }).click()]);
+    const file = await download.path();
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { action: string });
+    expect(lines.map((line) => line.action)).toEqual(expect.arrayContaining(['policy.proposed', 'policy.approved', 'policy.rejected']));
+  });
+
+  it('lets an analyst read but not decide', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(gateway.tokens.analyst);
+    const created = await api<{ id: string }>('/admin/policy/proposals', {
+      method: 'POST',
+      body: JSON.stringify({ patch: { cost_centers: { platform: { retry_cap: 4 } } }, justification: 'one more retry', author: 'console-test' }),
+    });
+    await open('proposals');
+    const card = page.locator(`article[data-proposal-id="${created.id}"]`);
+    await card.waitFor();
+    const role = await page.locator('.who').textContent();
+    if (role?.includes('analyst')) {
+      expect(await card.getByRole('button', { name: 'Sign and approve' }).count()).toBe(0);
+    } else {
+      // Without GET /admin/whoami the console cannot know the role; the server still refuses.
+      await card.getByLabel('Private key (PKCS#8 PEM)').fill(gateway.approver.privateKeyPem);
+      await card.getByRole('button', { name: 'Sign and approve' }).click();
+      await expect.poll(() => card.getByRole('alert').textContent()).toMatch(/approver or higher/);
+    }
+    await shot('analyst-proposals');
+  });
+});
