@@ -18,6 +18,7 @@ import { createTracing } from '../gateway/telemetry/tracing.ts';
 import { createMetrics } from '../gateway/telemetry/metrics.ts';
 import { adminTokenEntries, createRequireRole } from '../gateway/plugins/admin-auth.ts';
 import { closeUpstreamAgents } from '../gateway/transport/upstream-agents.ts';
+import { closeUpstreamPools } from '../gateway/transport/upstream-pool.ts';
 import { CircuitBreaker, renderCircuitMetrics } from '../gateway/transport/circuit-breaker.ts';
 import { forwardTranslated } from '../gateway/forward/forward-translated.ts';
 import { startGovernance } from '../gateway/governance/start-governance.ts';
@@ -242,7 +243,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       await ledger.close?.();
       await affinity.close?.();
       redis?.disconnect();
-      await closeUpstreamAgents();
+      await Promise.all([closeUpstreamAgents(), closeUpstreamPools()]);
       await clickhouse.close();
     })();
     return closing;
