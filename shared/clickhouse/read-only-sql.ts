@@ -68,7 +68,7 @@ function scan(sql: string): Scan {
 }
 
 /** A setting name and value as ClickHouse's SETTINGS clause takes them. */
-function renderSetting(name: string, value: string | number | boolean): string {
+export function renderSetting(name: string, value: string | number | boolean): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ReadOnlyQueryError(`invalid setting name ${JSON.stringify(name)}`);
   if (typeof value === 'boolean') return `${name} = ${value ? 1 : 0}`;
   if (typeof value === 'number' || /^-?\d+(\.\d+)?$/.test(value)) return `${name} = ${value}`;
