@@ -40,7 +40,7 @@ describe('query-scoped settings on chDB', () => {
   });
 
   it('honours a deduplication token for its insert without dropping the next token-less insert', async () => {
-    const tokenized = { insert_deduplication_token: 'batch-7', insert_deduplicate: 1 };
+    const tokenized = { insert_deduplication_token: 'batch-7', insert_deduplicate: 1 as const };
     await client.insert({ table: 'scoped.events', values: [{ ts: '2026-11-01 10:00:00', n: 7 }], format: 'JSONEachRow', clickhouse_settings: tokenized });
     await client.insert({ table: 'scoped.events', values: [{ ts: '2026-11-01 10:00:00', n: 7 }], format: 'JSONEachRow', clickhouse_settings: tokenized });
     await client.insert({ table: 'scoped.events', values: [{ ts: '2026-11-01 10:00:00', n: 8 }], format: 'JSONEachRow' });
