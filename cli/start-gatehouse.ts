@@ -231,7 +231,13 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       context.draining = true;
       const drainTimer = setTimeout(() => app.server.closeAllConnections(), config.server.drain_timeout_ms);
       drainTimer.unref();
+      // server.close() closes idle keep-alive connections once; a client whose stream finishes
+      // during the drain keeps its connection idle and would hold the close open until the drain
+      // timeout. Sweep those as they appear.
+      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      idleSweep.unref();
       await app.close();
+      clearInterval(idleSweep);
       clearTimeout(drainTimer);
       await optimizer?.stop();
       await tracing.shutdown();
