@@ -218,6 +218,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     budgetDescription: state.budget?.description,
     affinityModel,
     trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
+    explorationDraw: center?.exploration ? Math.random() : undefined,
   });
   state.decision = decision;
   if (decision.kind === 'deny') {

@@ -17,6 +17,8 @@ export interface RequestFacts {
   /** Model a sticky session was moved to by an earlier fallback, if still within its window. */
   affinityModel?: string | undefined;
   trailingToolFailures: number;
+  /** Uniform draw in [0, 1) for exploration (the caller supplies randomness; the decision stays pure). */
+  explorationDraw?: number | undefined;
 }
 
 export type DenialCode = 'model_not_allowed' | 'provider_not_allowed' | 'budget_exhausted' | 'retry_limit_exceeded';
@@ -37,6 +39,8 @@ export type Decision =
       affinityFrom?: string | undefined;
       ruleId?: string | undefined;
       ruleDryRun: boolean;
+      /** The model exploration moved this turn away from, if it did. */
+      exploredFrom?: string | undefined;
       /** "would have" entries of dry-run parts, and notes on steps that were skipped. */
       dryRunNotes: string[];
     };
@@ -143,6 +147,22 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
     }
   }
 
+  // Exploration: a small share of turns that nothing else routed goes to another allowed model, so
+  // the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
+  let exploredFrom: string | undefined;
+  const exploration = center.exploration;
+  if (exploration && exploration.rate > 0 && !ruleId && !affinityFrom && facts.explorationDraw !== undefined && facts.explorationDraw < exploration.rate) {
+    const candidates = exploration.models.filter((model) => model !== servedModel && !modelRefusal(policy, facts.costCenter, model));
+    const pick = candidates[Math.min(candidates.length - 1, Math.floor((facts.explorationDraw / exploration.rate) * candidates.length))];
+    if (pick && dryRun) notes.push(`exploration would route ${servedModel} -> ${pick}`);
+    else if (pick) {
+      notes.push(`exploration: ${servedModel} -> ${pick}`);
+      exploredFrom = servedModel;
+      servedModel = pick;
+      if (!ruleId) ruleId = 'exploration';
+    }
+  }
+
   let downgradedFrom: string | undefined;
   if (facts.budgetStage === 'downgrade') {
     const target = center.downgrade[servedModel];
@@ -161,7 +181,8 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
     if (chain.some((entry) => entry.model === model)) continue;
     chain.push({ model, deniedBy: modelRefusal(policy, facts.costCenter, model) });
   }
-  if (affinityFrom && !chain.some((entry) => entry.model === affinityFrom)) chain.push({ model: affinityFrom });
+  // A sticky or exploring turn whose target fails goes back to what was asked for.
+  for (const origin of [affinityFrom, exploredFrom]) if (origin && !chain.some((entry) => entry.model === origin)) chain.push({ model: origin });
 
-  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, dryRunNotes: notes };
+  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, dryRunNotes: notes };
 }
