@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
-import { startTestGatehouse, waitForRows, TEST_KEY } from '../helpers/start-test-gatehouse.ts';
+import { startTestGatehouse, waitForRows, TEST_KEY, TEST_ADMIN_TOKEN } from '../helpers/start-test-gatehouse.ts';
 
 describe('spans survive restarts and ClickHouse outages', () => {
   let upstream: FakeResponsesUpstream;
@@ -42,6 +42,28 @@ describe('spans survive restarts and ClickHouse outages', () => {
     await first.stop({ keepData: true });
     const second = await startTestGatehouse({ providers: providers(), dataDir });
     expect(await countRows(second, 'before-restart')).toEqual({ n: 3, unique: 3 });
+    await second.stop({ keepData: true });
+  });
+
+  it('keeps created and revoked keys across a restart (every insert lands, whatever ran before it)', async () => {
+    const first = await startTestGatehouse({ providers: providers(), dataDir });
+    await send(first.url, 'keys-before-restart', 2);
+    await first.context.tracing.forceFlush();
+    await first.writer.flush();
+    const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const kept = (await (await request(`${first.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ developer: 'kim', cost_center: 'platform' }) })).body.json()) as { id: string; key: string };
+    const gone = (await (await request(`${first.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ developer: 'lee', cost_center: 'platform' }) })).body.json()) as { id: string; key: string };
+    expect((await request(`${first.url}/admin/keys/${gone.id}`, { method: 'DELETE', headers: { authorization: admin.authorization } })).statusCode).toBe(200);
+    await first.stop({ keepData: true });
+
+    const second = await startTestGatehouse({ providers: providers(), dataDir });
+    const use = (key: string) => request(`${second.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ model: 'gpt-5.5', input: 'hi' }) });
+    const keptResponse = await use(kept.key);
+    const goneResponse = await use(gone.key);
+    await keptResponse.body.arrayBuffer();
+    await goneResponse.body.arrayBuffer();
+    expect(keptResponse.statusCode).toBe(200);
+    expect(goneResponse.statusCode).toBe(401);
     await second.stop({ keepData: true });
   });
 
