@@ -10,6 +10,8 @@ const ENTRY = join(import.meta.dirname, 'gatehouse-process-entry.ts');
 export interface GatehouseProcess {
   url: string;
   child: ChildProcess;
+  /** Flushes the process's spans and runs `query` on its own ClickHouse (test IPC, not the admin API). */
+  query<T>(query: string): Promise<T[]>;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. */
   stop(graceMillis?: number): Promise<void>;
 }
@@ -33,7 +35,7 @@ export async function startGatehouseProcess(options: { folder: string; dataDir: 
       ...options.extraConfig,
     }),
   );
-  const child = spawn(process.execPath, [ENTRY, configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, GATEHOUSE_TEST_LOG: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } });
+  const child = spawn(process.execPath, [ENTRY, configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { PATH: process.env.PATH, GATEHOUSE_TEST_LOG: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -55,9 +57,24 @@ export async function startGatehouseProcess(options: { folder: string; dataDir: 
       reject(new Error(`gatehouse process exited with ${code} before listening:\n${output}`));
     });
   });
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (error: Error) => void }>();
+  child.on('message', (message: { id: number; rows?: unknown[]; error?: string }) => {
+    const waiter = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error !== undefined) waiter?.reject(new Error(message.error));
+    else waiter?.resolve(message.rows ?? []);
+  });
   return {
     url,
     child,
+    query<T>(query: string) {
+      const id = ++nextId;
+      return new Promise<T[]>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+        child.send({ id, query });
+      });
+    },
     async stop(graceMillis = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
