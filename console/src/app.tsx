@@ -32,13 +32,20 @@ function systemTheme(): 'dark' | 'light' {
 }
 
 function useTheme(): ['dark' | 'light', () => void] {
-  const [theme, setTheme] = useState<'dark' | 'light'>(() => (localStorage.getItem(THEME_KEY) as 'dark' | 'light' | null) ?? systemTheme());
-  useEffect(() => {
-    document.documentElement.dataset.theme = theme;
-  }, [theme]);
+  // The attribute is set before rendering (not in an effect): charts read the theme's CSS
+  // variables in their own effects, which run before a parent's effects.
+  const [theme, setTheme] = useState<'dark' | 'light'>(() => {
+    const initial = (localStorage.getItem(THEME_KEY) as 'dark' | 'light' | null) ?? systemTheme();
+    document.documentElement.dataset.theme = initial;
+    return initial;
+  });
   useEffect(() => {
     const media = matchMedia('(prefers-color-scheme: dark)');
-    const follow = () => localStorage.getItem(THEME_KEY) === null && setTheme(systemTheme());
+    const follow = () => {
+      if (localStorage.getItem(THEME_KEY) !== null) return;
+      document.documentElement.dataset.theme = systemTheme();
+      setTheme(systemTheme());
+    };
     media.addEventListener('change', follow);
     return () => media.removeEventListener('change', follow);
   }, []);
@@ -47,6 +54,7 @@ function useTheme(): ['dark' | 'light', () => void] {
     () => {
       const next = theme === 'dark' ? 'light' : 'dark';
       localStorage.setItem(THEME_KEY, next);
+      document.documentElement.dataset.theme = next;
       setTheme(next);
     },
   ];

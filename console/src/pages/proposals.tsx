@@ -104,9 +104,10 @@ function ApproveForm({ proposal, approvers, session, onDone }: { proposal: Propo
   return (
     <form class="approve" onSubmit={approve} aria-label="approve proposal">
       <h3>Approve and sign</h3>
-      <p class="muted">
-        Signs the digest <code>{proposal.digest.slice(0, 24)}…</code> with Ed25519 in this browser; the private key is not sent.
-      </p>
+      <p class="muted">Signs this digest with Ed25519 in this browser; the private key never leaves the page.</p>
+      <pre class="json digest" aria-label="approval digest">
+        {proposal.digest}
+      </pre>
       <label>
         Approver id{' '}
         {approvers.length ? (
