@@ -87,22 +87,40 @@ export async function approve(baseUrl: string, proposal: { id: string; digest: s
   return admin(baseUrl, 'POST', `/admin/policy/proposals/${proposal.id}/approve`, { approver: approver.id, signature: approver.sign(proposal.digest) });
 }
 
-/** A webhook receiver on 127.0.0.1:0 that keeps every alert it is sent. */
+/**
+ * A webhook receiver on 127.0.0.1:0. Like a real one it drops redeliveries of the same alert
+ * (same `x-gatehouse-event-id`, which a retry after a slow answer repeats): `alerts` holds each
+ * alert once, `deliveries` counts every POST.
+ */
 export interface AlertReceiver {
   url: string;
   alerts: Record<string, any>[];
+  readonly deliveries: number;
   close(): Promise<void>;
 }
 
 export async function startAlertReceiver(): Promise<AlertReceiver> {
   const alerts: Record<string, any>[] = [];
+  const seen = new Set<string>();
+  let deliveries = 0;
   const app: FastifyInstance = Fastify({ logger: false });
   app.post('/alerts', async (incoming) => {
+    deliveries += 1;
+    const eventId = incoming.headers['x-gatehouse-event-id'];
+    if (typeof eventId === 'string' && seen.has(eventId)) return { ok: true, duplicate: true };
+    if (typeof eventId === 'string') seen.add(eventId);
     alerts.push(incoming.body as Record<string, any>);
     return { ok: true };
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url: `${address}/alerts`, alerts, close: () => app.close() };
+  return {
+    url: `${address}/alerts`,
+    alerts,
+    get deliveries() {
+      return deliveries;
+    },
+    close: () => app.close(),
+  };
 }
 
 /** Polls until `check` holds; throws with `what` after `timeoutMillis`. Returns the elapsed millis. */

@@ -10,6 +10,8 @@ const ENTRY = join(import.meta.dirname, 'gatehouse-process-entry.ts');
 export interface GatehouseProcess {
   url: string;
   child: ChildProcess;
+  /** Everything the process logged so far (level `warn` unless GATEHOUSE_TEST_LOG says otherwise). */
+  output(): string;
   /** Flushes the process's spans and runs `query` on its own ClickHouse (test IPC, not the admin API). */
   query<T>(query: string): Promise<T[]>;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. */
@@ -35,7 +37,7 @@ export async function startGatehouseProcess(options: { folder: string; dataDir: 
       ...options.extraConfig,
     }),
   );
-  const child = spawn(process.execPath, [ENTRY, configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { PATH: process.env.PATH, GATEHOUSE_TEST_LOG: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } });
+  const child = spawn(process.execPath, [ENTRY, configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { PATH: process.env.PATH, GATEHOUSE_TEST_LOG: process.env.GATEHOUSE_TEST_LOG ?? 'warn' } });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -68,6 +70,7 @@ export async function startGatehouseProcess(options: { folder: string; dataDir: 
   return {
     url,
     child,
+    output: () => output,
     query<T>(query: string) {
       const id = ++nextId;
       return new Promise<T[]>((resolve, reject) => {
