@@ -22,7 +22,10 @@ async function startSlowStream(): Promise<{ url: string; closedEarly: number; se
       response.on('close', () => {
         if (!finished) state.closedEarly++;
       });
+      // "stall-model" goes silent after a few events and keeps the connection open.
+      const stallAfter = body.model === 'stall-model' ? 6 : Number.POSITIVE_INFINITY;
       const timer = setInterval(() => {
+        if (index >= stallAfter && !response.destroyed) return;
         const event = events[index++];
         if (event === undefined || response.destroyed) {
           clearInterval(timer);
@@ -94,11 +97,12 @@ describe('failures after the first byte', () => {
           healthy: { provider: 'openai', upstream: 'healthy', price },
           'claude-dies': { provider: 'anthropic', upstream: 'claude-sonnet-4-5', price },
           'slow-model': { provider: 'slow', upstream: 'slow-model', price },
+          'stall-model': { provider: 'slow', upstream: 'stall-model', price },
         },
         cost_centers: {
           platform: {
-            allowed_models: ['dies', 'healthy', 'claude-dies', 'slow-model'],
-            fallback: { dies: ['claude-dies'], 'claude-dies': ['healthy'], 'slow-model': ['healthy'] },
+            allowed_models: ['dies', 'healthy', 'claude-dies', 'slow-model', 'stall-model'],
+            fallback: { dies: ['claude-dies'], 'claude-dies': ['healthy'], 'slow-model': ['healthy'], 'stall-model': ['healthy'] },
             affinity_seconds: 60,
           },
         },
@@ -106,8 +110,9 @@ describe('failures after the first byte', () => {
       },
       configure: (config) => {
         config.timeouts.first_byte_ms = 2_000;
-        config.timeouts.idle_ms = 2_000;
-        config.timeouts.total_ms = 15_000;
+        config.timeouts.idle_ms = 1_000;
+        // The slow stream takes ~2.8 s in full: longer than the whole request may take.
+        config.timeouts.total_ms = 2_000;
       },
     });
   });
@@ -150,7 +155,36 @@ describe('failures after the first byte', () => {
     expect(span?.fallback_from).toBe('');
   });
 
+  it('an upstream silent for longer than idle_ms mid-stream → in-band response.failed (upstream_timeout), no fallback', async () => {
+    const openaiBefore = openai.requests.length;
+    const answer = await postResponses(gatehouse.url, 'stalls', { model: 'stall-model' });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('event: response.output_text.delta');
+    expect(answer.text).toContain('event: response.failed');
+    expect(answer.text).toContain('upstream_timeout');
+    expect(answer.millis).toBeLessThan(1_000 + 2_500); // idle_ms plus undici's coarse (~0.5 s tick) timer
+    expect(openai.requests.length).toBe(openaiBefore);
+    const span = await spanOf(answer.headers['x-gatehouse-request-id']!);
+    expect(span).toMatchObject({ provider: 'slow', status_code: 200, error_code: 'upstream_timeout' });
+  });
+
+  it('a stream that outlives total_ms is cut with an in-band response.failed (upstream_timeout)', async () => {
+    const answer = await postResponses(gatehouse.url, 'too-long', { model: 'slow-model' });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('event: response.output_text.delta');
+    expect(answer.text).not.toContain('event: response.completed');
+    expect(answer.text).toContain('event: response.failed');
+    expect(answer.text).toContain('upstream_timeout');
+    expect(answer.millis).toBeGreaterThanOrEqual(1_900);
+    expect(answer.millis).toBeLessThan(2_000 + 1_500);
+    const span = await spanOf(answer.headers['x-gatehouse-request-id']!);
+    expect(span).toMatchObject({ status_code: 200, error_code: 'upstream_timeout' });
+    expect(span?.output_tokens).toBeGreaterThan(0);
+  });
+
   it('client disconnects mid-stream → the upstream request is aborted and the span keeps the partial usage', async () => {
+    const closedBefore = slow.closedEarly;
+    const servedBefore = slow.served;
     const response = await request(`${gatehouse.url}/v1/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, 'x-session-id': 'client-leaves' },
@@ -161,10 +195,10 @@ describe('failures after the first byte', () => {
     let received = '';
     for await (const chunk of response.body) {
       received += (chunk as Buffer).toString('utf8');
-      if ((received.match(/response\.output_text\.delta/g) ?? []).length >= 5) break; // leaving the loop destroys the body
+      if ((received.match(/event: response\.output_text\.delta/g) ?? []).length >= 5) break; // leaving the loop destroys the body
     }
-    expect(await waitUntil(() => slow.closedEarly === 1, 3_000)).toBe(true);
-    expect(slow.served).toBe(0);
+    expect(await waitUntil(() => slow.closedEarly === closedBefore + 1, 3_000)).toBe(true);
+    expect(slow.served).toBe(servedBefore);
     const span = await spanOf(requestId);
     expect(span).toMatchObject({ provider: 'slow', status_code: 200, error_code: 'client_disconnected' });
     // No response.completed ever came: input is estimated from the 4 KB prompt, output from the deltas seen.
