@@ -20,8 +20,9 @@ const MODELS = {
   // Output-only price with a capped output: the reservation estimate equals the real cost ($0.10).
   flat: { provider: 'openai', upstream: 'flat-upstream', price: { input: 0, output: 100 } },
 };
-const KEYS = { staged: 'vk_budget_staged', crowd: 'vk_budget_crowd', loop: 'vk_budget_loop', routed: 'vk_budget_routed', warm: 'vk_budget_warm' };
+const KEYS = { staged: 'vk_budget_staged', crowd: 'vk_budget_crowd', loop: 'vk_budget_loop', routed: 'vk_budget_routed', warm: 'vk_budget_warm', observe: 'vk_budget_observe' };
 const routeLead = makeApprover('route-lead', ['routed']);
+const observeLead = makeApprover('observe-lead', ['observe']);
 const ROUTE_RULE = { id: 'routed-to-mini', cost_centers: ['routed'], when: { requested_models: ['gpt-5.5'] }, route_to: 'gpt-5.1-mini' };
 
 function policy(webhookUrl: string): Record<string, unknown> {
@@ -36,6 +37,7 @@ function policy(webhookUrl: string): Record<string, unknown> {
       crowd: { allowed_models: ['flat'], budgets: { developer: { daily_usd: 1 } }, stages: { alert: 0.8, downgrade: 0.95, pause: 1 } },
       loop: { allowed_models: ['gpt-5.5'], retry_cap: 2 },
       warm: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1 } } },
+      observe: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1 } }, dry_run: true },
       routed: { allowed_models: ['gpt-5.5', 'gpt-5.1-mini'] },
     },
     rules: [{ ...ROUTE_RULE, dry_run: true }],
@@ -45,8 +47,9 @@ function policy(webhookUrl: string): Record<string, unknown> {
       { key: KEYS.loop, developer: 'leo', cost_center: 'loop' },
       { key: KEYS.routed, developer: 'ruth', cost_center: 'routed' },
       { key: KEYS.warm, developer: 'walt', cost_center: 'warm' },
+      { key: KEYS.observe, developer: 'olga', cost_center: 'observe' },
     ],
-    approvers: [routeLead.policyEntry()],
+    approvers: [routeLead.policyEntry(), observeLead.policyEntry()],
     alerts: { webhook_url: webhookUrl },
   };
 }
@@ -154,6 +157,25 @@ describe('budgets, retry cap and routing rules end to end (issue 5)', () => {
     expect(alertsBy('budget.pause')).toHaveLength(1);
     const alert = alertsBy('budget.alert').find((event) => String(event.scope).startsWith('dev:'));
     expect(alert).toMatchObject({ cost_center: 'staged', developer: 'stella', limit_usd: 1, spend_usd: 0.85, threshold: 0.8, ts: expect.any(String) });
+  });
+
+  it('a dry-run cost center past its pause line is served, says "would deny budget_exhausted" on the span, and its spend still counts', async () => {
+    usageQueue.push(12_000); // $1.20 of $1.00
+    expect((await postTurn(gatehouse.url, KEYS.observe, simpleTurn('gpt-5.5'))).status).toBe(200);
+    for (const tokens of [1_000, 2_000]) {
+      usageQueue.push(tokens);
+      const answer = await postTurn(gatehouse.url, KEYS.observe, simpleTurn('gpt-5.5'));
+      expect(answer.status).toBe(200);
+      expect((await spanOf(answer))?.dry_run_decision).toContain('would deny budget_exhausted');
+    }
+    const [row] = await waitForRows<{ spend: number }>(gatehouse, `SELECT sum(cost_usd) AS spend FROM gatehouse.spans WHERE developer = 'olga' HAVING count() >= 3`, 1);
+    expect(row?.spend).toBeCloseTo(1.5, 9);
+    // The ledger counted all of it: once the dry run ends, the denial states $1.50, not $1.20.
+    const enforce = await propose(gatehouse.url, { cost_centers: { observe: { dry_run: false } } }, 'warm-up over');
+    expect((await approve(gatehouse.url, enforce, observeLead)).status).toBe(200);
+    const paused = await postTurn(gatehouse.url, KEYS.observe, simpleTurn('gpt-5.5'));
+    expect(paused.status).toBe(429);
+    expect(paused.body.error.message).toContain('$1.50 spent of $1.00');
   });
 
   it('64 concurrent requests against a budget that allows 10: spend never passes the pause line', async () => {

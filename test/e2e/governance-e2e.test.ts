@@ -84,6 +84,20 @@ describe('governance end to end on a running gateway (issue 4)', () => {
     expect(anthropic.requests).toHaveLength(0);
   });
 
+  it('denies in the caller\'s protocol: Anthropic-shaped on /v1/messages, OpenAI-shaped on /v1/chat/completions, same 403', async () => {
+    const before = openai.requests.length;
+    const messages = await postTurn(gatehouse.url, KEYS.platform, { model: 'o3-pro', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, {}, '/v1/messages');
+    expect(messages.status).toBe(403);
+    expect(messages.body).toMatchObject({ type: 'error', error: { type: expect.any(String), code: 'model_not_allowed' }, request_id: messages.headers['x-gatehouse-request-id'], policy_version: 1 });
+    expect(messages.body.error.message).toContain('allowed for platform: gpt-5.5, gpt-5.1-mini, claude-sonnet');
+    const chat = await postTurn(gatehouse.url, KEYS.platform, { model: 'o3-pro', messages: [{ role: 'user', content: 'hi' }] }, {}, '/v1/chat/completions');
+    expect(chat.status).toBe(403);
+    expect(chat.body.error).toMatchObject({ code: 'model_not_allowed', param: 'model', policy_version: 1 });
+    expect(chat.headers['x-gatehouse-policy-version']).toBe('1');
+    expect(openai.requests.length).toBe(before);
+    expect(anthropic.requests).toHaveLength(0);
+  });
+
   it('refuses a model of a provider outside allowed_providers with 403 provider_not_allowed, no upstream request', async () => {
     const answer = await postTurn(gatehouse.url, KEYS.platform, simpleTurn('claude-sonnet'));
     expect(answer.status).toBe(403);
@@ -191,6 +205,7 @@ describe('governance end to end on a running gateway (issue 4)', () => {
       let answer = await postTurn(gatehouse.url, KEYS.platform, simpleTurn('o3-pro'));
       while (answer.status !== 200 && Date.now() - started < 2_000) answer = await postTurn(gatehouse.url, KEYS.platform, simpleTurn('o3-pro'));
       const millis = Date.now() - started;
+      console.info(`[governance-e2e] first request served under version 2 ${millis} ms after the approval answered`);
       expect(answer.status).toBe(200);
       expect(millis).toBeLessThanOrEqual(2_000);
       expect(answer.headers['x-gatehouse-policy-version']).toBe('2');
