@@ -16,7 +16,7 @@ export interface ConsoleGateway {
   tokens: { admin: string; approver: string; analyst: string };
   approver: { id: string; privateKeyPem: string };
   /** What the seed wrote, for assertions: today's spend per cost center. */
-  seeded: { todaySpendByCenter: Record<string, number>; spans: number; hops: number };
+  seeded: { todaySpendByCenter: Record<string, number>; spans: number; hops: number; dryRunTurns: number };
   close(): Promise<void>;
 }
 
@@ -25,6 +25,9 @@ const MODELS = {
   'gpt-5.1-mini': { provider: 'openai', upstream: 'gpt-5.1-mini', price: { input: 0.25, cached_input: 0.025, output: 2 } },
   'claude-sonnet-4.5': { provider: 'anthropic', upstream: 'claude-sonnet-4-5', price: { input: 3, cached_input: 0.3, output: 15 } },
 };
+
+/** Id of the routing rule the seeded traffic ran in dry run (the optimizer proposal in the tests adds it). */
+export const DRY_RUN_RULE_ID = 'opt-platform-gpt-5.5-under-8k';
 
 /** A deterministic pseudo-random sequence so the seeded data (and the screenshots) repeat. */
 function sequence(seed: number): () => number {
@@ -67,6 +70,8 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
         counter += 1;
         const model = random() < 0.55 ? 'gpt-5.5' : random() < 0.6 ? 'gpt-5.1-mini' : 'claude-sonnet-4.5';
         const hop = model === 'claude-sonnet-4.5' && random() < 0.5;
+        // The optimizer's candidate rule ran in dry run on platform's gpt-5.5 turns of the last week.
+        const dryRunRule = costCenter === 'platform' && model === 'gpt-5.5' && daysAgo < 7 ? DRY_RUN_RULE_ID : '';
         const price = MODELS[model].price;
         const input = 4000 + Math.floor(random() * 60_000);
         const cached = Math.floor(input * (developer === 'erin' ? 0.15 : 0.45 + random() * 0.4));
@@ -102,6 +107,8 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
           fallback_from: hop ? 'gpt-5.5' : '',
           hop_reason: hop ? (random() < 0.5 ? 'upstream_429' : 'upstream_timeout') : '',
           policy_version: 1,
+          rule_id: dryRunRule,
+          rule_dry_run: dryRunRule !== '',
           duration_ms: 800 + random() * 9000,
           ttfb_ms: 200 + random() * 900,
           client: 'codex_cli_rs',
@@ -126,6 +133,8 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
             cost_center: costCenter,
             developer,
             policy_version: 1,
+            rule_id: dryRunRule,
+            dry_run: dryRunRule !== '',
             scored_at: ts,
           });
         }
@@ -200,7 +209,7 @@ export async function startConsoleGateway(): Promise<ConsoleGateway> {
     database,
     tokens,
     approver: { id: 'dana', privateKeyPem: approverKeys.privateKeyPem },
-    seeded: { todaySpendByCenter: seed.todaySpendByCenter, spans: seed.spans.length, hops: seed.hops },
+    seeded: { todaySpendByCenter: seed.todaySpendByCenter, spans: seed.spans.length, hops: seed.hops, dryRunTurns: seed.spans.filter((span) => span.rule_dry_run).length },
     async close() {
       await running.close();
       if (existsSync(directory)) rmSync(directory, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_DIST, startConsoleGateway, type ConsoleGateway } from '../helpers/console-gateway.ts';
+import { CONSOLE_DIST, DRY_RUN_RULE_ID, startConsoleGateway, type ConsoleGateway } from '../helpers/console-gateway.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Flags from the machine notes: as root Chromium needs --no-sandbox; the background-networking
@@ -151,6 +151,42 @@ describe('console in Chromium against the embedded gateway', () => {
     expect(active.version).toBe(2);
     expect(active.document.cost_centers.research.budgets.developer.daily_usd).toBe(0.5);
     await shot('proposal-approved');
+  });
+
+  it('shows an optimizer proposal with its math and the dry-run results of its rule', async () => {
+    const proposal = await gateway.running.governance.service.createProposal({
+      patch: {
+        rules: [
+          { id: DRY_RUN_RULE_ID, cost_centers: ['platform'], when: { requested_models: ['gpt-5.5'], input_tokens: { max: 8000 } }, route_to: 'gpt-5.1-mini', dry_run: true },
+        ],
+      },
+      justification: 'seven days of dry run on platform',
+      author: 'optimizer',
+      source: 'optimizer',
+      summary: 'for platform, route gpt-5.5 turns under 8K input tokens to gpt-5.1-mini: regression 0.40%, saving $3,840.00/month',
+      math: {
+        requestedModel: 'gpt-5.5',
+        targetModel: 'gpt-5.1-mini',
+        thresholdTokens: 8000,
+        predictedMonthlySavingUsd: 3840,
+        predictedRegression: { mean: 0.004, standardDeviation: 0.002, upperBound: 0.0045, credibleLevel: 0.95, limit: 0.005 },
+        baselineQuality: { mean: 0.9, lower: 0.88, upper: 0.92 },
+        trafficShare: 0.31,
+        samples: { baselineScoredTurns: 400, targetScoredTurns: 120, affectedTurns: 930 },
+      },
+    });
+    await open('proposals');
+    const card = page.locator(`article[data-proposal-id="${proposal.id}"]`);
+    await card.waitFor();
+    expect(await card.locator('.badge').allTextContents()).toEqual(['pending', 'optimizer']);
+    expect(await card.locator('.math .headline').textContent()).toMatch(/saving \$3,840\.00\/month · predicted regression 0\.40% \(upper bound 0\.45% at 95%; limit 0\.50%\) · 31\.0% of the cost center's turns \(930\)/);
+    expect(await card.locator('.math dl').textContent()).toContain('baseline quality0.9 [0.88 – 0.92]');
+    const traffic = card.getByRole('table', { name: 'dry-run traffic' });
+    await traffic.waitFor();
+    expect(await traffic.getByRole('row', { name: new RegExp(DRY_RUN_RULE_ID) }).locator('td').nth(1).textContent()).toBe(String(gateway.seeded.dryRunTurns));
+    await card.getByRole('table', { name: 'dry-run quality' }).getByRole('row', { name: /task completion/ }).waitFor();
+    await card.scrollIntoViewIfNeeded();
+    await shot('proposal-optimizer');
   });
 
   it('rejects a proposal with a reason and lists the policy history', async () => {

@@ -3,6 +3,7 @@ import { activePolicy, getJson, postJson, type Session } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { signDigest } from '../sign.ts';
 import { ErrorBox, Section, useLoad } from '../ui.tsx';
+import { DryRunView, MathView, parsed } from './proposal-evidence.tsx';
 
 export interface Proposal {
   id: string;
@@ -22,15 +23,6 @@ export interface Proposal {
   activated_version?: number;
 }
 
-function parsed(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-}
-
 /** A unified diff coloured by line, or structured diff entries as `op path: before → after`. */
 export function DiffView({ diff }: { diff: unknown }) {
   const value = parsed(diff);
@@ -42,34 +34,6 @@ export function DiffView({ diff }: { diff: unknown }) {
         <span class={line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : line.startsWith('~') ? 'chg' : ''}>{line + '\n'}</span>
       ))}
     </pre>
-  );
-}
-
-/** The optimizer's math: scalar figures as a definition list, nested parts as JSON. */
-export function MathView({ math }: { math: unknown }) {
-  const value = parsed(math);
-  if (value === undefined || value === null || value === '') return <p class="muted">No math attached (human proposal).</p>;
-  if (typeof value !== 'object' || Array.isArray(value)) return <pre class="json">{JSON.stringify(value, null, 2)}</pre>;
-  const entries = Object.entries(value as Record<string, unknown>);
-  const scalars = entries.filter(([, item]) => item === null || typeof item !== 'object');
-  const nested = entries.filter(([, item]) => item !== null && typeof item === 'object');
-  return (
-    <div class="math">
-      <dl>
-        {scalars.map(([key, item]) => (
-          <>
-            <dt>{key.replaceAll('_', ' ')}</dt>
-            <dd>{typeof item === 'number' ? Number(item.toFixed(6)).toLocaleString() : String(item)}</dd>
-          </>
-        ))}
-      </dl>
-      {nested.map(([key, item]) => (
-        <details>
-          <summary>{key.replaceAll('_', ' ')}</summary>
-          <pre class="json">{JSON.stringify(item, null, 2)}</pre>
-        </details>
-      ))}
-    </div>
   );
 }
 
@@ -164,7 +128,7 @@ function RejectForm({ proposal, onDone }: { proposal: Proposal; onDone: (message
 
 function ProposalCard({ proposal, approvers, session, onDone }: { proposal: Proposal; approvers: string[]; session: Session; onDone: (message: string) => void }) {
   const canDecide = session.role !== 'analyst';
-  const dryRun = proposal.dry_run_results ?? proposal.dry_run ?? (parsed(proposal.math) as Record<string, unknown> | undefined)?.dry_run;
+  const recordedDryRun = proposal.dry_run_results ?? proposal.dry_run ?? (parsed(proposal.math) as Record<string, unknown> | undefined)?.dry_run;
   return (
     <article class="proposal" data-proposal-id={proposal.id} aria-label={`proposal ${proposal.id}`}>
       <header>
@@ -187,7 +151,7 @@ function ProposalCard({ proposal, approvers, session, onDone }: { proposal: Prop
           <h3>Math</h3>
           <MathView math={proposal.math} />
           <h3>Dry-run results</h3>
-          {dryRun === undefined ? <p class="muted">No dry-run results recorded.</p> : <pre class="json">{JSON.stringify(parsed(dryRun), null, 2)}</pre>}
+          <DryRunView diff={proposal.diff} fallback={recordedDryRun} />
         </div>
       </div>
       {proposal.status === 'pending' && canDecide ? (
