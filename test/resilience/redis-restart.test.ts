@@ -11,6 +11,9 @@ import { sleep, waitUntil } from './helpers.ts';
  * Distributed mode (redis.url set) against a redis-server this test owns on a free port — never
  * the machine's Redis. SIGKILL mid-traffic, restart empty (no persistence), traffic never stops.
  */
+const STICKY_KEY = 'vk_sticky_redis';
+let flakyFails = false;
+
 describe('Redis killed and restarted during traffic (distributed mode)', () => {
   let gatehouse: TestGatehouse;
   let upstream: FakeResponsesUpstream;
@@ -24,13 +27,21 @@ describe('Redis killed and restarted during traffic (distributed mode)', () => {
   beforeAll(async () => {
     server = new OwnRedis(await freePort());
     await server.start();
-    upstream = await startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text: 'ok' }], usage: { input_tokens: 40, output_tokens: 4 }, delayMillis: 5 }));
+    upstream = await startFakeResponsesUpstream((body) =>
+      body.model === 'flaky' && flakyFails ? { output: [], fail: { status: 500 } } : { output: [{ type: 'message', text: `ok from ${String(body.model)}` }], usage: { input_tokens: 40, output_tokens: 4 }, delayMillis: 5 },
+    );
     gatehouse = await startTestGatehouse({
       providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
       policy: {
-        models: { 'gpt-5.5': { provider: 'openai', upstream: 'gpt-5.5', price } },
-        cost_centers: { platform: { allowed_models: ['gpt-5.5'], budgets } },
-        keys: [{ key: TEST_KEY, developer: 'alice', cost_center: 'platform' }],
+        models: { 'gpt-5.5': { provider: 'openai', upstream: 'gpt-5.5', price }, flaky: { provider: 'openai', upstream: 'flaky', price }, backup: { provider: 'openai', upstream: 'backup', price } },
+        cost_centers: {
+          platform: { allowed_models: ['gpt-5.5'], budgets },
+          sticky: { allowed_models: ['flaky', 'backup'], budgets, fallback: { flaky: ['backup'] }, affinity_seconds: 1 },
+        },
+        keys: [
+          { key: TEST_KEY, developer: 'alice', cost_center: 'platform' },
+          { key: STICKY_KEY, developer: 'bob', cost_center: 'sticky' },
+        ],
       },
       extraConfig: { redis: { url: server.url, key_prefix: prefix, on_unavailable: 'open' } },
     });
@@ -107,5 +118,37 @@ describe('Redis killed and restarted during traffic (distributed mode)', () => {
       redis.disconnect();
     }
     console.log(`[resilience] Redis restart: ${statuses.length} requests, ${duringOutage} answered while Redis was down, all 200; degraded gauge during outage: ${/gatehouse_budget_ledger_degraded\S* (\d)/.exec(metricsDuringOutage)?.[1] ?? 'n/a'}`);
+  });
+
+  it('affinity lives in Redis: the session sticks to the fallback for affinity_seconds, then returns', async () => {
+    const post = async () => {
+      const response = await request(`${gatehouse.url}/v1/responses`, {
+        method: 'POST',
+        dispatcher: client,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${STICKY_KEY}`, 'x-session-id': 'sticky-session' },
+        body: JSON.stringify({ model: 'flaky', input: 'hi', stream: true }),
+      });
+      const text = await response.body.text();
+      expect(response.statusCode).toBe(200);
+      return { served: String(response.headers['x-gatehouse-served-model']), text };
+    };
+    const flakyRequests = () => upstream.requests.filter((entry) => entry.body.model === 'flaky').length;
+    flakyFails = true;
+    expect((await post()).served).toBe('backup');
+    expect(flakyRequests()).toBe(1);
+    const redis = new Redis(server.url);
+    try {
+      const key = `${prefix}affinity:sticky-session\u001fflaky`;
+      expect(await redis.get(key)).toBe('backup');
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+    flakyFails = false;
+    expect((await post()).served).toBe('backup');
+    expect(flakyRequests()).toBe(1);
+    await sleep(1_150);
+    expect((await post()).served).toBe('flaky');
+    expect(flakyRequests()).toBe(2);
   });
 });
