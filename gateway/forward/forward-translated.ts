@@ -58,9 +58,11 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
     if (event.type !== 'response-metadata' && event.type !== 'usage') break;
   }
 
-  const outcome = (errorEvent: CanonicalResponse['error']): ForwardOutcome => ({
+  // Output deltas seen: the output estimate when the stream is cut before the upstream's usage.
+  let deltaEvents = 0;
+  const outcome = (errorEvent: { code: string; message: string } | undefined): ForwardOutcome => ({
     status: 200,
-    usage: collected.usage,
+    usage: errorEvent === undefined ? collected.usage : partialUsage(collected.usage, deltaEvents),
     ttfbMillis,
     errorCode: errorEvent?.code,
     errorMessage: errorEvent?.message,
@@ -87,12 +89,14 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   request.sink.start(200, { 'content-type': renderer.contentType, 'cache-control': 'no-cache' });
   try {
     for (const event of held) {
+      if (DELTA_EVENTS.has(event.type)) deltaEvents++;
       applyEvent(collected, open, event);
       write(request, renderer.render(event));
     }
     while (!request.sink.signal.aborted) {
       const next = await iterator.next();
       if (next.done === true) break;
+      if (DELTA_EVENTS.has(next.value.type)) deltaEvents++;
       applyEvent(collected, open, next.value);
       write(request, renderer.render(next.value));
     }
@@ -106,10 +110,23 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
       // The renderer itself failed; the stream just ends.
     }
   }
-  if (request.sink.signal.aborted) await iterator.return?.();
+  if (request.sink.signal.aborted) {
+    await iterator.return?.();
+    request.sink.end();
+    // Whatever the aborted upstream read reported, the cause is the client going away.
+    return outcome({ code: 'client_disconnected', message: 'gatehouse: client disconnected; upstream request aborted' });
+  }
   request.sink.end();
   return outcome(collected.error);
 };
+
+const DELTA_EVENTS = new Set<CanonicalEvent['type']>(['text-delta', 'tool-call-delta', 'reasoning-delta']);
+
+/** Usage of a stream cut short: what the upstream reported so far, output at least the deltas seen. */
+function partialUsage(reported: CanonicalResponse['usage'], deltaEvents: number): CanonicalResponse['usage'] {
+  if (reported === undefined) return deltaEvents > 0 ? { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: deltaEvents, reasoningTokens: 0 } : undefined;
+  return reported.outputTokens >= deltaEvents ? reported : { ...reported, outputTokens: deltaEvents };
+}
 
 function write(request: ForwardRequest, text: string): void {
   if (text !== '') request.sink.write(text);

@@ -207,3 +207,49 @@ describe('failures after the first byte', () => {
     expect(span?.cost_usd).toBeGreaterThan(0);
   });
 });
+
+describe('client disconnect on the translated path', () => {
+  let gatehouse: TestGatehouse;
+  let anthropic: FakeUpstream;
+
+  beforeAll(async () => {
+    anthropic = await startFakeUpstream('anthropic');
+    gatehouse = await startTestGatehouse({
+      providers: { anthropic: { type: 'anthropic', base_url: anthropic.url, api_key: 'sk_test' } },
+      policy: {
+        models: { claude: { provider: 'anthropic', upstream: 'claude-sonnet-4-5', price: { input: 1, cached_input: 0.1, output: 4 } } },
+        cost_centers: { platform: { allowed_models: ['claude'] } },
+        keys: [{ key: TEST_KEY, developer: 'alice', cost_center: 'platform' }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await gatehouse?.stop();
+    await anthropic?.close();
+  });
+
+  it('the span says client_disconnected and keeps the partial output', async () => {
+    anthropic.push({ text: Array.from({ length: 80 }, (_, index) => `w${index}`).join(' '), chunkSize: 4, frameDelayMillis: 30, usage: { input: 500, output: 80 } });
+    const response = await request(`${gatehouse.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, 'x-session-id': 'translated-leaves' },
+      body: JSON.stringify({ model: 'claude', input: 'talk slowly', stream: true }),
+    });
+    expect(response.statusCode).toBe(200);
+    const requestId = String(response.headers['x-gatehouse-request-id']);
+    let received = '';
+    for await (const chunk of response.body) {
+      received += (chunk as Buffer).toString('utf8');
+      if ((received.match(/event: response\.output_text\.delta/g) ?? []).length >= 10) break;
+    }
+    const [span] = await waitForRows<{ status_code: number; error_code: string; input_tokens: number; output_tokens: number }>(
+      gatehouse,
+      `SELECT status_code, error_code, input_tokens, output_tokens FROM gatehouse.spans WHERE request_id = '${requestId}'`,
+      1,
+    );
+    expect(span).toMatchObject({ status_code: 200, error_code: 'client_disconnected' });
+    // Anthropic reports usage in message_delta at the end: input is estimated, output counted from the deltas.
+    expect(span?.input_tokens).toBeGreaterThan(0);
+    expect(span?.output_tokens).toBeGreaterThanOrEqual(10);
+  });
+});
