@@ -25,6 +25,16 @@ export function adminTarget(values: { url?: string | undefined; token?: string |
 
 export class CliError extends Error {}
 
+/**
+ * cli-table3's colours (red headings, grey borders): only on a terminal and without `NO_COLOR`.
+ * Its colour library decides from `TERM` alone, so `gatehouse optimize > report.txt` or a CI log
+ * got escape codes around every cell.
+ * @see https://no-color.org
+ */
+export function tableStyle(stream: { isTTY?: boolean } = process.stdout): { head?: string[]; border?: string[] } {
+  return stream.isTTY === true && !process.env.NO_COLOR ? {} : { head: [], border: [] };
+}
+
 /** Calls the admin API; a non-2xx answer becomes a CliError carrying the gateway's own message. */
 export async function adminRequest<T>(target: { url: string; token: string }, method: string, path: string, body?: unknown): Promise<T> {
   if (!target.token) throw new CliError('no admin token: pass --token or set GATEHOUSE_TOKEN (admin.tokens in gatehouse.yaml)');

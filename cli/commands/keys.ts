@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, type CliIo } from '../cli-io.ts';
+import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
 
 interface KeyView {
   id: string;
@@ -46,7 +46,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
       io.out(JSON.stringify(keys, null, 2));
       return 0;
     }
-    const table = new Table({ head: ['id', 'prefix', 'developer', 'cost center', 'repo', 'source', 'created', 'revoked'] });
+    const table = new Table({ head: ['id', 'prefix', 'developer', 'cost center', 'repo', 'source', 'created', 'revoked'], style: tableStyle() });
     for (const key of keys) table.push([key.id, key.key_prefix, key.developer, key.cost_center, key.repo, key.source, key.created_at, key.revoked_at ?? '']);
     io.out(table.toString());
     return 0;

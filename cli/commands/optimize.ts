@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminTarget, CliError, parse, type CliIo } from '../cli-io.ts';
+import { ADMIN_OPTIONS, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
 
 interface ResultLine {
   status: string;
@@ -63,7 +63,7 @@ export async function runOptimizeCommand(argv: string[], io: CliIo): Promise<num
     io.out(JSON.stringify(final, null, 2));
     return 0;
   }
-  const table = new Table({ head: ['cost center', 'status', 'what'] });
+  const table = new Table({ head: ['cost center', 'status', 'what'], style: tableStyle() });
   for (const result of final.results) {
     const what = result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '';
     table.push([result.costCenter ?? '', result.status, what]);

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, type CliIo } from '../cli-io.ts';
+import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
 
 const USAGE = `usage: gatehouse report cache [--below 0.5] [--days 7] [--limit 20] [--min-input-tokens 10000]
                               [--developer D] [--cost-center C] [--database gatehouse] [--json] [--url URL] [--token T]
@@ -103,6 +103,7 @@ LIMIT ${Math.min(10_000, limit * 10)}`;
   const table = new Table({
     head: ['session', 'developer', 'repo', 'turns', 'input tokens', 'hit rate', 'cost', 'extra (misses)'],
     colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    style: tableStyle(),
   });
   for (const row of report) {
     table.push([

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, type CliIo } from '../cli-io.ts';
+import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
 
 export async function runSqlCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, { ...ADMIN_OPTIONS, json: { type: 'boolean' } });
@@ -15,7 +15,7 @@ export async function runSqlCommand(argv: string[], io: CliIo): Promise<number> 
     return 0;
   }
   const columns = Object.keys(rows[0] ?? {});
-  const table = new Table({ head: columns });
+  const table = new Table({ head: columns, style: tableStyle() });
   for (const row of rows) table.push(columns.map((column) => formatCell(row[column])));
   io.out(table.toString());
   io.out(`${rows.length} row${rows.length === 1 ? '' : 's'}`);
