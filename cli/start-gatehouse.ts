@@ -32,6 +32,7 @@ import { createBudgetGate } from '../gateway/state/budget-gate.ts';
 import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
 import { renderStateMetrics } from '../gateway/state/state-metrics.ts';
 import { consoleRoutes } from '../gateway/admin/console-routes.ts';
+import { clickhouseHttpRoutes } from '../gateway/admin/clickhouse-http-routes.ts';
 import { SpanRowExporter } from '../collector/span-row-exporter.ts';
 import { otlpRoutes } from '../collector/otlp-routes.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
@@ -209,8 +210,25 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     plugins: [
       governance.routes(context.requireRole),
       async (instance) => {
-        await instance.register(consoleRoutes, { distDir: CONSOLE_DIST, database });
+        await instance.register(consoleRoutes, {
+          distDir: CONSOLE_DIST,
+          database,
+          requireRole: context.requireRole,
+          oidc: () => {
+            const oidc = policy.current().document.oidc;
+            return oidc ? { issuer: oidc.issuer, client_id: oidc.audience } : undefined;
+          },
+        });
       },
+      ...(config.clickhouse.url === 'embedded'
+        ? [
+            async (instance: FastifyInstance) => {
+              // Analysts' ClickHouse tools read the embedded engine here; admin tokens may also write,
+              // which is how the other processes of a one-machine distributed deployment share it.
+              await instance.register(clickhouseHttpRoutes, { clickhouse, requireRole: context.requireRole, writeRole: 'admin' });
+            },
+          ]
+        : []),
       ...(roles.includes('collector')
         ? [
             async (instance: FastifyInstance) => {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
@@ -13,6 +14,12 @@ export interface ClickHouseHttpRoutesOptions {
   prefix?: string;
   /** Also answer `GET /ping` (where @clickhouse/client's `ping()` goes whatever its pathname). @defaultValue true */
   rootPing?: boolean;
+  /**
+   * Tokens of this role may also write (inserts, DDL): how the other processes of a distributed
+   * deployment on one machine reach the single embedded engine (`clickhouse.url: http://host:port/clickhouse`,
+   * password = an admin token). Absent = read-only for everyone.
+   */
+  writeRole?: AdminRole | undefined;
 }
 
 /** URL parameters of ClickHouse's HTTP interface that are not settings. */
@@ -115,8 +122,9 @@ export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickH
 
     const parameters = request.query as Record<string, string | undefined>;
     const body = typeof request.body === 'string' ? request.body : '';
-    const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
     const { settings, queryParams } = settingsOf(parameters);
+    if (options.writeRole !== undefined && request.admin?.role === options.writeRole) return passThrough(request, reply, parameters, body, settings, queryParams);
+    const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
     let statement: string;
     try {
       statement = readOnlyStatement(query, settings);
@@ -144,6 +152,27 @@ export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickH
       const code = Number(failure.code);
       const message = failure.message.replace(/^Code: \d+\. DB::Exception: /, '').replace(/\s*\([A-Z_]+\)\s*(\(version [^)]*\))?\s*$/, '');
       return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, message);
+    }
+  };
+  /** A writer's statement as ClickHouse's HTTP interface takes it: `?query=` with the data in the body, or the statement in the body. */
+  const passThrough = async (request: FastifyRequest, reply: FastifyReply, parameters: Record<string, string | undefined>, body: string, settings: Record<string, string>, queryParams: Record<string, string>) => {
+    const queryId = parameters.query_id ?? randomUUID();
+    const format = parameters.default_format ?? 'TabSeparated';
+    const withData = parameters.query !== undefined && parameters.query.trim().length > 0 && body.length > 0;
+    try {
+      const result = await options.clickhouse.exec({
+        query: withData ? (parameters.query as string) : [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n'),
+        query_id: queryId,
+        clickhouse_settings: { ...settings, default_format: format as 'TabSeparated' },
+        ...(withData ? { values: Readable.from([body]) } : {}),
+        ...(Object.keys(queryParams).length > 0 ? { query_params: queryParams } : {}),
+      });
+      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify(result.summary ?? {}));
+      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(result.stream);
+    } catch (error) {
+      const failure = error as Error & { code?: string; type?: string };
+      const code = Number(failure.code);
+      return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, failure.message);
     }
   };
   app.get(`${prefix}/`, handler);

@@ -40,7 +40,8 @@ export async function readAuditRows(options: ReadAuditOptions): Promise<AuditRow
   if (options.since !== undefined) {
     const since = new Date(options.since);
     if (Number.isNaN(since.getTime())) throw new RangeError(`since: not a date: ${options.since}`);
-    conditions.push(`ts >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')`);
+    // Qualified: the select list aliases toString(ts) AS ts, which would shadow the column here.
+    conditions.push(`audit_log.ts >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')`);
     params.since_ms = since.getTime();
   }
   if (options.afterSeq !== undefined) {

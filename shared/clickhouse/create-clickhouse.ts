@@ -1,6 +1,7 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { withQueryScopedSettings } from './query-scoped-settings.ts';
 
 export interface ClickHouseOptions {
   /** `embedded` or an http(s) URL. */
@@ -21,7 +22,8 @@ export async function createClickHouse(options: ClickHouseOptions): Promise<Clic
     const path = resolve(options.dataDir, 'clickhouse');
     mkdirSync(path, { recursive: true });
     const { createChdbConnection } = await import('chdb/connection');
-    return createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+    // chDB applies per-call settings as session-wide SETs; keep them scoped to their statement.
+    return createClient({ connection: withQueryScopedSettings(createChdbConnection({ path })) } as Parameters<typeof createClient>[0]);
   }
   return createClient({
     url: options.url,
