@@ -40,7 +40,7 @@ describe('fallback chains, sticky affinity and the hop record', () => {
   let fallback: FakeUpstream;
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   /** Upstream model ids that currently fail, by how. */
-  const failing = new Map<string, ResponsesTurn['fail'] | 'hang'>();
+  const failing = new Map<string, ResponsesTurn['fail'] | 'hang' | 'slow-ok'>();
   const primaryRequestsFor = (model: string) => primary.requests.filter((request) => request.body.model === model).length;
 
   beforeAll(async () => {
@@ -50,6 +50,7 @@ describe('fallback chains, sticky affinity and the hop record', () => {
       const ok: ResponsesTurn = { output: [{ type: 'message', text: `primary ${model} answers` }], usage: { input_tokens: 120, output_tokens: 12 } };
       if (model === 'p-slow') return { ...ok, eventDelayMillis: 80 };
       if (mode === 'hang') return { ...ok, delayMillis: 3_000 };
+      if (mode === 'slow-ok') return { ...ok, eventDelayMillis: 60 };
       if (mode) return { output: [], fail: mode };
       return ok;
     });
@@ -207,7 +208,7 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     expect(denied.map((row) => JSON.parse(row.details).code).sort()).toEqual(['model_not_allowed', 'provider_not_allowed']);
   });
 
-  it('opens the circuit after 5 consecutive failures: the next request skips the primary', async () => {
+  it('opens the circuit after 5 consecutive failures (the next request skips the primary), probes one at a time when half-open, closes on success', async () => {
     failing.set('p-breaker', { status: 502 });
     for (let index = 0; index < 5; index++) {
       const answer = await postResponses(gatehouse.url, `breaker-${index}`, { model: 'p-breaker' });
@@ -222,6 +223,19 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     expect(JSON.parse(span?.attempts ?? '[]')[0]).toMatchObject({ model: 'p-breaker', code: 'circuit_open' });
     const metrics = await (await fetch(`${gatehouse.url}/metrics`)).text();
     expect(metrics).toContain('gatehouse_upstream_circuit_state{target="openai/p-breaker"} 2');
+
+    // After the 10 s cool-down the circuit is half-open: one probe at a time reaches the primary,
+    // the others go down the chain; a successful probe closes the circuit.
+    failing.set('p-breaker', 'slow-ok');
+    await sleep(10_100);
+    const probes = await Promise.all([0, 1, 2].map((index) => postResponses(gatehouse.url, `breaker-probe-${index}`, { model: 'p-breaker' })));
+    expect(probes.every((answer) => answer.status === 200)).toBe(true);
+    expect(probes.map((answer) => answer.headers['x-gatehouse-provider']).sort()).toEqual(['anthropic', 'anthropic', 'openai']);
+    expect(primaryRequestsFor('p-breaker')).toBe(6);
+    const closed = await (await fetch(`${gatehouse.url}/metrics`)).text();
+    expect(closed).toContain('gatehouse_upstream_circuit_state{target="openai/p-breaker"} 0');
+    failing.delete('p-breaker');
+    expect((await postResponses(gatehouse.url, 'breaker-closed', { model: 'p-breaker' })).headers['x-gatehouse-provider']).toBe('openai');
   });
 
   it('sends requests beyond a target\'s max_concurrency down the chain instead of queueing them', async () => {
