@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstreams/index.ts';
-import { startTestGatehouse, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
+import { startTestGatehouse, waitForRows, TEST_ANALYST_TOKEN, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { admin, approve, codexHeaders, makeApprover, postTurn, propose, simpleTurn, waitUntil } from './helpers/e2e-client.ts';
 
 /**
@@ -216,13 +216,18 @@ describe('governance end to end on a running gateway (issue 4)', () => {
       expect(policyNow.body).toMatchObject({ version: 2, approved_by: 'platform-lead' });
     });
 
-    it('request_audit answers who asked, what was served, under which policy, approved by whom for that request', async () => {
-      const rows = await waitForRows<Record<string, unknown>>(
-        gatehouse,
-        `SELECT developer, identity, cost_center, requested_model, served_model, provider, policy_version, approved_by FROM gatehouse.request_audit WHERE request_id = '${servedAfterChange}'`,
-        1,
+    it('request_audit answers who asked, what was served, under which policy, approved by whom for that request (analyst SQL)', async () => {
+      await waitForRows(gatehouse, `SELECT 1 FROM gatehouse.spans WHERE request_id = '${servedAfterChange}'`, 1);
+      // The analyst asks over the admin API, as a reviewer would; later tests check spans still land after it.
+      const answer = await admin(
+        gatehouse.url,
+        'POST',
+        '/admin/sql',
+        { query: `SELECT developer, identity, cost_center, requested_model, served_model, provider, policy_version, approved_by FROM gatehouse.request_audit WHERE request_id = '${servedAfterChange}'` },
+        TEST_ANALYST_TOKEN,
       );
-      expect(rows).toEqual([{ developer: 'pat', identity: 'pat@example.com', cost_center: 'platform', requested_model: 'o3-pro', served_model: 'o3-pro', provider: 'openai', policy_version: 2, approved_by: 'platform-lead' }]);
+      expect(answer.status).toBe(200);
+      expect(answer.body.rows).toEqual([{ developer: 'pat', identity: 'pat@example.com', cost_center: 'platform', requested_model: 'o3-pro', served_model: 'o3-pro', provider: 'openai', policy_version: 2, approved_by: 'platform-lead' }]);
     });
 
     it('a policy-level dry_run (approved by a * approver) logs "would deny" and passes', async () => {
