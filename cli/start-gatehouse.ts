@@ -5,6 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { loadDeploymentConfig, loadPolicyFile, resolveConfigPath } from '../shared/config/load-config.ts';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
+import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import { createClickHouse } from '../shared/clickhouse/create-clickhouse.ts';
 import { migrate } from '../shared/clickhouse/migrate.ts';
 import { DiskSpool } from '../shared/storage/disk-spool.ts';
@@ -67,6 +68,8 @@ export interface RunningGatehouse {
   evaluator: Evaluator | undefined;
   optimizer: OptimizerLoop | undefined;
   governance: Awaited<ReturnType<typeof startGovernance>>;
+  /** The bootstrap policy file as read (plain keys included), for start-up messages. */
+  bootstrapPolicy: PolicyDocument;
   /** Drains in-flight requests, flushes spans and audit events, closes storage. Runs once. */
   close(): Promise<void>;
 }
@@ -272,5 +275,5 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     })();
     return closing;
   };
-  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, close };
+  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, bootstrapPolicy, close };
 }

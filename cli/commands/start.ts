@@ -13,7 +13,8 @@ export async function runStartCommand(role: 'start' | Role, argv: string[], io: 
     roles: role === 'start' ? ['gateway', 'collector', 'evaluator', 'optimizer'] : [role],
   });
   const policy = running.context.policy.current();
-  const firstKey = policy.document.keys.find((key) => key.key)?.key;
+  // Stored policy versions keep only key hashes; the demo key in the bootstrap file is what to show.
+  const firstKey = running.bootstrapPolicy.keys.find((key) => key.key)?.key;
   io.out(`\nGatehouse (${running.roles.join(' + ')}) listening on ${running.url}  ·  policy v${policy.version}  ·  data in ${running.config.data_dir}`);
   if (running.roles.includes('gateway')) {
     io.out(`\nPoint Codex CLI at it:\n`);

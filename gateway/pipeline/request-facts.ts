@@ -74,9 +74,10 @@ export function readSessionFacts(headers: IncomingHttpHeaders, body: Record<stri
 }
 
 /**
- * Rough input-token estimate for budget reservation and rules, without tokenizing:
- * ~4 bytes per token of the request body is what BPE tokenizers average on code and prose.
+ * Input-token estimate for budget reservations and rules, without tokenizing: BPE tokenizers
+ * average ~4 bytes per token on prose and ~3.5 on code; 3 errs on the high side, so a reservation
+ * covers the real cost and concurrent requests cannot jointly overspend.
  */
 export function estimateInputTokens(rawBodyBytes: number): number {
-  return Math.ceil(rawBodyBytes / 4);
+  return Math.ceil(rawBodyBytes / 3);
 }

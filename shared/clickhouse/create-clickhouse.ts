@@ -25,8 +25,13 @@ export async function createClickHouse(options: ClickHouseOptions): Promise<Clic
     // chDB applies per-call settings as session-wide SETs; keep them scoped to their statement.
     return createClient({ connection: withQueryScopedSettings(createChdbConnection({ path })) } as Parameters<typeof createClient>[0]);
   }
+  // A path in the URL (a proxy, or another process's /clickhouse endpoint) must be kept on every request.
+  const url = new URL(options.url);
+  const pathname = url.pathname.replace(/\/+$/, '');
+  url.pathname = '/';
   return createClient({
-    url: options.url,
+    url: url.toString(),
+    ...(pathname ? { pathname } : {}),
     username: options.username ?? 'default',
     password: options.password ?? '',
     request_timeout: 30_000,
