@@ -11,6 +11,7 @@ import type { OptimizerResult } from '../optimizer/proposal.ts';
 import { checkActivation, type GuardResult } from '../optimizer/rollback-guard.ts';
 import { startOptimizerSchedule } from '../optimizer/schedule.ts';
 import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
+import type { PolicyVersionRow } from '../gateway/policy/policy-version-verify.ts';
 import { GatewayError } from '../gateway/errors/gateway-error.ts';
 
 export interface OptimizerRun {
@@ -46,6 +47,63 @@ export interface OptimizerLoopOptions {
 
 const RunBody = z.object({ cost_center: z.string().optional(), dry_run: z.boolean().optional() }).strict();
 
+/** After the guard rolled back an optimizer rule, the same change is not proposed again for this long (the guard's baseline window). */
+export const ROLLBACK_COOLDOWN_DAYS = 14;
+
+/** An optimizer rule an automatic rollback took out. */
+interface GuardRollback {
+  rule: RoutingRule;
+  /** The version that was rolled back. */
+  fromVersion: number;
+  at: Date;
+}
+
+function versionTime(row: PolicyVersionRow): Date {
+  return new Date(`${row.created_at.replace(' ', 'T')}Z`);
+}
+
+/**
+ * Optimizer rules taken out by automatic rollbacks since `since`. An automatic rollback is a
+ * system-signed version made by `rollbackToParent` (proposal id `rollback_…`; approved rollbacks
+ * go through proposals); its parent is the version it reverted.
+ */
+function guardRollbacks(versions: readonly PolicyVersionRow[], since: Date): GuardRollback[] {
+  const byHash = new Map(versions.map((row) => [row.hash, row]));
+  const found: GuardRollback[] = [];
+  for (const row of versions) {
+    if (!row.proposal_id.startsWith('rollback_') || versionTime(row) < since) continue;
+    const reverted = byHash.get(row.parent_hash);
+    if (!reverted) continue;
+    const before = byHash.get(reverted.parent_hash);
+    const rules = addedRules(JSON.parse(reverted.document) as PolicyDocument, before ? (JSON.parse(before.document) as PolicyDocument) : undefined);
+    for (const rule of rules) found.push({ rule, fromVersion: reverted.version, at: versionTime(row) });
+  }
+  return found;
+}
+
+const pairKey = (rule: RoutingRule) => JSON.stringify([[...rule.cost_centers].sort(), [...(rule.when.requested_models ?? [])].sort(), rule.route_to]);
+
+/**
+ * The search only sees eval scores, and a rolled-back rule's bad turns are few next to weeks of
+ * history: left alone it proposes the same change again (same data, same policy → even the same
+ * proposal id) and the loop oscillates. A proposal for a (cost center, requested → target) change
+ * the guard rolled back within the cool-down becomes `no_improvement` with the reason.
+ */
+function coolDown(result: OptimizerResult, rollbacks: readonly GuardRollback[]): OptimizerResult {
+  if (result.status !== 'proposal') return result;
+  const rollback = rollbacks.find((entry) => pairKey(entry.rule) === pairKey(result.rule));
+  if (!rollback) return result;
+  const until = new Date(rollback.at.getTime() + ROLLBACK_COOLDOWN_DAYS * 86_400_000);
+  return {
+    status: 'no_improvement',
+    costCenter: result.costCenter,
+    reason: 'rolled_back_recently',
+    summary:
+      `for ${result.costCenter}, ${result.math.requestedModel} → ${result.math.targetModel} was rolled back by the rollback guard at ${rollback.at.toISOString()} ` +
+      `(rule ${rollback.rule.id} of version ${rollback.fromVersion}); not proposed again before ${until.toISOString()}`,
+  };
+}
+
 /** Rules the active version added over its parent: the change the guard must watch. */
 function addedRules(current: PolicyDocument, parent: PolicyDocument | undefined): RoutingRule[] {
   const before = new Set((parent?.rules ?? []).map((rule) => JSON.stringify(rule)));
@@ -63,7 +121,9 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
 
   const run: OptimizerLoop['run'] = async (input = {}) => {
     const policy = governance.store.current();
-    const results = await runOptimizer({ clickhouse: options.clickhouse, database: options.database, policy: policy.document, costCenter: input.costCenter, seed: options.config.optimizer.seed, onProgress: input.onProgress });
+    const found = await runOptimizer({ clickhouse: options.clickhouse, database: options.database, policy: policy.document, costCenter: input.costCenter, seed: options.config.optimizer.seed, onProgress: input.onProgress });
+    const rollbacks = guardRollbacks(await governance.store.versions(), new Date(Date.now() - ROLLBACK_COOLDOWN_DAYS * 86_400_000));
+    const results = found.map((result) => coolDown(result, rollbacks));
     const proposals: ProposalView[] = [];
     if (input.dryRun) return { results, proposals };
     const pending = await governance.service.listProposals('pending');

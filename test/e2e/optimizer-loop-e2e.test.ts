@@ -222,4 +222,15 @@ describe('optimizer loop end to end on a running gateway (issue 8)', () => {
     expect(typeof alert.ts).toBe('string');
     expect(alert.observedRegression).toBeGreaterThan(0.2);
   });
+
+  it('the loop does not oscillate: the optimizer does not propose the rolled-back change again during the cool-down', async () => {
+    const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', { cost_center: COST_CENTER });
+    expect(run.status).toBe(200);
+    expect(run.body.proposals).toEqual([]);
+    expect(run.body.results).toEqual([
+      expect.objectContaining({ status: 'no_improvement', costCenter: COST_CENTER, reason: 'rolled_back_recently', summary: expect.stringContaining(`${EXPENSIVE} → ${CHEAPER} was rolled back by the rollback guard`) }),
+    ]);
+    expect(run.body.results[0].summary).toContain(`rule ${expected.rule.id} of version 2`);
+    expect((await admin(gatehouse.url, 'GET', '/admin/policy/proposals?status=pending')).body.proposals).toEqual([]);
+  });
 });
