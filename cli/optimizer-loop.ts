@@ -11,7 +11,7 @@ import type { OptimizerResult } from '../optimizer/proposal.ts';
 import { checkActivation, type GuardResult } from '../optimizer/rollback-guard.ts';
 import { startOptimizerSchedule } from '../optimizer/schedule.ts';
 import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
-import type { PolicyVersionRow } from '../gateway/policy/policy-version-verify.ts';
+import { findParent, type PolicyVersionRow } from '../gateway/policy/policy-version-verify.ts';
 import { GatewayError } from '../gateway/errors/gateway-error.ts';
 
 export interface OptimizerRun {
@@ -22,6 +22,7 @@ export interface OptimizerRun {
 
 export interface GuardCheck {
   ruleId: string;
+  /** The version that activated the rule (later versions that kept it are watched with it). */
   policyVersion: number;
   result: GuardResult;
   rolledBack: boolean;
@@ -62,21 +63,27 @@ function versionTime(row: PolicyVersionRow): Date {
   return new Date(`${row.created_at.replace(' ', 'T')}Z`);
 }
 
+/** Optimizer rules (enforced, from a proposal) of `current` that `other` does not have. */
+function optimizerRulesMissingFrom(current: PolicyDocument, other: PolicyDocument | undefined): RoutingRule[] {
+  const kept = new Set((other?.rules ?? []).map((rule) => JSON.stringify(rule)));
+  return current.rules.filter((rule) => !rule.dry_run && rule.proposal_id !== undefined && !kept.has(JSON.stringify(rule)));
+}
+
+const documentOf = (row: PolicyVersionRow) => JSON.parse(row.document) as PolicyDocument;
+
 /**
  * Optimizer rules taken out by automatic rollbacks since `since`. An automatic rollback is a
- * system-signed version made by `rollbackToParent` (proposal id `rollback_…`; approved rollbacks
- * go through proposals); its parent is the version it reverted.
+ * system-signed version made by `rollbackToParent` or `revertRule` (proposal id `rollback_…`;
+ * approved rollbacks go through proposals); its parent is the version it reverted.
  */
 function guardRollbacks(versions: readonly PolicyVersionRow[], since: Date): GuardRollback[] {
-  const byHash = new Map(versions.map((row) => [row.hash, row]));
+  const rows = new Map(versions.map((row) => [row.version, row]));
   const found: GuardRollback[] = [];
   for (const row of versions) {
     if (!row.proposal_id.startsWith('rollback_') || versionTime(row) < since) continue;
-    const reverted = byHash.get(row.parent_hash);
+    const reverted = findParent(row, rows);
     if (!reverted) continue;
-    const before = byHash.get(reverted.parent_hash);
-    const rules = addedRules(JSON.parse(reverted.document) as PolicyDocument, before ? (JSON.parse(before.document) as PolicyDocument) : undefined);
-    for (const rule of rules) found.push({ rule, fromVersion: reverted.version, at: versionTime(row) });
+    for (const rule of optimizerRulesMissingFrom(documentOf(reverted), documentOf(row))) found.push({ rule, fromVersion: reverted.version, at: versionTime(row) });
   }
   return found;
 }
@@ -104,20 +111,37 @@ function coolDown(result: OptimizerResult, rollbacks: readonly GuardRollback[]):
   };
 }
 
-/** Rules the active version added over its parent: the change the guard must watch. */
-function addedRules(current: PolicyDocument, parent: PolicyDocument | undefined): RoutingRule[] {
-  const before = new Set((parent?.rules ?? []).map((rule) => JSON.stringify(rule)));
-  return current.rules.filter((rule) => !rule.dry_run && rule.proposal_id !== undefined && !before.has(JSON.stringify(rule)));
+/** An optimizer rule in force and the version that brought it in. */
+interface WatchedRule {
+  rule: RoutingRule;
+  /** The oldest version of the unbroken run of versions, ending at the active one, that has the rule. */
+  since: PolicyVersionRow;
+}
+
+/**
+ * Every optimizer rule of the active version with the version that activated it, followed back
+ * through the versions approved on top of it: a budget change approved the day after must not
+ * end the watch over a rule whose regression is still being measured.
+ */
+function watchedRules(active: PolicyVersionRow, rows: Map<number, PolicyVersionRow>): WatchedRule[] {
+  return optimizerRulesMissingFrom(documentOf(active), undefined).map((rule) => {
+    const text = JSON.stringify(rule);
+    let since = active;
+    for (let parent = findParent(since, rows); parent && documentOf(parent).rules.some((other) => JSON.stringify(other) === text); parent = findParent(since, rows)) since = parent;
+    return { rule, since };
+  });
 }
 
 /**
  * The closed loop around the optimizer: scheduled runs that file proposals with governance (never
  * activate them: an approver must sign), and a rollback guard that watches what an approved
- * optimizer rule did to eval scores and reverts to the parent version when quality regressed.
+ * optimizer rule did to eval scores and, when quality regressed, reverts to the parent version (or,
+ * when other changes were approved since, takes just the rule out).
  */
 export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop {
   const { governance, logger } = options;
   const rolledBack = new Set<number>();
+  const accepted = new Set<string>();
 
   const run: OptimizerLoop['run'] = async (input = {}) => {
     const policy = governance.store.current();
@@ -147,30 +171,37 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
   const guard: OptimizerLoop['guard'] = async () => {
     const active = governance.store.current();
     if (rolledBack.has(active.version)) return [];
-    const versions = await governance.store.versions();
-    const currentRow = versions.find((row) => row.version === active.version);
-    const parentRow = versions.find((row) => row.hash === currentRow?.parent_hash);
-    const parent = parentRow ? (JSON.parse(parentRow.document) as PolicyDocument) : undefined;
+    const rows = new Map((await governance.store.versions()).map((row) => [row.version, row]));
+    const activeRow = rows.get(active.version);
+    if (!activeRow) return [];
     const checks: GuardCheck[] = [];
-    for (const rule of addedRules(active.document, parent)) {
+    for (const { rule, since } of watchedRules(activeRow, rows)) {
+      const watchKey = `${rule.id}@${since.version}`;
+      if (accepted.has(watchKey)) continue;
       for (const costCenter of rule.cost_centers) {
         const center = active.document.cost_centers[costCenter];
-        if (!center || !currentRow) continue;
+        if (!center) continue;
         const result = await checkActivation({
           clickhouse: options.clickhouse,
           database: options.database,
-          activation: { costCenter, rule, policyVersion: active.version, activatedAt: new Date(`${currentRow.created_at.replace(' ', 'T')}Z`), qualityRegressionLimit: center.quality_regression_limit, timezone: center.timezone },
+          activation: { costCenter, rule, policyVersion: since.version, activatedAt: versionTime(since), qualityRegressionLimit: center.quality_regression_limit, timezone: center.timezone },
         });
-        let reverted = false;
-        if (result.decision === 'rollback' && !rolledBack.has(active.version)) {
-          rolledBack.add(active.version);
-          const reason = `rollback guard: rule ${rule.id} regressed quality for ${costCenter} beyond the ${(center.quality_regression_limit * 100).toFixed(1)}% limit`;
-          const rollback = await governance.service.rollbackToParent({ reason, numbers: result.numbers as unknown as Record<string, unknown> });
-          options.alert?.({ event: 'policy.rolled_back', cost_center: costCenter, ts: new Date().toISOString(), rule_id: rule.id, from_version: rollback.from_version, version: rollback.version, ...result.numbers });
-          logger.warn({ rule: rule.id, costCenter, numbers: result.numbers, version: rollback.version }, 'policy rolled back automatically');
-          reverted = true;
+        // The sequential test stops at a boundary: an accepted rule is not judged again (until a restart).
+        if (result.decision === 'accept') accepted.add(watchKey);
+        if (result.decision !== 'rollback' || rolledBack.has(active.version)) {
+          checks.push({ ruleId: rule.id, policyVersion: since.version, result, rolledBack: false });
+          continue;
         }
-        checks.push({ ruleId: rule.id, policyVersion: active.version, result, rolledBack: reverted });
+        rolledBack.add(active.version);
+        const reason = `rollback guard: rule ${rule.id} regressed quality for ${costCenter} beyond the ${(center.quality_regression_limit * 100).toFixed(1)}% limit`;
+        const numbers = result.numbers as unknown as Record<string, unknown>;
+        // The version that added the rule is still the active one: restore its parent exactly. Otherwise
+        // later approved changes stay and only the rule goes.
+        const rollback = since.version === active.version ? await governance.service.rollbackToParent({ reason, numbers }) : await governance.service.revertRule({ ruleId: rule.id, reason, numbers });
+        options.alert?.({ event: 'policy.rolled_back', cost_center: costCenter, ts: new Date().toISOString(), rule_id: rule.id, from_version: rollback.from_version, version: rollback.version, rule_version: since.version, ...result.numbers });
+        logger.warn({ rule: rule.id, costCenter, numbers: result.numbers, version: rollback.version }, 'policy rolled back automatically');
+        checks.push({ ruleId: rule.id, policyVersion: since.version, result, rolledBack: true });
+        return checks; // the active version changed: the next look starts from it
       }
     }
     return checks;

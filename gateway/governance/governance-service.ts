@@ -312,6 +312,31 @@ export class GovernanceService {
     return { version: activated.version, from_version: current.version, restored_version: parentRow.version };
   }
 
+  /**
+   * Automatic revert of one rule (the rollback guard, when later versions were approved on top of
+   * the one that added it): a new version = the active document without the rule, signed by the
+   * system key. Everything else approved since stays in force. Audits `policy.rolled_back`
+   * (`rule_id`, numbers) and `policy.activated`.
+   */
+  async revertRule(input: RollbackToParentInput & { ruleId: string }): Promise<RollbackResult & { rule_id: string }> {
+    if (typeof input.reason !== 'string' || input.reason.trim() === '') throw invalid('reason is required', 'reason');
+    await this.options.store.reload();
+    const current = this.options.store.current();
+    const rule = current.document.rules.find((candidate) => candidate.id === input.ruleId);
+    if (!rule) throw invalid(`rule ${input.ruleId} is not in the active version ${current.version}`, 'rule_id');
+    const document = parsePolicyDocument({ ...JSON.parse(canonicalJson(current.document)), rules: current.document.rules.filter((candidate) => candidate.id !== input.ruleId) }, `policy version ${current.version} without rule ${input.ruleId}`);
+    const proposalId = `rollback_${randomBytes(8).toString('hex')}`;
+    const { signature, signedBy } = this.options.store.systemSign(proposalId, current.hash, document);
+    const activated = await this.options.store.activate({ document, baseHash: current.hash, proposalId, signature, signedBy, approvedBy: signedBy, justification: input.reason });
+    const actor = input.actor ?? 'system';
+    const centers = diffPolicies(current.document, document).cost_centers;
+    const costCenter = centers.length === 1 && centers[0] !== '*' ? { cost_center: centers[0] } : {};
+    this.options.audit.record({ actor, action: 'policy.rolled_back', subject: `policy:${current.version}`, ...costCenter, details: { from_version: current.version, version: activated.version, rule_id: input.ruleId, reason: input.reason, numbers: input.numbers ?? {}, automatic: true, proposal_id: proposalId, cost_centers: centers }, policy_version: activated.version });
+    this.options.audit.record({ actor, action: 'policy.activated', subject: `policy:${activated.version}`, ...costCenter, details: { version: activated.version, hash: activated.hash, parent_hash: activated.parentHash, proposal_id: proposalId, approved_by: signedBy, previous_version: current.version }, policy_version: activated.version });
+    // No earlier document comes back: the restored state is the active one minus the rule.
+    return { version: activated.version, from_version: current.version, restored_version: current.version, rule_id: input.ruleId };
+  }
+
   /** Every version, newest first, with which one is in force. */
   async history(): Promise<PolicyVersionView[]> {
     const active = this.options.store.current().version;

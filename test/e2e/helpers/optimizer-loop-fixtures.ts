@@ -147,9 +147,9 @@ export async function insertHistory(clickhouse: ClickHouseClient, database: stri
   let scores: EvalScoreRow[] = [];
   let scoreRows = 0;
   const pending: Promise<unknown>[] = [];
-  // Each insert carries its own deduplication token: on chDB a token the gateway's BatchWriter set
-  // stays on the shared session, and a token-less insert into `spans` right after it would be
-  // dropped as a duplicate (see shared/clickhouse/query-scoped-settings.ts).
+  // Each insert carries its own deduplication token, and the count is checked after: before c572b4a
+  // a token the gateway's BatchWriter set stayed on chDB's one session, and token-less inserts into
+  // `spans` right after it were silently dropped as duplicates (found by this test).
   const insert = (table: string, values: unknown[]) => clickhouse.insert({ table: `${database}.${table}`, values, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: `history-${randomUUID()}` } });
   const flush = () => {
     if (spans.length > 0) pending.push(insert('spans', spans));

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OptimizerProposal } from '../../optimizer/proposal.ts';
+import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
+import { admin, approve, makeApprover, propose, startAlertReceiver, waitUntil, type AlertReceiver } from './helpers/e2e-client.ts';
+import {
+  CHEAPER,
+  EXPENSIVE,
+  TOOL_TURNS_PER_SESSION,
+  codexFakeAnswer,
+  insertHistory,
+  loopPolicy,
+  middayZone,
+  pickHistorySeed,
+  playCodexSession,
+  playSessions,
+  type HistoryOptions,
+  type SessionTurn,
+} from './helpers/optimizer-loop-fixtures.ts';
+
+/**
+ * Issue 8, the guard after later approvals: an optimizer rule is approved (version 2), then an
+ * unrelated human change for another cost center (version 3). The rule's regression must still be
+ * caught, and the revert must take out only the rule, keeping version 3's change in force.
+ * History from the simulator (optimizer/simulate.ts); the regression is real traffic scored by the evaluator.
+ */
+
+const COST_CENTER = 'platform';
+const KEY = 'vk_later_platform';
+const platformLead = makeApprover('platform-lead', [COST_CENTER]);
+const dataLead = makeApprover('data-lead', ['data-eng']);
+const now = Date.now();
+const zone = middayZone(now);
+const historyBase: Omit<HistoryOptions, 'seed'> = { developers: 100, days: 21, offsetHours: zone.offsetHours, nowMillis: now };
+
+describe('rollback guard when other changes were approved on top of the optimizer rule (issue 8)', () => {
+  let upstream: FakeResponsesUpstream;
+  let alerts: AlertReceiver;
+  let gatehouse: TestGatehouse;
+  let expected: OptimizerProposal;
+  let sessions = 0;
+  const session = () => playCodexSession(gatehouse.url, KEY, `later-${(sessions += 1)}`, EXPENSIVE);
+
+  beforeAll(async () => {
+    alerts = await startAlertReceiver();
+    upstream = await startFakeResponsesUpstream((body) => codexFakeAnswer(body));
+    const policy = loopPolicy({ timezone: zone.timezone, keys: [{ key: KEY, developer: 'pat', cost_center: COST_CENTER }], approvers: [platformLead.policyEntry(), dataLead.policyEntry()], webhookUrl: alerts.url });
+    const picked = pickHistorySeed(historyBase, policy, COST_CENTER, 42);
+    expected = picked.proposal;
+    gatehouse = await startTestGatehouse({
+      providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
+      policy,
+      extraConfig: { evaluator: { session_idle_seconds: 1 }, optimizer: { seed: 42, interval_seconds: 86_400, guard_interval_seconds: 3_600 } },
+    });
+    await insertHistory(gatehouse.clickhouse, 'gatehouse', { ...historyBase, seed: picked.seed });
+  }, 120_000);
+
+  afterAll(async () => {
+    await gatehouse?.stop();
+    await upstream?.close();
+    await alerts?.close();
+  });
+
+  it('approves the optimizer rule (version 2), then a data-eng budget change (version 3)', async () => {
+    const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', { cost_center: COST_CENTER });
+    expect(run.body.proposals).toHaveLength(1);
+    expect((await approve(gatehouse.url, run.body.proposals[0], platformLead)).body.version).toBe(2);
+    const budget = await propose(gatehouse.url, { cost_centers: { 'data-eng': { budgets: { developer: { daily_usd: 40 } } } } }, 'data-eng: daily developer budget');
+    expect((await approve(gatehouse.url, budget, dataLead)).body.version).toBe(3);
+    const turns = await session();
+    expect(turns.every((turn) => turn.servedModel === CHEAPER && turn.policyVersion === '3')).toBe(true);
+  });
+
+  it('the guard still watches the rule from version 2 and, on regression, takes out only the rule', async () => {
+    const treatment: SessionTurn[] = [];
+    let rolledBack: Record<string, any> | undefined;
+    const looks: number[] = [];
+    for (let wave = 0; wave < 8 && !rolledBack; wave += 1) {
+      treatment.push(...(await playSessions(10, 5, () => session())));
+      const toolTurns = ((treatment.length + TOOL_TURNS_PER_SESSION + 1) * TOOL_TURNS_PER_SESSION) / (TOOL_TURNS_PER_SESSION + 1);
+      await waitUntil('the evaluator to score the wave', async () => {
+        await gatehouse.context.tracing.forceFlush();
+        await gatehouse.writer.flush();
+        const [row] = await (await gatehouse.clickhouse.query({ query: `SELECT count() AS n FROM gatehouse.eval_scores FINAL WHERE scorer = 'tool_use_accuracy' AND rule_id = '${expected.rule.id}'`, format: 'JSONEachRow' })).json<{ n: string }>();
+        return Number(row?.n) >= toolTurns;
+      }, 15_000, 100);
+      const guard = await admin(gatehouse.url, 'POST', '/admin/optimizer/guard');
+      expect(guard.body.checks).toHaveLength(1);
+      const [check] = guard.body.checks;
+      expect(check).toMatchObject({ ruleId: expected.rule.id, policyVersion: 2 });
+      looks.push(check.result.numbers.treatment.n);
+      if (check.rolledBack) rolledBack = check;
+    }
+    expect(rolledBack?.result.decision).toBe('rollback');
+    expect(rolledBack?.result.numbers.treatment.n).toBeGreaterThanOrEqual(200);
+    console.log(`rule of version 2 rolled back at version 3 after looks at ${looks.join(', ')} treatment turns`);
+
+    const policy = await admin(gatehouse.url, 'GET', '/admin/policy');
+    expect(policy.body).toMatchObject({ version: 4, refusal: null });
+    expect(policy.body.document.rules).toEqual([]);
+    expect(policy.body.document.cost_centers['data-eng'].budgets).toEqual({ developer: { daily_usd: 40 } });
+
+    const turns = await session();
+    expect(turns.every((turn) => turn.servedModel === EXPENSIVE && turn.policyVersion === '4')).toBe(true);
+    expect(upstream.requests.at(-1)?.body.model).toBe(EXPENSIVE);
+
+    await waitUntil('policy.rolled_back in the audit export', async () => {
+      await gatehouse.governance.audit.flush();
+      await gatehouse.writer.flush();
+      return (await admin(gatehouse.url, 'GET', '/admin/audit')).text.includes('"policy.rolled_back"');
+    });
+    const events = (await admin(gatehouse.url, 'GET', '/admin/audit')).text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const event = events.find((entry) => entry.action === 'policy.rolled_back')!;
+    const details = typeof event.details === 'string' ? JSON.parse(event.details) : event.details;
+    expect(event).toMatchObject({ actor: 'system', cost_center: COST_CENTER, policy_version: 4 });
+    expect(details).toMatchObject({ from_version: 3, version: 4, rule_id: expected.rule.id, automatic: true });
+    expect((await admin(gatehouse.url, 'GET', '/admin/audit/verify')).body).toMatchObject({ ok: true });
+    await waitUntil('the rollback webhook', () => alerts.alerts.some((alert) => alert.event === 'policy.rolled_back'));
+    expect(alerts.alerts.find((alert) => alert.event === 'policy.rolled_back')).toMatchObject({ cost_center: COST_CENTER, rule_id: expected.rule.id, from_version: 3, version: 4, rule_version: 2 });
+  }, 60_000);
+});
