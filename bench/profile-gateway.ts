@@ -27,7 +27,8 @@ for (const part of (process.env.DISABLE ?? '').split(',').filter(Boolean)) {
   else if (part === 'metrics') {
     const noop = { inc() {}, observe() {} };
     Object.assign(gatehouse.context.metrics, { requests: noop, latency: noop, ttfb: noop });
-  } else context[part] = undefined;
+  } else if (part === 'storage') (gatehouse.writer as unknown as { write: () => void }).write = () => {};
+  else context[part] = undefined;
 }
 const options = { url: `${gatehouse.url}/v1/responses`, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' }, body: JSON.stringify({ model: 'gpt-5.5', input: 'hi', stream: process.env.STREAM === '1' }), connections };
 await autocannon({ ...options, duration: 2 });

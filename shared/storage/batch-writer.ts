@@ -6,7 +6,11 @@ export interface BatchWriterOptions {
   client: ClickHouseClient;
   database: string;
   spool: DiskSpool;
-  /** Flush when this many rows are queued. @defaultValue 500 */
+  /**
+   * Flush when this many rows are queued. ClickHouse writes a part per insert, so fewer, larger
+   * inserts cost less per row (measured on chDB: 31 µs/row at 500 rows, 16 µs/row at 5,000).
+   * @defaultValue 5000
+   */
   maxBatchRows?: number;
   /** Flush at least this often. @defaultValue 1000 */
   flushIntervalMillis?: number;
@@ -41,7 +45,7 @@ export class BatchWriter {
 
   constructor(options: BatchWriterOptions) {
     this.options = {
-      maxBatchRows: 500,
+      maxBatchRows: 5000,
       flushIntervalMillis: 1000,
       maxQueueRows: 100_000,
       replayIntervalMillis: 2000,
