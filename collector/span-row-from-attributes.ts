@@ -15,20 +15,26 @@ const NUMBER_COLUMNS = [
 const BOOLEAN_COLUMNS = ['stream', 'rule_dry_run'] as const satisfies readonly (keyof SpanRow)[];
 const ARRAY_COLUMNS = ['tags', 'translation_warnings'] as const satisfies readonly (keyof SpanRow)[];
 
+const pairs = <T extends readonly (keyof SpanRow)[]>(columns: T) => columns.map((column) => [column, attributeNameOf(column)] as const);
+const STRING_PAIRS = pairs(STRING_COLUMNS);
+const NUMBER_PAIRS = pairs(NUMBER_COLUMNS);
+const BOOLEAN_PAIRS = pairs(BOOLEAN_COLUMNS);
+const ARRAY_PAIRS = pairs(ARRAY_COLUMNS);
+
 /** Maps a turn span's attributes (OTel or OTLP-decoded) back to its `gatehouse.spans` row. */
 export function spanRowFromAttributes(attributes: Attributes, traceId: string, spanId: string): SpanRow {
   const row: Record<string, unknown> = { trace_id: traceId, span_id: spanId };
-  for (const column of STRING_COLUMNS) {
-    const value = attributes[attributeNameOf(column)];
+  for (const [column, name] of STRING_PAIRS) {
+    const value = attributes[name];
     row[column] = value === undefined || value === null ? '' : String(value);
   }
-  for (const column of NUMBER_COLUMNS) {
-    const value = Number(attributes[attributeNameOf(column)] ?? 0);
+  for (const [column, name] of NUMBER_PAIRS) {
+    const value = Number(attributes[name] ?? 0);
     row[column] = Number.isFinite(value) ? value : 0;
   }
-  for (const column of BOOLEAN_COLUMNS) row[column] = attributes[attributeNameOf(column)] === true;
-  for (const column of ARRAY_COLUMNS) {
-    const value = attributes[attributeNameOf(column)];
+  for (const [column, name] of BOOLEAN_PAIRS) row[column] = attributes[name] === true;
+  for (const [column, name] of ARRAY_PAIRS) {
+    const value = attributes[name];
     row[column] = Array.isArray(value) ? value.map(String) : [];
   }
   return row as unknown as SpanRow;

@@ -17,8 +17,13 @@ export const SEMCONV_ATTRIBUTE_OF: Partial<Record<keyof SpanRow, string>> = {
   error_code: 'error.type',
 };
 
+const NAME_CACHE = new Map<string, string>();
+
+/** The attribute carrying `column` (cached: this runs for every column of every span). */
 export function attributeNameOf(column: keyof SpanRow): string {
-  return SEMCONV_ATTRIBUTE_OF[column] ?? `gatehouse.${column}`;
+  let name = NAME_CACHE.get(column);
+  if (name === undefined) NAME_CACHE.set(column, (name = SEMCONV_ATTRIBUTE_OF[column] ?? `gatehouse.${column}`));
+  return name;
 }
 
 export const TURN_SPAN_NAME = 'gatehouse.turn';
