@@ -77,7 +77,9 @@ async function concurrent(server: Server, stream: boolean): Promise<{ rps: numbe
 const upstream = await start('upstream', './fake-upstream-server.ts');
 const bare = await start('bare proxy', './bare-proxy-server.ts', { UPSTREAM_URL: upstream.url });
 const gatehouse = await start('gatehouse', './gatehouse-server.ts', { UPSTREAM_URL: upstream.url });
-const targets = [upstream, bare, gatehouse];
+// The same gateway translating Responses to a Chat Completions upstream: what translation adds.
+const translated = await start('translated', './gatehouse-server.ts', { UPSTREAM_URL: upstream.url, TRANSLATED_PROVIDER_TYPE: 'openai-chat' });
+const targets = [upstream, bare, gatehouse, translated];
 
 type Figures = { c1p50: number; ttfb: number; rps: number; p50: number; p99: number; cpu: number };
 const results: Record<string, Record<string, Figures[]>> = {};
@@ -114,28 +116,37 @@ for (const [mode, byTarget] of Object.entries(results)) {
     ttfb_overhead_ms_over_bare_proxy: med('gatehouse', 'ttfb') - med('bare proxy', 'ttfb'),
     cpu_ratio: med('gatehouse', 'cpu') / med('bare proxy', 'cpu'),
   };
+  const translationAdded = med('translated', 'c1p50') - med('gatehouse', 'c1p50');
+  Object.assign(figures, { translation_added_p50_ms: translationAdded, translated_throughput_ratio: med('translated', 'rps') / med('bare proxy', 'rps') });
   summary[mode] = figures;
   console.log(`  → throughput gatehouse ÷ bare proxy: ${figures.throughput_ratio.toFixed(2)}× (target ≥ 0.75)`);
   console.log(`  → added latency per hop at c=1: bare proxy ${addedBare.toFixed(3)} ms, gatehouse ${addedGatehouse.toFixed(3)} ms → gatehouse adds ${figures.added_p50_ms_over_bare_proxy.toFixed(3)} ms over the bare proxy (target ≤ 0.3)`);
   console.log(`  → TTFB overhead over the bare proxy: ${figures.ttfb_overhead_ms_over_bare_proxy.toFixed(3)} ms (target ≤ 1 ms) · CPU per request ${figures.cpu_ratio.toFixed(2)}× the bare proxy`);
+  console.log(`  → translation (Responses → Chat Completions upstream) adds ${translationAdded.toFixed(3)} ms p50 over pass-through at c=1 (target ≤ 0.2)`);
 }
 
-const extras = ['./translation-bench.ts', './budget-bench.ts', './evaluator-bench.ts'];
-for (const extra of extras) {
-  try {
-    const module = (await import(extra)) as { runBench?: () => Promise<Record<string, unknown>> };
-    if (module.runBench) {
-      const figures = await module.runBench();
-      summary[extra] = figures;
-      console.log(`\n${extra}: ${JSON.stringify(figures)}`);
-    }
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') console.log(`\n${extra}: failed: ${(error as Error).message}`);
-  }
+// Micro-benchmarks of the parts, each in this process.
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const { runTranslationBench } = await import('./translation-bench.ts');
+const { runBudgetBench } = await import('./budget-bench.ts');
+const { runEvaluatorBench } = await import('./evaluator-bench.ts');
+const translation = await runTranslationBench({ iterations: flags.quick ? 100 : 300 });
+console.log('\ntranslation of a 38.8 KB Codex request and a 20-chunk stream, p50 µs per request:');
+for (const [provider, phases] of Object.entries(translation.providers)) console.log(`  ${provider.padEnd(13)} request ${JSON.stringify(phases.request)}  stream ${JSON.stringify(phases.stream20)}`);
+summary.translation = translation;
+const budgets = await runBudgetBench({ redisUrl }).catch((error: unknown) => ({ error: (error as Error).message }));
+console.log(`\nbudget check (scopes + reserve + settle): ${JSON.stringify(budgets)}`);
+summary.budgets = budgets;
+for (const mode of [undefined, redisUrl]) {
+  const evaluator = await runEvaluatorBench({ sessions: flags.quick ? 150 : 400, redisUrl: mode }).catch((error: unknown) => ({ error: (error as Error).message }));
+  console.log(`\nevaluator (${mode ? 'distributed, BullMQ on Redis' : 'embedded'}): ${JSON.stringify(evaluator)}`);
+  summary[`evaluator_${mode ? 'distributed' : 'embedded'}`] = evaluator;
 }
 
 console.log(`\nJSON ${JSON.stringify(summary)}`);
-gatehouse.process.send('stop');
-await new Promise((resolve) => gatehouse.process.once('exit', resolve));
+for (const server of [gatehouse, translated]) {
+  server.process.send('stop');
+  await new Promise((resolve) => server.process.once('exit', resolve));
+}
 upstream.process.kill();
 bare.process.kill();

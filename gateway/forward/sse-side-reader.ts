@@ -1,7 +1,10 @@
 import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
 import { toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
 
+import { StringDecoder } from 'node:string_decoder';
+
 const RESPONSES_FINAL_EVENTS = ['response.completed', 'response.failed', 'response.incomplete'];
+const RESPONSES_PARSED_EVENTS = new Set([...RESPONSES_FINAL_EVENTS, 'error']);
 
 /**
  * Reads a pass-through SSE stream on the side without slowing it: only the few events that carry
@@ -16,6 +19,8 @@ export class SseSideReader {
   /** Delta frames seen (text, arguments, reasoning): about one token each on OpenAI streams. */
   deltaFrames = 0;
   private buffer = '';
+  /** Keeps a multi-byte character split across two chunks whole. */
+  private readonly decoder = new StringDecoder('utf8');
   private readonly protocol: 'openai-responses' | 'openai-chat';
   private readonly chatToolCalls = new Map<number, OutputToolCall>();
 
@@ -24,19 +29,21 @@ export class SseSideReader {
   }
 
   push(chunk: Buffer): void {
-    this.buffer += chunk.toString('utf8');
-    if (this.buffer.includes('\r')) this.buffer = this.buffer.replaceAll('\r\n', '\n');
-    let boundary = this.buffer.indexOf('\n\n');
+    let text = this.buffer + this.decoder.write(chunk);
+    if (text.includes('\r')) text = text.replaceAll('\r\n', '\n');
+    let start = 0;
+    let boundary = text.indexOf('\n\n');
     while (boundary !== -1) {
-      const frame = this.buffer.slice(0, boundary);
-      this.buffer = this.buffer.slice(boundary + 2);
-      this.onFrame(frame);
-      boundary = this.buffer.indexOf('\n\n');
+      this.onFrame(text, start, boundary);
+      start = boundary + 2;
+      boundary = text.indexOf('\n\n', start);
     }
+    this.buffer = start === 0 ? text : text.slice(start);
   }
 
   finish(): void {
-    if (this.buffer.trim().length > 0) this.onFrame(this.buffer);
+    this.buffer += this.decoder.end();
+    if (this.buffer.trim().length > 0) this.onFrame(this.buffer, 0, this.buffer.length);
     this.buffer = '';
     if (this.protocol === 'openai-chat') this.toolCalls = [...this.chatToolCalls.values()];
     // Cut short (client gone, upstream died): no final usage, but what was generated was billed.
@@ -54,16 +61,27 @@ export class SseSideReader {
     return data;
   }
 
-  private onFrame(frame: string): void {
-    if (this.protocol === 'openai-responses') this.onResponsesFrame(frame);
-    else this.onChatFrame(frame);
+  private onFrame(text: string, start: number, end: number): void {
+    if (this.protocol === 'openai-responses') this.onResponsesFrame(text, start, end);
+    else this.onChatFrame(text.slice(start, end));
   }
 
-  private onResponsesFrame(frame: string): void {
-    if (frame.includes('.delta')) this.deltaFrames++;
-    const isFinal = RESPONSES_FINAL_EVENTS.some((name) => frame.includes(name));
-    const isError = !isFinal && (frame.startsWith('event: error') || frame.includes('"type":"error"'));
-    if (!isFinal && !isError) return;
+  /**
+   * Only frames that carry usage, the final output or an error are sliced and parsed; the rest are
+   * told apart by their `event:` name (or, for servers that omit it, the type at the data's head).
+   */
+  private onResponsesFrame(text: string, start: number, end: number): void {
+    let name: string;
+    if (text.startsWith('event:', start)) {
+      const lineEnd = text.indexOf('\n', start);
+      name = text.slice(start + 6, lineEnd === -1 || lineEnd > end ? end : lineEnd).trim();
+    } else {
+      const typeAt = text.indexOf('"type":"', start);
+      name = typeAt === -1 || typeAt > end ? '' : text.slice(typeAt + 8, text.indexOf('"', typeAt + 8));
+    }
+    if (name.endsWith('.delta')) this.deltaFrames++;
+    if (!RESPONSES_PARSED_EVENTS.has(name)) return;
+    const frame = text.slice(start, end);
     let event: { type?: string; response?: Record<string, unknown>; code?: string; message?: string };
     try {
       event = JSON.parse(SseSideReader.dataOf(frame)) as typeof event;
