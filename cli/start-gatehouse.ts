@@ -23,6 +23,7 @@ import { closeUpstreamPools } from '../gateway/transport/upstream-pool.ts';
 import { CircuitBreaker, renderCircuitMetrics } from '../gateway/transport/circuit-breaker.ts';
 import { forwardTranslated } from '../gateway/forward/forward-translated.ts';
 import { startGovernance } from '../gateway/governance/start-governance.ts';
+import { verifyOidcSubject } from '../gateway/governance/verify-oidc-approver.ts';
 import { createStateRedis } from '../gateway/state/create-state-redis.ts';
 import { MemoryAffinityStore } from '../gateway/state/memory-affinity-store.ts';
 import { RedisAffinityStore } from '../gateway/state/redis-affinity-store.ts';
@@ -188,7 +189,11 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     clickhouse,
     database,
     writer,
-    requireRole: createRequireRole(adminTokenEntries(config.admin.tokens)),
+    requireRole: createRequireRole(adminTokenEntries(config.admin.tokens), {
+      settings: () => policy.current().document.oidc,
+      approverOf: (subject) => policy.current().document.approvers.find((approver) => approver.oidc_subject === subject)?.id,
+      verify: verifyOidcSubject,
+    }),
     budgets: createBudgetGate({ ledger, audit, alert: (event) => alerter.send(event), onError: (error) => logger.warn({ err: error }, 'budget settle failed') }),
     affinity,
     upstreamGuard: breaker,

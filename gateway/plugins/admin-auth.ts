@@ -44,11 +44,37 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 
 export type RequireRole = (role: AdminRole) => preHandlerAsyncHookHandler;
 
-/** Builds `requireRole(role)`: a preHandler admitting admin tokens of that role or a higher one. */
-export function createRequireRole(entries: AdminTokenEntry[]): RequireRole {
+/**
+ * Single sign-on for people: an OIDC ID token as the bearer, verified against the active policy's
+ * `oidc` settings. Its subject is an approver when an approver lists it as `oidc_subject`,
+ * otherwise an analyst (read-only). Admin powers stay with admin tokens.
+ */
+export interface OidcSignIn {
+  settings(): { issuer: string; audience: string; jwks_url: string } | undefined;
+  approverOf(subject: string): string | undefined;
+  verify(idToken: string, settings: { issuer: string; audience: string; jwks_url: string }): Promise<string>;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+async function authenticateOidc(oidc: OidcSignIn | undefined, presented: string | undefined): Promise<AdminPrincipal | undefined> {
+  const settings = oidc?.settings();
+  if (!oidc || !settings || !presented || !JWT_SHAPE.test(presented)) return undefined;
+  try {
+    const subject = await oidc.verify(presented, settings);
+    const approver = oidc.approverOf(subject);
+    return approver ? { name: approver, role: 'approver' } : { name: `oidc:${subject}`, role: 'analyst' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds `requireRole(role)`: a preHandler admitting admin tokens (or OIDC sign-ins) of that role or a higher one. */
+export function createRequireRole(entries: AdminTokenEntry[], oidc?: OidcSignIn): RequireRole {
   return (role) =>
     async function requireAdminRole(request: FastifyRequest, _reply: FastifyReply) {
-      const principal = authenticateAdmin(entries, bearerToken(request));
+      const presented = bearerToken(request);
+      const principal = authenticateAdmin(entries, presented) ?? (await authenticateOidc(oidc, presented));
       if (!principal) {
         throw new GatewayError('invalid_api_key', {
           message: 'gatehouse: admin routes need "Authorization: Bearer <admin token>" (admin.tokens in gatehouse.yaml)',
