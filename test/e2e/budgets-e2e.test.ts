@@ -56,7 +56,7 @@ function policy(webhookUrl: string): Record<string, unknown> {
 
 /** A replayed Codex session (the real turn-2 request) whose last `failures` commands exited with code 1. */
 function replayedSession(failures: number, endWithSuccess = false): { headers: Record<string, string>; body: Record<string, unknown> } {
-  const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/codex-cli/responses-request-turn2.json', import.meta.url), 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
+  const fixture = JSON.parse(readFileSync(new URL('../fixtures/inbound/codex-cli/responses-request-turn2.json', import.meta.url), 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
   const input = [...(fixture.body.input as unknown[])];
   const output = (code: number) => `Chunk ID: 5e1a${code}\nWall time: 0.2000 seconds\nProcess exited with code ${code}\nOriginal token count: 4\nOutput:\n${code === 0 ? 'ok' : 'npm ERR! test failed'}\n`;
   for (let index = 0; index < failures; index += 1) {

@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { startTestGatehouse, waitForRows, TEST_KEY, TEST_ADMIN_TOKEN, TEST_ANALYST_TOKEN, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 
-const fixture = (turn: number) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/codex-cli/responses-request-turn${turn}.json`, import.meta.url), 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
+const fixture = (turn: number) => JSON.parse(readFileSync(new URL(`../fixtures/inbound/codex-cli/responses-request-turn${turn}.json`, import.meta.url), 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
 
 describe('pass-through fidelity and bad input', () => {
   let upstream: FakeResponsesUpstream;
