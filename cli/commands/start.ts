@@ -18,7 +18,7 @@ export async function runStartCommand(role: 'start' | Role, argv: string[], io: 
   io.out(`\nGatehouse (${running.roles.join(' + ')}) listening on ${running.url}  ·  policy v${policy.version}  ·  data in ${running.config.data_dir}`);
   if (running.roles.includes('gateway')) {
     io.out(`\nPoint Codex CLI at it:\n`);
-    io.out(codexConfigBlock(running.url, Object.keys(policy.document.models)[0] ?? 'gpt-5.5'));
+    io.out(codexConfigBlock(running.url, Object.keys(running.bootstrapPolicy.models)[0] ?? 'gpt-5.5'));
     io.out(`export GATEHOUSE_KEY=${firstKey ?? '<a virtual key: npx gatehouse keys create …>'}\ncodex "…"\n`);
     io.out(`Health ${running.url}/readyz · metrics ${running.url}/metrics · console ${running.url}/console`);
   }
