@@ -16,7 +16,7 @@ import { GatewayError } from '../gateway/errors/gateway-error.ts';
 
 export interface OptimizerRun {
   results: OptimizerResult[];
-  /** Proposals filed with governance by this run (none in dry-run, none for duplicates). */
+  /** Proposals filed with governance by this run (none in dry-run, none for duplicates). Stale optimizer proposals (made against an older version) are rejected as superseded. */
   proposals: ProposalView[];
 }
 
@@ -150,7 +150,18 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
     const results = found.map((result) => coolDown(result, rollbacks));
     const proposals: ProposalView[] = [];
     if (input.dryRun) return { results, proposals };
-    const pending = await governance.service.listProposals('pending');
+    // Approving one optimizer proposal makes the others of the same run stale (approval needs the base
+    // to be the active version), and the next run files them again under new ids: without this the
+    // queue fills with proposals nobody can approve.
+    const pending: ProposalView[] = [];
+    for (const proposal of await governance.service.listProposals('pending')) {
+      const inScope = input.costCenter === undefined || proposal.cost_centers.includes(input.costCenter);
+      if (proposal.source !== 'optimizer' || proposal.base_hash === policy.hash || !inScope) {
+        pending.push(proposal);
+        continue;
+      }
+      await governance.service.rejectProposal(proposal.id, { actor: 'optimizer', reason: `superseded: made against version ${proposal.base_version}, version ${policy.version} is active; the optimizer proposes again against it` });
+    }
     for (const result of results) {
       if (result.status !== 'proposal') continue;
       if (pending.some((proposal) => proposal.source === 'optimizer' && JSON.stringify(proposal.math ?? {}).includes(result.proposalId))) continue;
@@ -197,7 +208,13 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
         const numbers = result.numbers as unknown as Record<string, unknown>;
         // The version that added the rule is still the active one: restore its parent exactly. Otherwise
         // later approved changes stay and only the rule goes.
-        const rollback = since.version === active.version ? await governance.service.rollbackToParent({ reason, numbers }) : await governance.service.revertRule({ ruleId: rule.id, reason, numbers });
+        let rollback;
+        try {
+          rollback = since.version === active.version ? await governance.service.rollbackToParent({ reason, numbers }) : await governance.service.revertRule({ ruleId: rule.id, reason, numbers });
+        } catch (error) {
+          rolledBack.delete(active.version); // e.g. storage down: the next look tries again
+          throw error;
+        }
         options.alert?.({ event: 'policy.rolled_back', cost_center: costCenter, ts: new Date().toISOString(), rule_id: rule.id, from_version: rollback.from_version, version: rollback.version, rule_version: since.version, ...result.numbers });
         logger.warn({ rule: rule.id, costCenter, numbers: result.numbers, version: rollback.version }, 'policy rolled back automatically');
         checks.push({ ruleId: rule.id, policyVersion: since.version, result, rolledBack: true });

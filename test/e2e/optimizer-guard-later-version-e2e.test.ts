@@ -38,6 +38,7 @@ describe('rollback guard when other changes were approved on top of the optimize
   let gatehouse: TestGatehouse;
   let expected: OptimizerProposal;
   let sessions = 0;
+  let firstRun: { id: string; digest: string; cost_centers: string[]; summary: string }[] = [];
   const session = () => playCodexSession(gatehouse.url, KEY, `later-${(sessions += 1)}`, EXPENSIVE);
 
   beforeAll(async () => {
@@ -61,9 +62,13 @@ describe('rollback guard when other changes were approved on top of the optimize
   });
 
   it('approves the optimizer rule (version 2), then a data-eng budget change (version 3)', async () => {
-    const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', { cost_center: COST_CENTER });
-    expect(run.body.proposals).toHaveLength(1);
-    expect((await approve(gatehouse.url, run.body.proposals[0], platformLead)).body.version).toBe(2);
+    // A scheduled-style run over every cost center: one proposal each where the data supports one.
+    const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', {});
+    firstRun = run.body.proposals;
+    expect(firstRun.length).toBeGreaterThanOrEqual(2);
+    const platform = firstRun.find((proposal) => proposal.cost_centers.includes(COST_CENTER))!;
+    expect(platform.summary).toBe(expected.summary);
+    expect((await approve(gatehouse.url, platform, platformLead)).body.version).toBe(2);
     const budget = await propose(gatehouse.url, { cost_centers: { 'data-eng': { budgets: { developer: { daily_usd: 40 } } } } }, 'data-eng: daily developer budget');
     expect((await approve(gatehouse.url, budget, dataLead)).body.version).toBe(3);
     const turns = await session();
@@ -78,6 +83,11 @@ describe('rollback guard when other changes were approved on top of the optimize
       await waitUntil('a guard look', async () => (await activeVersion()) !== 3, 2_500, 100).catch(() => undefined);
     }
     expect(served).toBeGreaterThanOrEqual(200);
+    if ((await activeVersion()) !== 4) {
+      // Say what the guard had to go on when it did not act.
+      const [scored] = await (await gatehouse.clickhouse.query({ query: `SELECT count() AS turns, avg(value) AS mean FROM gatehouse.eval_scores FINAL WHERE level = 'turn' AND rule_id = '${expected.rule.id}'`, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+      expect.fail(`no rollback after ${served} routed turns; scored rows of the rule: ${JSON.stringify(scored)}; versions: ${JSON.stringify((await admin(gatehouse.url, 'GET', '/admin/policy/versions')).body)}`);
+    }
 
     const policy = await admin(gatehouse.url, 'GET', '/admin/policy');
     expect(policy.body).toMatchObject({ version: 4, refusal: null });
@@ -105,4 +115,27 @@ describe('rollback guard when other changes were approved on top of the optimize
     await waitUntil('the rollback webhook', () => alerts.alerts.some((alert) => alert.event === 'policy.rolled_back'));
     expect(alerts.alerts.find((alert) => alert.event === 'policy.rolled_back')).toMatchObject({ cost_center: COST_CENTER, rule_id: expected.rule.id, from_version: 3, version: 4, rule_version: 2 });
   }, 60_000);
+
+  it('the next run rejects the optimizer proposals the approvals made stale (superseded) and proposes again against the active version', async () => {
+    const others = firstRun.filter((proposal) => !proposal.cost_centers.includes(COST_CENTER));
+    // Approval needs the proposal's base to be the active version: these can no longer go through.
+    const refused = await approve(gatehouse.url, others[0]!, makeApprover('nobody', ['*']));
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', {});
+    expect(run.status).toBe(200);
+    const all = (await admin(gatehouse.url, 'GET', '/admin/policy/proposals')).body.proposals as Record<string, any>[];
+    for (const stale of others) {
+      expect(all.find((proposal) => proposal.id === stale.id)).toMatchObject({ status: 'rejected', decided_by: 'optimizer', decision_reason: expect.stringContaining('superseded: made against version 1, version 4 is active') });
+    }
+    const pending = all.filter((proposal) => proposal.status === 'pending');
+    expect(pending.length).toBe(run.body.proposals.length);
+    expect(pending.every((proposal) => proposal.source === 'optimizer' && proposal.base_version === 4 && !proposal.cost_centers.includes(COST_CENTER))).toBe(true);
+    expect(pending.length).toBeGreaterThanOrEqual(1);
+    await waitUntil('policy.rejected by the optimizer in the audit export', async () => {
+      await gatehouse.governance.audit.flush();
+      await gatehouse.writer.flush();
+      const events = (await admin(gatehouse.url, 'GET', '/admin/audit')).text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+      return events.filter((event) => event.action === 'policy.rejected' && event.actor === 'optimizer').length === others.length;
+    });
+  });
 });
