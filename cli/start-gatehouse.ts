@@ -18,7 +18,6 @@ import { KeyStore } from '../gateway/state/key-store.ts';
 import { createTracing } from '../gateway/telemetry/tracing.ts';
 import { createMetrics } from '../gateway/telemetry/metrics.ts';
 import { adminTokenEntries, createRequireRole } from '../gateway/plugins/admin-auth.ts';
-import { closeUpstreamAgents } from '../gateway/transport/upstream-agents.ts';
 import { closeUpstreamPools } from '../gateway/transport/upstream-pool.ts';
 import { CircuitBreaker, renderCircuitMetrics } from '../gateway/transport/circuit-breaker.ts';
 import { forwardTranslated } from '../gateway/forward/forward-translated.ts';
@@ -275,7 +274,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       await ledger.close?.();
       await affinity.close?.();
       redis?.disconnect();
-      await Promise.all([closeUpstreamAgents(), closeUpstreamPools()]);
+      await closeUpstreamPools();
       await clickhouse.close();
     })();
     return closing;

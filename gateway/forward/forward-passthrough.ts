@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { agentFor } from '../transport/upstream-agents.ts';
+import { upstreamPool } from '../transport/upstream-pool.ts';
 import { requestDeadline } from '../transport/request-deadline.ts';
 import { classifyTransportError, classifyUpstreamStatus } from '../transport/classify-transport-error.ts';
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
@@ -97,7 +97,9 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
       headers,
       body,
       signal,
-      dispatcher: agentFor(url.origin, timeouts, target.provider.max_concurrency),
+      dispatcher: upstreamPool(url.origin, timeouts.connectMillis, target.provider.max_concurrency),
+      headersTimeout: timeouts.firstByteMillis,
+      bodyTimeout: timeouts.idleMillis,
     });
   } catch (error) {
     if (sink.signal.aborted) throw clientClosed(target.providerName);
