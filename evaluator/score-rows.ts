@@ -1,6 +1,7 @@
 import { parseUtcMillis, type TurnDimensions } from '../shared/tool-signals/extract-turn-signals.ts';
 import type { StoredCall, StoredOutcome, StoredTurn } from './session-state/session-state.ts';
 import type { ScoreResult, Scorer } from './scorers/scorer.ts';
+import type { EvalScoreRow } from '../shared/telemetry/eval-score-row.ts';
 
 /** Where rows go: a `BatchWriter` (batched, spooled inserts), or anything with the same `write`. */
 export interface ScoreSink {
@@ -10,19 +11,7 @@ export interface ScoreSink {
 export const EVAL_SCORES_TABLE = 'eval_scores';
 export const TOOL_CALLS_TABLE = 'tool_calls';
 
-/** A `gatehouse.eval_scores` row. */
-export interface EvalScoreRow extends TurnDimensions {
-  ts: string;
-  session_id: string;
-  turn_id: string;
-  request_id: string;
-  level: 'turn' | 'session';
-  scorer: string;
-  scorer_version: number;
-  value: number;
-  reasons: string[];
-  scored_at: string;
-}
+export type { EvalScoreRow };
 
 const EMPTY_DIMENSIONS: TurnDimensions = {
   served_model: '',

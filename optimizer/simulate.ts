@@ -1,5 +1,6 @@
 import { PolicySchema, type PolicyDocument, type Price, type RoutingRule } from '../shared/policy/policy-schema.ts';
 import type { SpanRow } from '../shared/telemetry/turn-record.ts';
+import type { EvalScoreRow } from '../shared/telemetry/eval-score-row.ts';
 import { createSeededRandom, type SeededRandom } from './seeded-random.ts';
 import { DAYS_PER_MONTH, costOfTokens, inputTokenBucketOf, INPUT_TOKEN_BUCKET_COUNT, type DayType } from './segment-aggregate.ts';
 import { candidateCovers, type RuleCandidate } from './search-space.ts';
@@ -84,29 +85,7 @@ export function simulatedRuleMatch(rules: readonly RoutingRule[], facts: { costC
   });
 }
 
-/** An `eval_scores` row as the evaluator writes it (migration 0011). */
-export interface EvalScoreRow {
-  ts: string;
-  session_id: string;
-  turn_id: string;
-  request_id: string;
-  level: 'turn' | 'session';
-  scorer: string;
-  scorer_version: number;
-  value: number;
-  reasons: string[];
-  served_model: string;
-  provider: string;
-  cost_center: string;
-  developer: string;
-  policy_version: number;
-  rule_id: string;
-  requested_model: string;
-  input_token_bucket: number;
-  hour: number;
-  dry_run: boolean;
-  scored_at: string;
-}
+export type { EvalScoreRow };
 
 /** Ground-truth facts of one turn, for truth accounting. */
 export interface TurnTruth {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { HTTP_TRANSPORT_SETTINGS } from '../../shared/clickhouse/query-scoped-settings.ts';
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
@@ -24,20 +25,7 @@ export interface ClickHouseHttpRoutesOptions {
 
 /** URL parameters of ClickHouse's HTTP interface that are not settings. */
 const NOT_SETTINGS = new Set(['query', 'user', 'password', 'database', 'default_format', 'query_id', 'session_id', 'session_timeout', 'session_check', 'compress', 'decompress', 'readonly']);
-/** Settings about the HTTP transport itself; meaningless (and refused by chDB) inside a query. */
-const HTTP_ONLY_SETTINGS = new Set([
-  'wait_end_of_query',
-  'send_progress_in_http_headers',
-  'http_response_buffer_size',
-  'http_headers_progress_interval_ms',
-  'http_send_progress_interval_ms',
-  'enable_http_compression',
-  'http_zlib_compression_level',
-  'http_response_compression_method',
-  'http_native_compression_disable_checksumming_on_decompress',
-  'add_http_cors_header',
-  'cancel_http_readonly_queries_on_client_close',
-]);
+const HTTP_ONLY_SETTINGS = HTTP_TRANSPORT_SETTINGS;
 
 /** ClickHouse error codes used in answers. */
 const READONLY = { code: 164, name: 'READONLY' };

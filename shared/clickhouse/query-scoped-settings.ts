@@ -15,9 +15,8 @@ import { renderSetting } from './read-only-sql.ts';
  * @see https://clickhouse.com/docs/sql-reference/statements/select#settings-in-select-query
  */
 
-/** Settings chDB's Connection maps to engine options or drops; moving them would change nothing or fail. */
-const LEFT_TO_CONNECTION = new Set([
-  'default_format',
+/** Settings about ClickHouse's HTTP transport itself; meaningless (and refused by chDB) inside a query. */
+export const HTTP_TRANSPORT_SETTINGS: ReadonlySet<string> = new Set([
   'wait_end_of_query',
   'send_progress_in_http_headers',
   'http_response_buffer_size',
@@ -27,7 +26,12 @@ const LEFT_TO_CONNECTION = new Set([
   'http_zlib_compression_level',
   'http_response_compression_method',
   'http_native_compression_disable_checksumming_on_decompress',
+  'add_http_cors_header',
+  'cancel_http_readonly_queries_on_client_close',
 ]);
+
+/** Settings chDB's Connection maps to engine options or drops; moving them would change nothing or fail. */
+const LEFT_TO_CONNECTION = new Set(['default_format', ...HTTP_TRANSPORT_SETTINGS]);
 
 type Settings = Record<string, unknown>;
 interface CallParams {

@@ -44,7 +44,7 @@ describe('npx gatehouse against a running gateway', () => {
   it('says what to do when the token is missing or the gateway is unreachable', async () => {
     const noToken = await cli(['keys', 'list', '--url', gatehouse.url]);
     expect(noToken.stderr).toContain('GATEHOUSE_TOKEN');
-    expect(noToken.code).toBe(2);
+    expect((noToken as { code?: number }).code).toBe(2);
     const unreachable = await cli(['sql', 'SELECT 1', '--url', 'http://127.0.0.1:9', '--token', TEST_ANALYST_TOKEN]);
     expect(unreachable.stderr).toContain('cannot reach the gateway');
   });
