@@ -9,6 +9,6 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
   },
 });
