@@ -86,6 +86,8 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     maxRequestsPerSocket: 0,
     // Per-request info logs cost more than the gateway's own work; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (it costs more than a log line we rarely write); lines carry reqId themselves.
+    childLoggerFactory: (logger) => logger,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },

@@ -37,8 +37,8 @@ export function registerErrorHandler(app: FastifyInstance, options: { debug: boo
   app.setErrorHandler((rawError: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const error = toGatewayError(rawError);
     const level = ERROR_CODES[error.code].level;
-    if (level === 'error') request.log.error({ err: rawError }, 'request failed');
-    else request.log[level]({ code: error.code, status: error.status }, error.message);
+    if (level === 'error') request.log.error({ reqId: request.id, err: rawError }, 'request failed');
+    else request.log[level]({ reqId: request.id, code: error.code, status: error.status }, error.message);
     const protocol = request.inbound ?? (request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses');
     const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug: options.debug });
     let status = error.status;
