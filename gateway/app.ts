@@ -136,6 +136,14 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     });
   }
 
+  // Codex's remote compaction of long sessions (x-codex-beta-features: remote_compaction_v2).
+  if (options.clientRoutes !== false) {
+    app.post('/v1/responses/compact', async (request, reply) => {
+      request.isCodex = isCodexClient(request.headers);
+      await handleTurn(context, 'openai-responses', request, reply, { upstreamPath: '/responses/compact' });
+    });
+  }
+
   // Some Codex versions try a WebSocket on /v1/responses first and fall back to HTTP at once on 426.
   app.get('/v1/responses', async (_request, reply) => reply.code(426).header('upgrade', 'HTTP/1.1').send({ error: { message: 'gatehouse: use HTTP POST (no WebSocket transport)', type: 'invalid_request_error', code: 'upgrade_required', param: null } }));
   app.server.on('upgrade', (request, socket) => {

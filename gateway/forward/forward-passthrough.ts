@@ -57,7 +57,7 @@ async function readErrorBody(body: AsyncIterable<Buffer>): Promise<unknown> {
 export async function forwardPassthrough(forward: ForwardRequest): Promise<ForwardOutcome> {
   const { target, sink, timeouts } = forward;
   const isChat = forward.inbound === 'openai-chat';
-  const url = joinUrl(target.provider.base_url ?? 'https://api.openai.com/v1', isChat ? '/chat/completions' : '/responses');
+  const url = joinUrl(target.provider.base_url ?? 'https://api.openai.com/v1', forward.upstreamPath ?? (isChat ? '/chat/completions' : '/responses'));
   const body = upstreamBody(forward, (candidate) => {
     // Chat streams report usage only when asked; cost accounting needs it.
     if (isChat && forward.stream && !(candidate.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {

@@ -38,6 +38,8 @@ export interface ClientSink {
 
 export interface ForwardRequest {
   inbound: InboundProtocol;
+  /** Same-protocol pass-through to a path other than the protocol's own (e.g. `/responses/compact`). */
+  upstreamPath?: string | undefined;
   /** Parsed inbound body (the client's protocol). */
   body: Record<string, unknown>;
   /** Exact bytes the client sent, for same-protocol pass-through. */

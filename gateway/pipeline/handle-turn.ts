@@ -161,7 +161,12 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
  * One client turn, whatever the protocol: authenticate → decide (pure policy) → forward along the
  * chain (fallback only before the first byte) → account (span, spend, evaluator hand-off).
  */
-export async function handleTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export interface TurnOptions {
+  /** Upstream path for same-protocol pass-through other than the protocol's default (Codex's `/responses/compact`). */
+  upstreamPath?: string | undefined;
+}
+
+export async function handleTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest, reply: FastifyReply, options: TurnOptions = {}): Promise<void> {
   const startedAt = performance.now();
   const startedAtEpoch = Date.now();
   request.inbound = inbound;
@@ -259,7 +264,13 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" ${words} for model "${target.model}"`, retryable: true, provider: target.providerName });
       continue;
     }
-    const forwarder: Forwarder | undefined = SAME_PROTOCOL[inbound] === target.provider.type ? forwardPassthrough : context.forwardTranslated;
+    const samePath = SAME_PROTOCOL[inbound] === target.provider.type;
+    if (options.upstreamPath && !samePath) {
+      // Remote compaction is an OpenAI Responses feature; other upstreams have nothing to call.
+      lastError = new GatewayError('invalid_request', { message: `gatehouse: ${options.upstreamPath} is only available when the model is served by an OpenAI Responses upstream ("${target.model}" is served by ${target.provider.type})`, provider: target.providerName });
+      break;
+    }
+    const forwarder: Forwarder | undefined = samePath ? forwardPassthrough : context.forwardTranslated;
     if (!forwarder) {
       lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: no translation from ${inbound} to provider type ${target.provider.type} is available`, provider: target.providerName });
       continue;
@@ -274,6 +285,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     try {
       outcome = await forwarder({
         inbound,
+        upstreamPath: options.upstreamPath,
         body,
         rawBody,
         forwardHeaders,

@@ -171,3 +171,25 @@ describe('pass-through fidelity and bad input', () => {
     expect(metrics).toContain('gatehouse_spans_queued');
   });
 });
+
+describe('Codex remote compaction', () => {
+  it('passes POST /v1/responses/compact through to the upstream compact endpoint and accounts it', async () => {
+    const upstream = await startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text: 'compacted summary' }], usage: { input_tokens: 30_000, output_tokens: 900 } }));
+    const gatehouse = await startTestGatehouse({ providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } } });
+    try {
+      const response = await request(`${gatehouse.url}/v1/responses/compact`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, 'x-session-id': 'compact-session' },
+        body: JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'long history' }] }] }),
+      });
+      expect(response.statusCode).toBe(200);
+      await response.body.arrayBuffer();
+      expect(upstream.requests[0]?.path).toBe('/v1/responses/compact');
+      const rows = await waitForRows<{ input_tokens: number }>(gatehouse, `SELECT input_tokens FROM gatehouse.spans WHERE session_id = 'compact-session'`, 1);
+      expect(rows[0]?.input_tokens).toBe(30_000);
+    } finally {
+      await gatehouse.stop();
+      await upstream.close();
+    }
+  });
+});
