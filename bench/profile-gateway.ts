@@ -18,7 +18,7 @@ const { join } = await import('node:path');
 const { stringify } = await import('yaml');
 const folder = mkdtempSync(join(tmpdir(), 'gatehouse-profile-'));
 writeFileSync(join(folder, 'policy.yaml'), stringify({ models: { 'gpt-5.5': { provider: 'upstream', upstream: 'gpt-5.5', price: { input: 1.25, cached_input: 0.125, output: 10 } } }, cost_centers: { bench: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1e6 } } } }, keys: [{ key: 'vk_bench', developer: 'bench', cost_center: 'bench' }] }));
-writeFileSync(join(folder, 'gatehouse.yaml'), stringify({ server: { port: 0 }, data_dir: join(folder, 'data'), providers: { upstream: { type: 'openai', base_url: process.env.UPSTREAM_URL, api_key: 'sk' } }, policy: 'policy.yaml', logging: { level: 'warn' } }));
+writeFileSync(join(folder, 'gatehouse.yaml'), stringify({ server: { port: 0 }, data_dir: join(folder, 'data'), providers: { upstream: { type: process.env.PROVIDER_TYPE ?? 'openai', base_url: process.env.UPSTREAM_URL, api_key: 'sk' } }, policy: 'policy.yaml', logging: { level: 'warn' } }));
 const gatehouse = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
 for (const part of (process.env.DISABLE ?? '').split(',').filter(Boolean)) {
   // Experiments: measure what one part of the request path costs by switching it off.

@@ -12,6 +12,8 @@ export function parseArguments(text: string): { value: Record<string, unknown>; 
 
 /** Parses one stream event's JSON data; undefined for non-JSON (comments, `[DONE]`). */
 export function parseEventData(data: string): Record<string, unknown> | undefined {
+  // `[DONE]` and comments are not JSON objects: skip them without paying for a thrown SyntaxError.
+  if (data.trimStart().charCodeAt(0) !== 123) return undefined;
   try {
     const parsed: unknown = JSON.parse(data);
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;

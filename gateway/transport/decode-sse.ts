@@ -1,4 +1,26 @@
+import type { Readable } from 'node:stream';
 import type { WireEvent } from '../providers/provider-adapter.ts';
+
+type Chunks = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
+/**
+ * A Readable body iterated so that a consumer stopping early (an adapter returns after `[DONE]`)
+ * does not destroy it with an AbortError: building that error and its stack trace cost more than
+ * the rest of the frame. What is left is drained (`resume`) so the kept-alive connection returns
+ * to its pool; an abort of the whole request still goes through the request's signal.
+ */
+async function* quietIterable(chunks: Chunks): AsyncIterable<Uint8Array | string> {
+  const readable = chunks as Partial<Readable>;
+  if (typeof readable.iterator !== 'function' || typeof readable.resume !== 'function') {
+    yield* chunks as AsyncIterable<Uint8Array | string>;
+    return;
+  }
+  try {
+    yield* readable.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array | string>;
+  } finally {
+    if (!readable.readableEnded && !readable.destroyed) readable.resume();
+  }
+}
 
 /**
  * Decodes a `text/event-stream` body into events. Handles `\n`, `\r\n` and `\r` line ends
@@ -31,7 +53,7 @@ export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string> | It
     else if (field === 'event') eventType = value;
     return undefined;
   };
-  for await (const chunk of chunks) {
+  for await (const chunk of quietIterable(chunks)) {
     buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     let start = 0;
     for (let index = 0; index < buffer.length; index++) {
