@@ -157,15 +157,15 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
   });
 }
 
-/**
- * One client turn, whatever the protocol: authenticate → decide (pure policy) → forward along the
- * chain (fallback only before the first byte) → account (span, spend, evaluator hand-off).
- */
 export interface TurnOptions {
   /** Upstream path for same-protocol pass-through other than the protocol's default (Codex's `/responses/compact`). */
   upstreamPath?: string | undefined;
 }
 
+/**
+ * One client turn, whatever the protocol: authenticate → decide (pure policy) → forward along the
+ * chain (fallback only before the first byte) → account (span, spend, evaluator hand-off).
+ */
 export async function handleTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest, reply: FastifyReply, options: TurnOptions = {}): Promise<void> {
   const startedAt = performance.now();
   const startedAtEpoch = Date.now();
