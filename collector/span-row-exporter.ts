@@ -1,8 +1,7 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 import type { BatchWriter } from '../shared/storage/batch-writer.ts';
-import { spanRowFromAttributes, upstreamAttemptRowFromSpan } from './span-row-from-attributes.ts';
+import { spanInsertRowFromAttributes, upstreamAttemptRowFromSpan } from './span-row-from-attributes.ts';
 import { ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../shared/telemetry/span-attributes.ts';
 
 /**
@@ -19,14 +18,14 @@ export class SpanRowExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    const turns: SpanRow[] = [];
+    const turns: Record<string, unknown>[] = [];
     const attempts: Record<string, unknown>[] = [];
     for (const span of spans) {
       const { traceId, spanId } = span.spanContext();
-      if (span.name === TURN_SPAN_NAME) turns.push(spanRowFromAttributes(span.attributes, traceId, spanId));
+      if (span.name === TURN_SPAN_NAME) turns.push(spanInsertRowFromAttributes(span.attributes, traceId, spanId));
       else if (span.name === ATTEMPT_SPAN_NAME) attempts.push(upstreamAttemptRowFromSpan(span));
     }
-    this.writer.write('spans', turns as unknown as Record<string, unknown>[]);
+    this.writer.write('spans', turns);
     this.writer.write('upstream_attempts', attempts);
     this.exportedTurns += turns.length;
     resultCallback({ code: ExportResultCode.SUCCESS });
