@@ -28,16 +28,13 @@ import { MemoryAffinityStore } from '../gateway/state/memory-affinity-store.ts';
 import { RedisAffinityStore } from '../gateway/state/redis-affinity-store.ts';
 import { MemoryBudgetLedger } from '../gateway/state/memory-budget-ledger.ts';
 import { RedisBudgetLedger } from '../gateway/state/redis-budget-ledger.ts';
-import { rebuildLedgerFromClickHouse } from '../gateway/state/rebuild-budget-ledger.ts';
 import { createBudgetGate } from '../gateway/state/budget-gate.ts';
 import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
 import { renderStateMetrics } from '../gateway/state/state-metrics.ts';
 import { consoleRoutes } from '../gateway/admin/console-routes.ts';
-import { clickhouseHttpRoutes } from '../gateway/admin/clickhouse-http-routes.ts';
 import { SpanRowExporter } from '../collector/span-row-exporter.ts';
-import { otlpRoutes } from '../collector/otlp-routes.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
-import { startOptimizerLoop, type OptimizerLoop } from './optimizer-loop.ts';
+import type { OptimizerLoop } from './optimizer-loop.ts';
 
 /** Roles of a process: all four in embedded mode, one each in distributed mode. */
 export type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
@@ -166,6 +163,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     // Spans still spooled from before a crash or an outage carry spend: land them before summing.
     await writer.replaySpool();
     const timeZones = Object.fromEntries(Object.entries(policy.current().document.cost_centers).map(([name, center]) => [name, center.timezone]));
+    const { rebuildLedgerFromClickHouse } = await import('../gateway/state/rebuild-budget-ledger.ts');
     await rebuildLedgerFromClickHouse(memoryLedger, clickhouse, database, Date.now(), { timeZones });
     ledger = memoryLedger;
   }
@@ -210,7 +208,9 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     draining: false,
   };
 
-  const optimizer = roles.includes('optimizer') ? startOptimizerLoop({ config, clickhouse, database, governance, logger, alert: (event) => alerter.send(event as never) }) : undefined;
+  // Role-specific modules are imported only by the processes that run the role: a gateway replica
+  // does not carry the optimizer, the OTLP decoder (protobufjs) or the embedded engine's HTTP endpoint.
+  const optimizer = roles.includes('optimizer') ? (await import('./optimizer-loop.ts')).startOptimizerLoop({ config, clickhouse, database, governance, logger, alert: (event) => alerter.send(event as never) }) : undefined;
 
   const app = await buildGatewayApp(context, {
     clientRoutes: roles.includes('gateway'),
@@ -232,6 +232,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
             async (instance: FastifyInstance) => {
               // Analysts' ClickHouse tools read the embedded engine here; admin tokens may also write,
               // which is how the other processes of a one-machine distributed deployment share it.
+              const { clickhouseHttpRoutes } = await import('../gateway/admin/clickhouse-http-routes.ts');
               await instance.register(clickhouseHttpRoutes, { clickhouse, requireRole: context.requireRole, writeRole: 'admin' });
             },
           ]
@@ -239,6 +240,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       ...(roles.includes('collector')
         ? [
             async (instance: FastifyInstance) => {
+              const { otlpRoutes } = await import('../collector/otlp-routes.ts');
               await instance.register(otlpRoutes, { writer });
             },
           ]
