@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../shared/crypto/hashing.ts';
 
 /** Who and what a turn is about, read from the client's own headers and body. */
 export interface SessionFacts {
@@ -62,7 +62,7 @@ export function readSessionFacts(headers: IncomingHttpHeaders, body: Record<stri
     headerText(headers, 'session-id') ??
     metadata?.session_id ??
     headerText(headers, 'x-session-id') ??
-    (promptCacheKey ? `pck_${createHash('sha256').update(promptCacheKey).digest('hex').slice(0, 24)}` : requestId);
+    (promptCacheKey ? `pck_${sha256Hex(promptCacheKey).slice(0, 24)}` : requestId);
   const items = Array.isArray(body.input) ? body.input.length : Array.isArray(body.messages) ? body.messages.length : 0;
   return {
     sessionId,
