@@ -24,8 +24,14 @@ export function forwardableHeaders(headers: Record<string, string | string[] | u
   return result;
 }
 
+const urls = new Map<string, URL>();
+
+/** The upstream URL, parsed once per provider base and path (a handful per gateway; never mutated). */
 function joinUrl(base: string, path: string): URL {
-  return new URL(base.replace(/\/+$/, '') + path);
+  const key = `${base}\n${path}`;
+  let url = urls.get(key);
+  if (url === undefined) urls.set(key, (url = new URL(base.replace(/\/+$/, '') + path)));
+  return url;
 }
 
 /** The client's exact bytes unless the model alias or a needed option forces a rewrite. */
@@ -117,13 +123,14 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
   const outcome: ForwardOutcome = { status: response.statusCode, usage: undefined, ttfbMillis, warnings: [], toolCalls: [] };
 
   if (!contentType.includes('text/event-stream')) {
-    const chunks: Buffer[] = [];
+    let bytes: Buffer;
     try {
-      for await (const chunk of response.body) chunks.push(chunk as Buffer);
+      // The body mixin collects the chunks without an async iterator's promise per chunk.
+      const whole = await response.body.bytes();
+      bytes = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
     } catch (error) {
       throw classifyTransportError(error, target.providerName, target.model);
     }
-    const bytes = Buffer.concat(chunks);
     try {
       const parsed = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
       if (isChat) {
