@@ -22,28 +22,26 @@ const BOOLEAN_PAIRS = pairs(BOOLEAN_COLUMNS);
 const ARRAY_PAIRS = pairs(ARRAY_COLUMNS);
 
 type ColumnKind = 'string' | 'number' | 'boolean' | 'array';
-const COLUMN_OF_ATTRIBUTE = new Map<string, readonly [column: keyof SpanRow, kind: ColumnKind]>([
-  ...STRING_PAIRS.map(([column, name]) => [name, [column, 'string']] as const),
-  ...NUMBER_PAIRS.map(([column, name]) => [name, [column, 'number']] as const),
-  ...BOOLEAN_PAIRS.map(([column, name]) => [name, [column, 'boolean']] as const),
-  ...ARRAY_PAIRS.map(([column, name]) => [name, [column, 'array']] as const),
-]);
+const COLUMNS: readonly (readonly [column: keyof SpanRow, attribute: string, kind: ColumnKind])[] = [
+  ...STRING_PAIRS.map(([column, name]) => [column, name, 'string'] as const),
+  ...NUMBER_PAIRS.map(([column, name]) => [column, name, 'number'] as const),
+  ...BOOLEAN_PAIRS.map(([column, name]) => [column, name, 'boolean'] as const),
+  ...ARRAY_PAIRS.map(([column, name]) => [column, name, 'array'] as const),
+];
 
 /**
  * Maps a turn span's attributes (OTel or OTLP-decoded) back to its `gatehouse.spans` row for an
- * insert: strings, finite numbers, booleans and string arrays, and only the columns whose value differs
- * from the column type's default ('', 0, false, []), which ClickHouse fills in for omitted fields
- * (no column of `gatehouse.spans` has a DEFAULT expression). Walks the span's attributes (about
- * half the columns) instead of every column, and the shorter JSON costs less to encode and parse.
+ * insert: strings, finite numbers, booleans and string arrays, and only the columns whose value
+ * differs from the column type's default ('', 0, false, []), which ClickHouse fills in for omitted
+ * fields (no column of `gatehouse.spans` has a DEFAULT expression): the shorter JSON costs less to
+ * encode and to parse. One keyed lookup per column (a for…in over the span's attributes, a
+ * dictionary-mode object, measured slower).
  */
 export function spanInsertRowFromAttributes(attributes: Attributes, traceId: string, spanId: string): Record<string, unknown> {
   const row: Record<string, unknown> = { trace_id: traceId, span_id: spanId };
-  for (const name in attributes) {
-    const entry = COLUMN_OF_ATTRIBUTE.get(name);
-    if (entry === undefined) continue;
+  for (const [column, name, kind] of COLUMNS) {
     const value = attributes[name];
     if (value === undefined || value === null) continue;
-    const [column, kind] = entry;
     if (kind === 'string') {
       const text = typeof value === 'string' ? value : String(value);
       if (text !== '') row[column] = text;
