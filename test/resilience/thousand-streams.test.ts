@@ -29,7 +29,7 @@ const POLICY = {
   keys: [{ key: TEST_KEY, developer: 'alice', cost_center: 'platform' }],
 };
 const text = Array.from({ length: 16 }, (_, index) => `token${index}`).join(' ');
-const startUpstream = () => startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text }], usage: { input_tokens: 200, output_tokens: 16 }, eventDelayMillis: 100 }));
+const startUpstream = () => startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text }], usage: { input_tokens: 200, output_tokens: 16 }, eventDelayMillis: 200 }));
 
 interface StreamsRun {
   completed: number;
@@ -40,7 +40,7 @@ interface StreamsRun {
   peakAnonKb: number;
 }
 
-/** 1,000 concurrent ~2.2 s streams of 22 events each (all open at once) through `gatehouse`, sampling its RSS. */
+/** 1,000 concurrent ~4.4 s streams of 22 events each (long enough that all are open at once even on a busy machine) through `gatehouse`, sampling its RSS. */
 async function runStreams(gatehouse: GatehouseChild, label: string): Promise<StreamsRun> {
   const client = new Agent({ connections: SESSIONS + 10, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const baseline = gatehouse.memory();
