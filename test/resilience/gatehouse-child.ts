@@ -31,7 +31,7 @@ export interface GatehouseChild {
  * `command`: `start` (all roles, embedded; the default) or one role of a distributed deployment
  * (`gateway`, `collector`, …) with `extraConfig` giving its `clickhouse` and `redis`.
  */
-export async function startGatehouseChild(options: { providers: Record<string, unknown>; policy: Record<string, unknown>; extraConfig?: Record<string, unknown>; timeoutMillis?: number; command?: 'start' | 'gateway' | 'collector' | 'evaluator' | 'optimizer' }): Promise<GatehouseChild> {
+export async function startGatehouseChild(options: { providers: Record<string, unknown>; policy: Record<string, unknown>; extraConfig?: Record<string, unknown>; timeoutMillis?: number; command?: 'start' | 'gateway' | 'collector' | 'evaluator' | 'optimizer'; env?: Record<string, string> }): Promise<GatehouseChild> {
   const folder = mkdtempSync(join(tmpdir(), 'gatehouse-child-'));
   const dataDir = join(folder, 'data');
   writeFileSync(join(folder, 'policy.yaml'), stringify(options.policy));
@@ -48,7 +48,7 @@ export async function startGatehouseChild(options: { providers: Record<string, u
       ...options.extraConfig,
     }),
   );
-  const child = spawn(process.execPath, [BIN, options.command ?? 'start', '--config', configFile], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...(process.env.GATEHOUSE_CHILD_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEHOUSE_CHILD_NODE_OPTIONS } : {}), ...(process.env.GATEHOUSE_V8_FLAGS !== undefined ? { GATEHOUSE_V8_FLAGS: process.env.GATEHOUSE_V8_FLAGS } : {}) } });
+  const child = spawn(process.execPath, [BIN, options.command ?? 'start', '--config', configFile], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...(process.env.GATEHOUSE_CHILD_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEHOUSE_CHILD_NODE_OPTIONS } : {}), ...(process.env.GATEHOUSE_V8_FLAGS !== undefined ? { GATEHOUSE_V8_FLAGS: process.env.GATEHOUSE_V8_FLAGS } : {}), ...options.env } });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -100,6 +100,8 @@ describe('1,000 concurrent streaming sessions through a distributed gateway repl
     collector = await startGatehouseChild({ command: 'collector', providers: PROVIDERS(upstream.url), policy: POLICY, extraConfig: { clickhouse: { url: 'embedded' }, redis: { url: redisUrl, key_prefix: prefix }, system_key_file: systemKeyFile } });
     gateway = await startGatehouseChild({
       command: 'gateway',
+      // The documented memory profile for replicas that must hold many streams in little memory.
+      env: { GATEHOUSE_MEMORY_PROFILE: 'lean' },
       providers: PROVIDERS(upstream.url),
       policy: POLICY,
       extraConfig: {
