@@ -4,6 +4,7 @@ import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { PolicyStore } from '../../gateway/policy/policy-store.ts';
 import { GovernanceService } from '../../gateway/governance/governance-service.ts';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
+import { spanRow } from '../helpers/span-row.ts';
 import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import { basePolicy, newApprover, newWriter, openChdb, queryRows, systemKeyIn, type ChdbFixture } from './helpers/governance-fixture.ts';
@@ -15,53 +16,21 @@ let store: PolicyStore;
 let governance: GovernanceService;
 
 function span(overrides: Partial<SpanRow>): SpanRow {
-  return {
+  return spanRow({
     ts: toClickHouseTime(new Date()),
     request_id: 'req_x',
-    trace_id: 't',
-    span_id: 's',
-    session_id: 'sess_1',
-    turn_id: 'turn_1',
-    turn_seq: 1,
     developer: 'dana',
     identity: 'dana@example.com',
-    cost_center: 'platform',
     repo: 'acme/api',
-    key_id: 'key_1',
-    tags: [],
     requested_model: 'gpt-5.1',
     served_model: 'gpt-5.1',
-    provider: 'openai',
-    provider_type: 'openai',
-    inbound_protocol: 'openai-responses',
-    stream: true,
-    status_code: 200,
-    error_code: '',
-    error_message: '',
     input_tokens: 1000,
     cached_input_tokens: 0,
-    cache_write_tokens: 0,
     output_tokens: 100,
     reasoning_tokens: 0,
     cost_usd: 0.01,
-    budget_stage: 'ok',
-    downgraded_from: '',
-    fallback_from: '',
-    hop_reason: '',
-    attempts: '[]',
-    rule_id: '',
-    rule_dry_run: false,
-    policy_version: 1,
-    dry_run_decision: '',
-    translation_warnings: [],
-    tool_call_count: 0,
-    input_token_estimate: 1000,
-    duration_ms: 120,
-    ttfb_ms: 40,
-    client: 'codex',
-    capture: 'metadata',
     ...overrides,
-  };
+  });
 }
 
 beforeAll(async () => {

@@ -7,55 +7,9 @@ export function loadCodexFixture(turn: 1 | 2 | 3): { headers: Record<string, str
   return JSON.parse(readFileSync(url, 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
 }
 
-export function spanRow(overrides: Partial<SpanRow> = {}): SpanRow {
-  return {
-    ts: '2026-11-28 10:15:00.000',
-    request_id: 'req_1',
-    trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
-    span_id: '00f067aa0ba902b7',
-    session_id: 'sess_1',
-    turn_id: 'turn_1',
-    turn_seq: 1,
-    developer: 'alice',
-    identity: 'alice@example.com',
-    cost_center: 'platform',
-    repo: 'gatehouse',
-    key_id: 'key_1',
-    tags: [],
-    requested_model: 'gpt-5.5',
-    served_model: 'gpt-5.5',
-    provider: 'openai',
-    provider_type: 'openai',
-    inbound_protocol: 'openai-responses',
-    stream: true,
-    status_code: 200,
-    error_code: '',
-    error_message: '',
-    input_tokens: 9000,
-    cached_input_tokens: 8000,
-    cache_write_tokens: 0,
-    output_tokens: 120,
-    reasoning_tokens: 40,
-    cost_usd: 0.004,
-    budget_stage: 'ok',
-    downgraded_from: '',
-    fallback_from: '',
-    hop_reason: '',
-    attempts: '[]',
-    rule_id: '',
-    rule_dry_run: false,
-    policy_version: 1,
-    dry_run_decision: '',
-    translation_warnings: [],
-    tool_call_count: 0,
-    input_token_estimate: 9000,
-    duration_ms: 800,
-    ttfb_ms: 300,
-    client: 'codex_exec/0.171.0',
-    capture: 'metadata',
-    ...overrides,
-  };
-}
+import { spanRow } from '../../helpers/span-row.ts';
+
+export { spanRow };
 
 /** One model response in a scripted session, and what the client then sent back. */
 export type SessionStep =
