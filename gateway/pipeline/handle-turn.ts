@@ -277,10 +277,9 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     }
     sink.setHeader('x-gatehouse-served-model', target.model);
     sink.setHeader('x-gatehouse-provider', target.providerName);
-    if (served === undefined && outcome === undefined && state.attempts.length > 0) {
-      const first = state.attempts[0];
-      if (first) sink.setHeader('x-gatehouse-fallback-from', first.model);
-    }
+    // Same origin as the span's fallback_from: the failed first attempt, else the sticky session's model.
+    const fallbackFrom = state.attempts[0]?.model ?? decision.affinityFrom;
+    if (fallbackFrom && fallbackFrom !== target.model) sink.setHeader('x-gatehouse-fallback-from', fallbackFrom);
     const attemptStart = performance.now();
     try {
       outcome = await forwarder({
