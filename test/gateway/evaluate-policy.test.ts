@@ -63,6 +63,9 @@ describe('evaluatePolicy', () => {
     const decision = evaluatePolicy(policy(), facts({ trailingToolFailures: 4 }));
     expect(decision).toMatchObject({ kind: 'deny', code: 'retry_limit_exceeded' });
     expect(evaluatePolicy(policy({}, { retry_cap: 1 }), facts({ trailingToolFailures: 2 }))).toMatchObject({ code: 'retry_limit_exceeded' });
+    expect(evaluatePolicy(policy({}, { retry_cap: 0 }), facts({ trailingToolFailures: 0 }))).toMatchObject({ kind: 'route' });
+    expect(evaluatePolicy(policy({}, { retry_cap: 0 }), facts({ trailingToolFailures: 1 }))).toMatchObject({ code: 'retry_limit_exceeded' });
+    if (decision.kind === 'deny') expect(decision.message).toContain('retry cap of 3 for cost center "cc"');
   });
 
   it('pauses at the pause stage and downgrades at the downgrade stage only to an allowed target', () => {

@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { retryCapDecision, retryLimitError } from '../../gateway/state/retry-cap.ts';
 import { budgetExhaustedError } from '../../gateway/state/budget-errors.ts';
 import { MemoryBudgetLedger } from '../../gateway/state/memory-budget-ledger.ts';
 import { budgetScopesFor } from '../../gateway/state/budget-periods.ts';
-
-describe('retryCapDecision', () => {
-  it('refuses only when the trailing failures exceed the cap', () => {
-    expect(retryCapDecision(3, 3).exceeded).toBe(false);
-    expect(retryCapDecision(4, 3).exceeded).toBe(true);
-    expect(retryCapDecision(0, 0).exceeded).toBe(false);
-    expect(retryCapDecision(1, 0).exceeded).toBe(true);
-    const error = retryLimitError(retryCapDecision(4, 3), { costCenter: 'platform' });
-    expect(error).toMatchObject({ code: 'retry_limit_exceeded', status: 429, costCenter: 'platform' });
-    expect(error.message).toContain('retry cap of 3 for cost center platform');
-  });
-});
 
 describe('budgetExhaustedError', () => {
   it('names the budget, the spend and when it resets in the cost center time zone', () => {
