@@ -17,8 +17,6 @@ import type { CostCenter } from '../shared/policy/policy-schema.ts';
 /** Budget admission of one request, from the budget gate. */
 export interface BudgetAdmission {
   stage: BudgetStage;
-  /** e.g. "developer daily budget $20.00: spent $22.10, resets 2026-11-29T00:00:00Z" */
-  description?: string | undefined;
   resetsAt?: Date | undefined;
   /** The structured 429 for a paused budget, naming the budget, the spend and the reset time. */
   pauseError?: GatewayError | undefined;

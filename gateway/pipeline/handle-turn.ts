@@ -220,7 +220,6 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     inputTokenEstimate: state.inputTokenEstimate,
     clock: clockIn(center?.timezone ?? 'UTC', new Date(startedAtEpoch)),
     budgetStage: state.budget?.stage ?? 'ok',
-    budgetDescription: state.budget?.description,
     affinityModel,
     trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
     explorationDraw: center?.exploration ? Math.random() : undefined,

@@ -12,8 +12,6 @@ export interface RequestFacts {
   inputTokenEstimate: number;
   clock: RuleClock;
   budgetStage: BudgetStage;
-  /** Human words for the tightest budget, used in pause messages. */
-  budgetDescription?: string | undefined;
   /** Model a sticky session was moved to by an earlier fallback, if still within its window. */
   affinityModel?: string | undefined;
   trailingToolFailures: number;
@@ -116,7 +114,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   if (facts.budgetStage === 'pause') {
     const denial = deny(
       'budget_exhausted',
-      `gatehouse: budget exhausted for cost center "${facts.costCenter}" (${facts.budgetDescription ?? 'spend is past the pause stage'}); model "${facts.requestedModel}" is paused until the budget resets. Ask your platform team for a budget increase if this work cannot wait.`,
+      `gatehouse: budget exhausted for cost center "${facts.costCenter}" (spend is past the pause stage); model "${facts.requestedModel}" is paused until the budget resets. Ask your platform team for a budget increase if this work cannot wait.`,
     );
     if (denial) return denial;
   }
