@@ -26,13 +26,15 @@ async function seqs(): Promise<number[]> {
 
 /** A client whose inserts fail while `down` is set: ClickHouse unreachable, reads still work for the test. */
 function flakyClient(client: ClickHouseClient, state: { down: boolean }): ClickHouseClient {
+  const outage = () => Promise.reject(new Error('ECONNREFUSED (simulated ClickHouse outage)'));
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property === 'insert') {
-        return (...args: Parameters<ClickHouseClient['insert']>) => {
-          if (state.down) return Promise.reject(new Error('ECONNREFUSED (simulated ClickHouse outage)'));
-          return target.insert(...args);
-        };
+        return (...args: Parameters<ClickHouseClient['insert']>) => (state.down ? outage() : target.insert(...args));
+      }
+      // The batch writer sends its already-encoded rows as an `INSERT … FORMAT` exec.
+      if (property === 'exec') {
+        return (params: Parameters<ClickHouseClient['exec']>[0]) => (state.down && /^\s*INSERT\b/i.test(params.query) ? outage() : target.exec(params));
       }
       const value = Reflect.get(target, property, receiver) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
