@@ -1,5 +1,6 @@
 // Gatehouse embedded with everything on the request path (auth, policy, budgets, accounting, spans to
 // embedded ClickHouse), in its own process. Evaluator workers are measured separately (evaluator-bench).
+// DISABLE=tracing,budgets,metrics,storage switches parts off, to measure what each one costs.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,15 @@ writeFileSync(
   }),
 );
 const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
+for (const part of (process.env.DISABLE ?? '').split(',').filter(Boolean)) {
+  const context = running.context as unknown as Record<string, unknown>;
+  if (part === 'tracing') context.tracing = { recordTurn: () => ({ traceId: '', spanId: '' }), forceFlush: async () => {}, shutdown: async () => {} };
+  else if (part === 'metrics') {
+    const noop = { inc() {}, observe() {} };
+    Object.assign(running.context.metrics, { requests: noop, latency: noop, ttfb: noop });
+  } else if (part === 'storage') (running.writer as unknown as { write: () => void }).write = () => {};
+  else context[part] = undefined;
+}
 process.send?.({ port: Number(new URL(running.url).port) });
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });

@@ -32,7 +32,7 @@ import { createBudgetGate } from '../gateway/state/budget-gate.ts';
 import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
 import { renderStateMetrics } from '../gateway/state/state-metrics.ts';
 import { consoleRoutes } from '../gateway/admin/console-routes.ts';
-import { SpanRowExporter } from '../collector/span-row-exporter.ts';
+import { SpanRowProcessor } from '../collector/span-row-processor.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from './optimizer-loop.ts';
 
@@ -146,7 +146,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   if (redis) keys.startRefreshing(2_000, (error) => logger.warn({ err: { message: (error as Error).message } }, 'key refresh failed'));
 
   const metrics = createMetrics();
-  const tracing = createTracing(new SpanRowExporter(writer));
+  const tracing = createTracing(new SpanRowProcessor(writer));
   const alerter = new WebhookAlerter({
     url: () => policy.current().document.alerts.webhook_url,
     onError: (error, event, attempt) => logger.warn({ err: { message: (error as Error).message }, alert: event.event, attempt }, 'alert webhook delivery failed'),

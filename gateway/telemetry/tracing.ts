@@ -1,5 +1,5 @@
 import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { UpstreamAttempt } from '../errors/gateway-error.ts';
 import { attributeNameOf, ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../../shared/telemetry/span-attributes.ts';
@@ -13,13 +13,11 @@ export interface Tracing {
 
 /**
  * A tracer provider of its own (not registered globally, so several gateways can live in one
- * process in tests) whose batch processor hands finished spans to the collector's exporter off
- * the request path.
+ * process in tests) whose processor (the collector's) turns finished spans into rows for the
+ * batched inserts.
  */
-export function createTracing(exporter: SpanExporter): Tracing {
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 1024, scheduledDelayMillis: 200 })],
-  });
+export function createTracing(processor: SpanProcessor): Tracing {
+  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
   const tracer: Tracer = provider.getTracer('gatehouse-gateway', '0.1.0');
   return {
     recordTurn(row, startedAtMillis, attempts) {
