@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DiskSpool, type SpooledBatch } from './disk-spool.ts';
 
@@ -132,8 +133,10 @@ export class BatchWriter {
       values: Readable.from([Buffer.from(lines.join('\n'))], { objectMode: false }),
       clickhouse_settings: { insert_deduplication_token: batchId, insert_deduplicate: 1, date_time_input_format: 'best_effort' },
     });
-    // An INSERT answers with an empty body; the stream must still be released.
-    result.stream.destroy();
+    // An INSERT answers with an empty body; reading it to the end (not destroying it) lets the
+    // HTTP connection be kept alive for the next insert.
+    result.stream.resume();
+    await finished(result.stream);
     this.counters.writtenRows += lines.length;
   }
 
