@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startGatehouse } from '../cli/start-gatehouse.ts';
+import { disableParts } from './disable-parts.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const upstream = process.env.UPSTREAM_URL ?? '';
@@ -34,15 +35,7 @@ writeFileSync(
   }),
 );
 const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
-for (const part of (process.env.DISABLE ?? '').split(',').filter(Boolean)) {
-  const context = running.context as unknown as Record<string, unknown>;
-  if (part === 'tracing') context.tracing = { recordTurn: () => ({ traceId: '', spanId: '' }), forceFlush: async () => {}, shutdown: async () => {} };
-  else if (part === 'metrics') {
-    const noop = { inc() {}, observe() {} };
-    Object.assign(running.context.metrics, { requests: noop, latency: noop, ttfb: noop });
-  } else if (part === 'storage') (running.writer as unknown as { write: () => void }).write = () => {};
-  else context[part] = undefined;
-}
+disableParts(running, process.env.DISABLE);
 process.send?.({ port: Number(new URL(running.url).port) });
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });

@@ -12,6 +12,7 @@ const upstream = fork(fileURLToPath(new URL('./fake-upstream-server.ts', import.
 const upstreamPort: number = await new Promise((resolve) => upstream.once('message', (message: { port: number }) => resolve(message.port)));
 process.env.UPSTREAM_URL = `http://127.0.0.1:${upstreamPort}/v1`;
 const { startGatehouse } = await import('../cli/start-gatehouse.ts');
+const { disableParts } = await import('./disable-parts.ts');
 const { mkdtempSync } = await import('node:fs');
 const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');
@@ -20,16 +21,7 @@ const folder = mkdtempSync(join(tmpdir(), 'gatehouse-profile-'));
 writeFileSync(join(folder, 'policy.yaml'), stringify({ models: { 'gpt-5.5': { provider: 'upstream', upstream: 'gpt-5.5', price: { input: 1.25, cached_input: 0.125, output: 10 } } }, cost_centers: { bench: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1e6 } } } }, keys: [{ key: 'vk_bench', developer: 'bench', cost_center: 'bench' }] }));
 writeFileSync(join(folder, 'gatehouse.yaml'), stringify({ server: { port: 0 }, data_dir: join(folder, 'data'), providers: { upstream: { type: process.env.PROVIDER_TYPE ?? 'openai', base_url: process.env.UPSTREAM_URL, api_key: 'sk' } }, policy: 'policy.yaml', logging: { level: 'warn' } }));
 const gatehouse = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
-for (const part of (process.env.DISABLE ?? '').split(',').filter(Boolean)) {
-  // Experiments: measure what one part of the request path costs by switching it off.
-  const context = gatehouse.context as unknown as Record<string, unknown>;
-  if (part === 'tracing') context.tracing = { recordTurn: () => ({ traceId: '', spanId: '' }), forceFlush: async () => {}, shutdown: async () => {} };
-  else if (part === 'metrics') {
-    const noop = { inc() {}, observe() {} };
-    Object.assign(gatehouse.context.metrics, { requests: noop, latency: noop, ttfb: noop });
-  } else if (part === 'storage') (gatehouse.writer as unknown as { write: () => void }).write = () => {};
-  else context[part] = undefined;
-}
+disableParts(gatehouse, process.env.DISABLE);
 const options = { url: `${gatehouse.url}/v1/responses`, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' }, body: JSON.stringify({ model: 'gpt-5.5', input: 'hi', stream: process.env.STREAM === '1' }), connections };
 await autocannon({ ...options, duration: 2 });
 const session = new Session();
