@@ -74,8 +74,16 @@ export class BatchWriter {
     }
     let queue = this.queues.get(table);
     if (!queue) this.queues.set(table, (queue = []));
-    for (const row of rows) queue.push(JSON.stringify(row));
-    this.queuedRows += rows.length;
+    for (const row of rows) {
+      try {
+        queue.push(JSON.stringify(row));
+        this.queuedRows += 1;
+      } catch (error) {
+        // A row JSON cannot carry (a bigint, a cycle) is a caller's bug: count it, never throw.
+        this.counters.droppedRows += 1;
+        this.options.onError?.(error, table);
+      }
+    }
     if (queue.length >= this.options.maxBatchRows) void this.flush();
   }
 

@@ -85,4 +85,15 @@ describe('batch writer on embedded ClickHouse', () => {
     expect(await cost.json()).toEqual([{ cost_usd: 0.25, tags: ['team:a'] }]);
     await writer.shutdown();
   });
+
+  it('counts a row JSON cannot carry as dropped instead of throwing at the caller', async () => {
+    const errors: string[] = [];
+    const writer = new BatchWriter({ client: clickhouse, database: 'gatehouse', spool: new DiskSpool(join(folder, 'spool-c'), 1e8), flushIntervalMillis: 60_000, onError: (_error, table) => errors.push(table) });
+    expect(() => writer.write('spans', [row({ request_id: 'odd_1', cost_usd: 10n as unknown as number }), row({ request_id: 'odd_2' })])).not.toThrow();
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ droppedRows: 1, queuedRows: 0 });
+    expect(errors).toEqual(['spans']);
+    expect(await countSpans('odd_')).toBe(1);
+    await writer.shutdown();
+  });
 });
