@@ -57,6 +57,32 @@ export function spanInsertRowFromAttributes(attributes: Attributes, traceId: str
   return row;
 }
 
+/**
+ * The same row as `spanInsertRowFromAttributes`, already encoded as its JSONEachRow line (equal to
+ * `JSON.stringify` of that row): the span processor's path, once per turn. Building the line
+ * directly skips a ~30-key object, which V8 keeps as a slow dictionary and serialises on its slow path.
+ */
+export function spanInsertLineFromAttributes(attributes: Attributes, traceId: string, spanId: string): string {
+  let line = `{"trace_id":${JSON.stringify(traceId)},"span_id":${JSON.stringify(spanId)}`;
+  for (const [column, name, kind] of COLUMNS) {
+    const value = attributes[name];
+    if (value === undefined || value === null) continue;
+    if (kind === 'string') {
+      const text = typeof value === 'string' ? value : String(value);
+      if (text !== '') line += `,"${column}":${JSON.stringify(text)}`;
+    } else if (kind === 'number') {
+      const number = typeof value === 'number' ? value : Number(value);
+      // String() of a finite number is exactly its JSON.
+      if (number !== 0 && Number.isFinite(number)) line += `,"${column}":${String(number)}`;
+    } else if (kind === 'boolean') {
+      if (value === true) line += `,"${column}":true`;
+    } else if (Array.isArray(value) && value.length > 0) {
+      line += `,"${column}":${JSON.stringify(value.map(String))}`;
+    }
+  }
+  return `${line}}`;
+}
+
 const hrTimeToIso = (time: [number, number]) => new Date(time[0] * 1000 + time[1] / 1e6).toISOString();
 
 export function upstreamAttemptRowFromSpan(span: ReadableSpan): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { BatchWriter } from '../shared/storage/batch-writer.ts';
-import { spanInsertRowFromAttributes, upstreamAttemptRowFromSpan } from './span-row-from-attributes.ts';
+import { spanInsertLineFromAttributes, upstreamAttemptRowFromSpan } from './span-row-from-attributes.ts';
 import { ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../shared/telemetry/span-attributes.ts';
 
 /**
@@ -27,7 +27,7 @@ export class SpanRowProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (span.name === TURN_SPAN_NAME) {
       const { traceId, spanId } = span.spanContext();
-      this.writer.write('spans', [spanInsertRowFromAttributes(span.attributes, traceId, spanId)]);
+      this.writer.writeLine('spans', spanInsertLineFromAttributes(span.attributes, traceId, spanId));
     } else if (span.name === ATTEMPT_SPAN_NAME) {
       this.writer.write('upstream_attempts', [upstreamAttemptRowFromSpan(span)]);
     }

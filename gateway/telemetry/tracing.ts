@@ -1,4 +1,4 @@
-import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
+import { context as otelContext, trace, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { UpstreamAttempt } from '../errors/gateway-error.ts';
@@ -21,18 +21,17 @@ export function createTracing(processor: SpanProcessor): Tracing {
   const tracer: Tracer = provider.getTracer('gatehouse-gateway', '0.1.0');
   return {
     recordTurn(row, startedAtMillis, attempts) {
-      const attributes: Attributes = { 'gen_ai.operation.name': 'chat' };
+      // Attributes set one by one on the started span: given to startSpan, the SDK copies and
+      // validates them twice more (sanitizeAttributes before and after sampling); collected in an
+      // object first, that ~40-key object is one more slow dictionary per turn.
+      const span = tracer.startSpan(TURN_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startedAtMillis });
+      span.setAttribute('gen_ai.operation.name', 'chat');
       for (const column in row) {
         const value = row[column as keyof typeof row];
         // Empty values are the collector's defaults: leaving them off halves the attributes per span.
         if (value === '' || value === 0 || value === false || (Array.isArray(value) && value.length === 0)) continue;
-        attributes[attributeNameOf(column as keyof SpanRow)] = value as never;
+        span.setAttribute(attributeNameOf(column as keyof SpanRow), value as never);
       }
-      // Attributes set once on the started span: given to startSpan, the SDK copies and validates
-      // them twice more (sanitizeAttributes before and after sampling) before setting them; the
-      // default (parent-based, always-on) sampler never reads them. 46 → 38 µs per turn measured.
-      const span = tracer.startSpan(TURN_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startedAtMillis });
-      span.setAttributes(attributes);
       const spanContext = span.spanContext();
       let attemptStart = startedAtMillis;
       for (const attempt of attempts) {

@@ -86,6 +86,20 @@ describe('batch writer on embedded ClickHouse', () => {
     await writer.shutdown();
   });
 
+  it('carries rows across its buffers byte for byte: multi-byte text, rows spanning buffers, a row larger than a buffer', async () => {
+    const writer = new BatchWriter({ client: clickhouse, database: 'gatehouse', spool: new DiskSpool(join(folder, 'spool-d'), 1e8), flushIntervalMillis: 60_000 });
+    // ~1.2 MB in all: several 256 KB buffers, lines of every length ending anywhere in them.
+    const messages = Array.from({ length: 1500 }, (_, index) => `${'é漢🙂"\\'.repeat(index % 97)}${'x'.repeat((index * 37) % 700)}`);
+    messages[700] = 'y'.repeat(300 * 1024);
+    messages.forEach((message, index) => writer.write('spans', [row({ request_id: `bytes_${index}`, error_message: message })]));
+    await writer.flush();
+    expect(await countSpans('bytes_')).toBe(1500);
+    const result = await clickhouse.query({ query: `SELECT request_id, error_message FROM gatehouse.spans WHERE request_id LIKE 'bytes_%'`, format: 'JSONEachRow' });
+    const stored = new Map(((await result.json()) as { request_id: string; error_message: string }[]).map((entry) => [entry.request_id, entry.error_message]));
+    messages.forEach((message, index) => expect(stored.get(`bytes_${index}`)).toBe(message));
+    await writer.shutdown();
+  });
+
   it('counts a row JSON cannot carry as dropped instead of throwing at the caller', async () => {
     const errors: string[] = [];
     const writer = new BatchWriter({ client: clickhouse, database: 'gatehouse', spool: new DiskSpool(join(folder, 'spool-c'), 1e8), flushIntervalMillis: 60_000, onError: (_error, table) => errors.push(table) });
