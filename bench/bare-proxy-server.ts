@@ -1,6 +1,7 @@
 // The yardstick: a bare undici pass-through proxy with no auth, policy or accounting.
 import { createServer } from 'node:http';
 import { Agent, request } from 'undici';
+import { profileOnMessage } from './profile-on-message.ts';
 
 const upstream = process.env.UPSTREAM_URL ?? '';
 const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
@@ -28,6 +29,8 @@ const server = createServer((incoming, outgoing) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as { port: number }).port }));
+profileOnMessage();
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  if (message === 'stop') process.exit(0);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startGatehouse } from '../cli/start-gatehouse.ts';
 import { disableParts } from './disable-parts.ts';
+import { profileOnMessage } from './profile-on-message.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const upstream = process.env.UPSTREAM_URL ?? '';
@@ -37,6 +38,7 @@ writeFileSync(
 const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
 disableParts(running, process.env.DISABLE);
 process.send?.({ port: Number(new URL(running.url).port) });
+profileOnMessage();
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
   if (message === 'stop') void running.close().then(() => process.exit(0));

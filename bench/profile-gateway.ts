@@ -1,41 +1,53 @@
 // Profiles the gateway's request path only (start-up excluded): `node bench/profile-gateway.ts [seconds] [concurrency]`.
-// Writes a .cpuprofile under .test-tmp/ and prints the functions with the most self time.
-import { fork } from 'node:child_process';
+// The gateway runs in its own process (as in `npm run bench`) and is sampled only while the load runs;
+// the load generator stays out of the profile. TARGET=bare profiles the bare proxy; STREAM=1 for streaming, DISABLE=… to switch parts off.
+// Writes .test-tmp/gateway.cpuprofile (open it in Chrome DevTools) and prints the functions with the most self time.
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
+import type { Profiler } from 'node:inspector';
 import autocannon from 'autocannon';
 
 const seconds = Number(process.argv[2] ?? 5);
-const connections = Number(process.argv[3] ?? 16);
-const upstream = fork(fileURLToPath(new URL('./fake-upstream-server.ts', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-const upstreamPort: number = await new Promise((resolve) => upstream.once('message', (message: { port: number }) => resolve(message.port)));
-process.env.UPSTREAM_URL = `http://127.0.0.1:${upstreamPort}/v1`;
-const { startGatehouse } = await import('../cli/start-gatehouse.ts');
-const { disableParts } = await import('./disable-parts.ts');
-const { mkdtempSync } = await import('node:fs');
-const { tmpdir } = await import('node:os');
-const { join } = await import('node:path');
-const { stringify } = await import('yaml');
-const folder = mkdtempSync(join(tmpdir(), 'gatehouse-profile-'));
-writeFileSync(join(folder, 'policy.yaml'), stringify({ models: { 'gpt-5.5': { provider: 'upstream', upstream: 'gpt-5.5', price: { input: 1.25, cached_input: 0.125, output: 10 } } }, cost_centers: { bench: { allowed_models: ['gpt-5.5'], budgets: { developer: { daily_usd: 1e6 } } } }, keys: [{ key: 'vk_bench', developer: 'bench', cost_center: 'bench' }] }));
-writeFileSync(join(folder, 'gatehouse.yaml'), stringify({ server: { port: 0 }, data_dir: join(folder, 'data'), providers: { upstream: { type: process.env.PROVIDER_TYPE ?? 'openai', base_url: process.env.UPSTREAM_URL, api_key: 'sk' } }, policy: 'policy.yaml', logging: { level: 'warn' } }));
-const gatehouse = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
-disableParts(gatehouse, process.env.DISABLE);
-const options = { url: `${gatehouse.url}/v1/responses`, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' }, body: JSON.stringify({ model: 'gpt-5.5', input: 'hi', stream: process.env.STREAM === '1' }), connections };
+const connections = Number(process.argv[3] ?? 64);
+
+function start(file: string, environment: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { env: { ...process.env, ...environment }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve) => child.once('message', (message: { port: number }) => resolve({ child, port: message.port })));
+}
+
+function ask<T>(child: ChildProcess, message: string, field: string): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (answer: Record<string, unknown>) => {
+      if (!(field in answer)) return;
+      child.off('message', listener);
+      resolve(answer[field] as T);
+    };
+    child.on('message', listener);
+    child.send(message);
+  });
+}
+
+const upstream = await start('./fake-upstream-server.ts');
+const gateway = await start(process.env.TARGET === 'bare' ? './bare-proxy-server.ts' : './gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` });
+const options = {
+  url: `http://127.0.0.1:${gateway.port}/v1/responses`,
+  method: 'POST' as const,
+  headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' },
+  body: JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream: process.env.STREAM === '1' }),
+  connections,
+};
 await autocannon({ ...options, duration: 2 });
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 100 });
-await session.post('Profiler.start');
-const cpuBefore = process.cpuUsage();
+const cpuBefore = await ask<{ user: number; system: number }>(gateway.child, 'cpu', 'cpu');
+await ask(gateway.child, 'profile:start', 'profiling');
 const result = await autocannon({ ...options, duration: seconds });
-const cpu = process.cpuUsage(cpuBefore);
-const { profile } = await session.post('Profiler.stop');
+const profile = await ask<Profiler.Profile>(gateway.child, 'profile:stop', 'profile');
+const cpuAfter = await ask<{ user: number; system: number }>(gateway.child, 'cpu', 'cpu');
 mkdirSync('.test-tmp', { recursive: true });
 writeFileSync('.test-tmp/gateway.cpuprofile', JSON.stringify(profile));
-console.log(`${result.requests.average.toFixed(0)} req/s (load generator in the same process), ${((cpu.user + cpu.system) / result.requests.total).toFixed(0)} µs CPU/request incl. load generator`);
+const cpuMicros = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+console.log(`${result.requests.average.toFixed(0)} req/s, gateway CPU ${(cpuMicros / result.requests.total).toFixed(0)} µs/request (all threads, profiler on)`);
+
 const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const self = new Map<string, number>();
 let total = 0;
@@ -45,9 +57,12 @@ profile.samples?.forEach((id, index) => {
   total += delta;
   if (!node) return;
   const frame = node.callFrame;
-  const key = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/work\/main\//, '')}:${frame.lineNumber + 1}`;
+  const key = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/work\/[^/]+\//, '')}:${frame.lineNumber + 1}`;
   self.set(key, (self.get(key) ?? 0) + delta);
 });
-for (const [key, value] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${((value / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
-await gatehouse.close();
-upstream.kill();
+const perRequest = (micros: number) => (micros / result.requests.total).toFixed(1).padStart(6);
+console.log('self time: % of samples, µs per request');
+for (const [key, value] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 45))) console.log(`${((value / total) * 100).toFixed(1).padStart(5)}% ${perRequest(value)}  ${key}`);
+gateway.child.send('stop');
+await new Promise((resolve) => gateway.child.once('exit', resolve));
+upstream.child.kill();
