@@ -153,6 +153,8 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
     param: error.param,
     costCenter: state.key.costCenter,
     model: state.requestedModel,
+    // A fallback the policy forbids comes after failed attempts: the client sees what was tried.
+    attempts: state.attempts,
     ...(error.retryAfterMillis === undefined ? {} : { retryAfterMillis: error.retryAfterMillis }),
   });
 }

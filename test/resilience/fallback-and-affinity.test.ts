@@ -199,6 +199,8 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     expect(crossing.status).toBe(403);
     expect(JSON.parse(crossing.text).error).toMatchObject({ code: 'provider_not_allowed' });
     expect(JSON.parse(crossing.text).error.message).toContain('anthropic');
+    // The body still lists the primary's failed attempt that led to the refused fallback.
+    expect(JSON.parse(crossing.text).error.gatehouse.attempts).toMatchObject([{ model: 'p-boundary', status: 500 }]);
     const unlisted = await postResponses(gatehouse.url, 'hop-allow', { model: 'p-allow' }, { authorization: `Bearer ${LOCKED_KEY}` });
     expect(unlisted.status).toBe(403);
     expect(JSON.parse(unlisted.text).error).toMatchObject({ code: 'model_not_allowed' });
