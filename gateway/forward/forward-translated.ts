@@ -24,7 +24,7 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const adapter = getProviderAdapter(request.target.provider.type);
   const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
   const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true }, adapter.capabilities);
-  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders };
+  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens };
   let outbound;
   try {
     outbound = adapter.buildRequest(prepared.request, context);

@@ -14,6 +14,8 @@ export interface ResolvedTarget {
   providerName: string;
   provider: ProviderConfig;
   price: Price;
+  /** The policy's `default_max_output_tokens` for the model: the output cap sent to upstreams that need one when the client sets none. */
+  defaultMaxOutputTokens?: number | undefined;
 }
 
 export interface UpstreamTimeouts {

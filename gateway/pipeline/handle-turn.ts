@@ -40,7 +40,7 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
       provider: definition.provider,
     });
   }
-  return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: definition.price };
+  return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: definition.price, defaultMaxOutputTokens: definition.default_max_output_tokens };
 }
 
 function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {

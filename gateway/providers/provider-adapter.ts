@@ -34,6 +34,8 @@ export interface AdapterContext {
   requestId: string;
   /** Headers from the client worth forwarding upstream (already filtered of auth). */
   forwardHeaders?: Record<string, string> | undefined;
+  /** Output cap for upstreams that require one (Anthropic's `max_tokens`) when the request has none: the model's `default_max_output_tokens`. */
+  defaultMaxOutputTokens?: number | undefined;
 }
 
 /** An HTTP request the transport sends as-is (after signing when `aws` is set). */

@@ -19,7 +19,10 @@ export const ModelSchema = z
     /** Model id sent upstream (an alias may differ from the public name). */
     upstream: z.string().min(1),
     price: PriceSchema,
-    /** Output tokens reserved for budget checks when the request sets no cap. @defaultValue 4096 */
+    /**
+     * Output tokens reserved for budget checks when the request sets no cap (@defaultValue 4096), and
+     * the `max_tokens` sent to Anthropic, which requires one, when the client sets none (else 32000).
+     */
     default_max_output_tokens: z.number().int().positive().optional(),
   })
   .strict();

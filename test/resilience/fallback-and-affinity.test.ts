@@ -59,7 +59,7 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     webhook = await startWebhookReceiver();
     const refusedPort = await closedPort();
     const models: Record<string, unknown> = {
-      'claude-fallback': { provider: 'anthropic', upstream: 'claude-sonnet-4-5', price },
+      'claude-fallback': { provider: 'anthropic', upstream: 'claude-sonnet-4-5', price, default_max_output_tokens: 8192 },
       'p-refused': { provider: 'refused', upstream: 'gpt-5.5', price },
       'p-slow': { provider: 'limited', upstream: 'p-slow', price },
     };
@@ -133,6 +133,8 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     const primaryAfterFirst = primaryRequestsFor(model);
     expect(primaryAfterFirst).toBe(fail === 'refused' ? 0 : 1);
     expect(fallback.requests.length).toBe(fallbackBefore + 1);
+    // Anthropic requires max_tokens; the client sent none, so the model's default_max_output_tokens goes.
+    expect((fallback.requests.at(-1)?.body as { max_tokens?: number }).max_tokens).toBe(8192);
 
     // Same session, inside the affinity window: straight to the fallback, the primary sees nothing.
     const second = await postResponses(gatehouse.url, session, { model });

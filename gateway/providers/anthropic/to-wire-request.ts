@@ -15,10 +15,11 @@ import {
 
 /** Thinking budget per reasoning effort (Anthropic wants tokens, OpenAI clients send an effort). */
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medium: 10_000, high: 24_000, xhigh: 32_000 };
+/** Anthropic requires max_tokens: this when neither the client nor the model's `default_max_output_tokens` sets one. */
 const DEFAULT_MAX_TOKENS = 32_000;
 
 /** Canonical request → Anthropic Messages body. */
-export function toAnthropicBody(request: CanonicalRequest, version: string): { body: AnthropicRequest; warnings: TranslationWarning[] } {
+export function toAnthropicBody(request: CanonicalRequest, version: string, defaultMaxTokens = DEFAULT_MAX_TOKENS): { body: AnthropicRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const system: AnthropicTextBlock[] = [];
   const messages: AnthropicMessage[] = [];
@@ -44,7 +45,7 @@ export function toAnthropicBody(request: CanonicalRequest, version: string): { b
   }
   if (unsignedReasoning > 0) warnings.push(warning('unsupported', 'reasoning', `${unsignedReasoning} reasoning item(s) without an Anthropic signature not sent (Anthropic only accepts its own signed thinking)`));
 
-  const body: AnthropicRequest = { model: request.model, max_tokens: request.maxOutputTokens ?? DEFAULT_MAX_TOKENS, messages };
+  const body: AnthropicRequest = { model: request.model, max_tokens: request.maxOutputTokens ?? defaultMaxTokens, messages };
   // The stable prefix (system, then tools) gets cache breakpoints so Anthropic's prompt cache hits across turns.
   if (system.length > 0) {
     system[system.length - 1] = { ...system[system.length - 1]!, cache_control: { type: 'ephemeral' } };
@@ -137,7 +138,7 @@ function imageBlock(part: ImagePart): AnthropicContentBlock {
 export function toAnthropicRequest(request: CanonicalRequest, context: AdapterContext): OutboundRequest {
   const extra = context.provider.headers ?? {};
   const version = extra['anthropic-version'] ?? ANTHROPIC_DEFAULT_VERSION;
-  const { body, warnings } = toAnthropicBody(request, version);
+  const { body, warnings } = toAnthropicBody(request, version, context.defaultMaxOutputTokens);
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...extra, 'anthropic-version': version };
   const key = context.provider.api_key;
   if (key !== undefined && context.provider.auth_style !== 'none') {

@@ -19,6 +19,17 @@ describe('anthropic adapter', () => {
     expect(outbound.headers['authorization']).toBeUndefined();
   });
 
+  it("sends the client's output cap, else the model's default_max_output_tokens, else 32000 as max_tokens", () => {
+    const buildWith = (maxOutputTokens: number | undefined, defaultMaxOutputTokens: number | undefined) => {
+      const prepared = prepareRequest(conformanceRequest({ maxOutputTokens }), anthropicAdapter.capabilities);
+      const outbound = anthropicAdapter.buildRequest(prepared.request, { providerName: 'anthropic', provider: { type: 'anthropic', api_key: 'sk_test' }, requestId: 'r', defaultMaxOutputTokens });
+      return (JSON.parse(outbound.body) as { max_tokens: number }).max_tokens;
+    };
+    expect(buildWith(1000, 4096)).toBe(1000);
+    expect(buildWith(undefined, 4096)).toBe(4096);
+    expect(buildWith(undefined, undefined)).toBe(32_000);
+  });
+
   it('uses Bearer auth when configured (SDK 1.x style gateways)', () => {
     expect(build({ auth_style: 'bearer' }).outbound.headers['authorization']).toBe('Bearer sk_test');
   });
