@@ -1,7 +1,8 @@
 // Interleaved A/B rounds at concurrency 64: `node bench/compare.ts [--rounds 5] [--seconds 3] [--stream] variant…`
 // This machine's cores change speed from minute to minute, so variants are measured in turns, round
 // after round, and compared by medians of throughput and of the server's CPU time per request (all threads).
-// A variant is `bare`, `gatehouse`, `gatehouse[DISABLE=tracing,metrics]` (environment for that server) or
+// A variant is `bare`, `bare-cluster[WORKERS=2]` (the bare proxy in that many processes on one port),
+// `gatehouse`, `gatehouse[DISABLE=tracing,metrics]` (environment for that server) or
 // `gatehouse@/path/to/other/checkout` (the same server from another tree, e.g. a `git worktree` of main);
 // `EXEC_ARGV=…` in the brackets passes V8/Node flags to that server (`gatehouse[EXEC_ARGV=--max-semi-space-size=32]`).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -51,8 +52,8 @@ function cpuMicros(child: ChildProcess): Promise<number> {
 }
 
 function parseVariant(spec: string): { file: string; environment: Record<string, string> } {
-  const match = /^(bare|gatehouse)(?:\[([^\]]*)\])?(?:@(.+))?$/.exec(spec);
-  if (!match) throw new Error(`unknown variant "${spec}": use bare, gatehouse, gatehouse[NAME=value,…] or gatehouse@/path/to/tree`);
+  const match = /^(bare|bare-cluster|gatehouse)(?:\[([^\]]*)\])?(?:@(.+))?$/.exec(spec);
+  if (!match) throw new Error(`unknown variant "${spec}": use bare, bare-cluster[WORKERS=2], gatehouse, gatehouse[NAME=value,…] or gatehouse@/path/to/tree`);
   const [, kind, settings, tree] = match;
   const root = tree ? resolve(tree) : resolve(import.meta.dirname, '..');
   const environment: Record<string, string> = {};
@@ -60,7 +61,8 @@ function parseVariant(spec: string): { file: string; environment: Record<string,
     const [name, ...value] = pair.split('=');
     environment[name ?? ''] = value.join('=');
   }
-  return { file: resolve(root, kind === 'bare' ? 'bench/bare-proxy-server.ts' : 'bench/gatehouse-server.ts'), environment };
+  const files: Record<string, string> = { bare: 'bench/bare-proxy-server.ts', 'bare-cluster': 'bench/bare-proxy-cluster.ts', gatehouse: 'bench/gatehouse-server.ts' };
+  return { file: resolve(root, files[kind ?? ''] ?? ''), environment };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
