@@ -48,6 +48,9 @@ export interface OptimizerLoopOptions {
 
 const RunBody = z.object({ cost_center: z.string().optional(), dry_run: z.boolean().optional() }).strict();
 
+/** The audit action of the guard's accept decision; its subject is the watch key (`<rule id>@<version>`). */
+export const RULE_ACCEPTED_ACTION = 'policy.rule_accepted';
+
 /** After the guard rolled back an optimizer rule, the same change is not proposed again for this long (the guard's baseline window). */
 export const ROLLBACK_COOLDOWN_DAYS = 14;
 
@@ -142,6 +145,19 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
   const { governance, logger } = options;
   const rolledBack = new Set<number>();
   const accepted = new Set<string>();
+  // The sequential test stops at its first boundary: a rule accepted before a restart must stay
+  // accepted, not be judged again on the grown sample (which can cross the other boundary). The
+  // decisions live on the audit log and are read back once, before the first look.
+  let acceptedLoaded: Promise<void> | undefined;
+  const loadAccepted = () =>
+    (acceptedLoaded ??= options.clickhouse
+      .query({ query: `SELECT DISTINCT subject FROM ${options.database}.audit_log WHERE action = {action:String}`, query_params: { action: RULE_ACCEPTED_ACTION }, format: 'JSONEachRow' })
+      .then((result) => result.json<{ subject: string }>())
+      .then((rows) => rows.forEach((row) => accepted.add(row.subject)))
+      .catch((error: unknown) => {
+        acceptedLoaded = undefined; // storage down: the next look reads them again
+        throw error;
+      }));
 
   const run: OptimizerLoop['run'] = async (input = {}) => {
     const policy = governance.store.current();
@@ -180,6 +196,7 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
   };
 
   const guard: OptimizerLoop['guard'] = async () => {
+    await loadAccepted();
     const active = governance.store.current();
     if (rolledBack.has(active.version)) return [];
     const rows = new Map((await governance.store.versions()).map((row) => [row.version, row]));
@@ -197,8 +214,11 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
           database: options.database,
           activation: { costCenter, rule, policyVersion: since.version, activatedAt: versionTime(since), qualityRegressionLimit: center.quality_regression_limit, timezone: center.timezone },
         });
-        // The sequential test stops at a boundary: an accepted rule is not judged again (until a restart).
-        if (result.decision === 'accept') accepted.add(watchKey);
+        // The sequential test stops at a boundary: an accepted rule is not judged again, after restarts too.
+        if (result.decision === 'accept') {
+          accepted.add(watchKey);
+          governance.audit.record({ actor: 'rollback-guard', action: RULE_ACCEPTED_ACTION, subject: watchKey, cost_center: costCenter, policy_version: since.version, details: { rule_id: rule.id, version: since.version, ...result.numbers } });
+        }
         if (result.decision !== 'rollback' || rolledBack.has(active.version)) {
           checks.push({ ruleId: rule.id, policyVersion: since.version, result, rolledBack: false });
           continue;

@@ -12,6 +12,7 @@ export type AuditAction =
   | 'policy.rejected'
   | 'policy.activated'
   | 'policy.rolled_back'
+  | 'policy.rule_accepted'
   | 'policy.refused'
   | 'config.error'
   | (string & {});
