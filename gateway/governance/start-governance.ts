@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { AdminRole } from '../../shared/config/config-schema.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
@@ -60,6 +61,7 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     database: options.database,
     writer: options.writer,
     spoolDirectory: options.spoolDirectory,
+    journalDirectory: join(options.dataDir, 'audit-journal'),
     redis: options.redis,
     redisKeyPrefix: options.redisKeyPrefix,
     onError: (error) => options.onError?.(error, 'audit'),

@@ -8,6 +8,7 @@ import type { SpooledBatch } from '../storage/disk-spool.ts';
 import { canonicalJson } from '../signing/canonical-json.ts';
 import { sha256Hex } from '../signing/hash.ts';
 import { toClickHouseTime } from '../clickhouse/clickhouse-time.ts';
+import { AuditJournal } from './audit-journal.ts';
 
 /** The table every audit event lands in (unqualified). */
 export const AUDIT_TABLE = 'audit_log';
@@ -64,6 +65,11 @@ export interface HashChainAuditLogOptions {
    * seq; without this the chain would fork after a restart during an outage.
    */
   spoolDirectory?: string | undefined;
+  /**
+   * Directory of the write-ahead journal (`AuditJournal`): rows a killed process had not handed to
+   * storage yet are queued again at the next start. Without it they are lost with the process.
+   */
+  journalDirectory?: string | undefined;
   /** Distributed mode: the chain head lives in Redis and every append is a compare-and-set on it. */
   redis?: Redis | undefined;
   /** @defaultValue "gatehouse:" */
@@ -108,19 +114,32 @@ export class HashChainAuditLog implements AuditSink {
   private pendingCount = 0;
   private droppedEvents = 0;
   private readonly headKey: string;
+  private readonly journal: AuditJournal | undefined;
 
-  private constructor(options: HashChainAuditLogOptions, head: AuditChainHead) {
+  private constructor(options: HashChainAuditLogOptions, head: AuditChainHead, journal: AuditJournal | undefined) {
     this.options = options;
     this.headValue = head;
+    this.journal = journal;
     this.headKey = `${options.redisKeyPrefix ?? 'gatehouse:'}audit:head`;
   }
 
-  /** Recovers the head from ClickHouse and the spool (and seeds Redis), then accepts events. */
+  /**
+   * Queues again the journal's rows that neither ClickHouse nor the spool holds, recovers the head
+   * from all three (and seeds Redis), then accepts events.
+   */
   static async open(options: HashChainAuditLogOptions): Promise<HashChainAuditLog> {
     const stored = await readStoredHead(options.client, options.database);
-    const spooled = options.spoolDirectory ? readSpooledHead(options.spoolDirectory) : undefined;
-    let head = spooled && spooled.seq > stored.seq ? spooled : stored;
-    const log = new HashChainAuditLog(options, head);
+    const spooledRows = options.spoolDirectory ? readSpooledRows(options.spoolDirectory) : [];
+    let head = stored;
+    for (const row of spooledRows) if (row.seq > head.seq) head = { seq: row.seq, hash: row.hash };
+    const journal = options.journalDirectory ? new AuditJournal(options.journalDirectory) : undefined;
+    if (journal) {
+      const lost = await unstoredRows(options.client, options.database, journal.read(), spooledRows);
+      if (lost.length > 0) options.writer.write(AUDIT_TABLE, lost as unknown as Record<string, unknown>[]);
+      journal.reset(lost);
+      for (const row of lost) if (row.seq > head.seq) head = { seq: row.seq, hash: row.hash };
+    }
+    const log = new HashChainAuditLog(options, head, journal);
     if (options.redis) {
       const result = (await options.redis.eval(SEED_SCRIPT, 1, log.headKey, String(head.seq), head.hash)) as [string, string];
       head = { seq: Number(result[0]), hash: result[1] };
@@ -143,7 +162,7 @@ export class HashChainAuditLog implements AuditSink {
       if (!this.options.redis) {
         const row = this.buildRow(event, this.headValue);
         this.headValue = { seq: row.seq, hash: row.hash };
-        this.options.writer.write(AUDIT_TABLE, [row as unknown as Record<string, unknown>]);
+        this.store(row);
         return;
       }
       if (this.pendingCount >= (this.options.maxPendingEvents ?? 100_000)) {
@@ -179,11 +198,24 @@ export class HashChainAuditLog implements AuditSink {
       }
       if (result[0] === 1) {
         this.headValue = { seq: row.seq, hash: row.hash };
-        this.options.writer.write(AUDIT_TABLE, [row as unknown as Record<string, unknown>]);
+        this.store(row);
         return;
       }
       guess = { seq: Number(result[1] ?? 0), hash: result[2] ?? '' };
     }
+  }
+
+  /** Journal first (survives a kill), then the batch writer (ClickHouse, or the spool in an outage). */
+  private store(row: AuditRow): void {
+    if (this.journal) {
+      try {
+        this.journal.append(row);
+        this.journal.rotateIfFull(() => this.options.writer.flush(), (error) => this.options.onError?.(error));
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+    this.options.writer.write(AUDIT_TABLE, [row as unknown as Record<string, unknown>]);
   }
 
   private buildRow(event: AuditEvent, previous: AuditChainHead): AuditRow {
@@ -227,25 +259,48 @@ async function readStoredHead(client: ClickHouseClient, database: string): Promi
   return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: '' };
 }
 
-/** Highest audit row waiting in the spool (written during an outage, not yet replayed). */
-export function readSpooledHead(directory: string): AuditChainHead | undefined {
-  let best: AuditChainHead | undefined;
+/** Audit rows waiting in the spool (written during an outage, not yet replayed). */
+function readSpooledRows(directory: string): AuditRow[] {
+  const rows: AuditRow[] = [];
   let names: string[];
   try {
     names = readdirSync(directory).filter((name) => name.endsWith(`-${AUDIT_TABLE}.json`));
   } catch {
-    return undefined;
+    return rows;
   }
   for (const name of names) {
     try {
       const batch = JSON.parse(readFileSync(join(directory, name), 'utf8')) as SpooledBatch;
-      for (const row of batch.rows) {
-        const seq = Number(row.seq);
-        if (!best || seq > best.seq) best = { seq, hash: String(row.hash) };
-      }
+      for (const row of batch.rows) rows.push({ ...(row as unknown as AuditRow), seq: Number(row.seq), hash: String(row.hash) });
     } catch {
       // unreadable batch: the replay leaves it for an operator; it cannot move the head
     }
   }
+  return rows;
+}
+
+/** Highest audit row waiting in the spool (written during an outage, not yet replayed). */
+export function readSpooledHead(directory: string): AuditChainHead | undefined {
+  let best: AuditChainHead | undefined;
+  for (const row of readSpooledRows(directory)) if (!best || row.seq > best.seq) best = { seq: row.seq, hash: row.hash };
   return best;
+}
+
+/**
+ * The journal's rows that neither ClickHouse nor the spool holds, in chain order. Looked up by
+ * seq, not compared with the head: in distributed mode another gateway's later rows may be stored
+ * while this one's were lost with it.
+ */
+async function unstoredRows(client: ClickHouseClient, database: string, journaled: readonly AuditRow[], spooled: readonly AuditRow[]): Promise<AuditRow[]> {
+  if (journaled.length === 0) return [];
+  const held = new Set(spooled.map((row) => row.seq));
+  const result = await client.query({
+    query: `SELECT seq FROM ${database}.${AUDIT_TABLE} WHERE seq IN {seqs:Array(UInt64)}`,
+    query_params: { seqs: journaled.map((row) => row.seq) },
+    format: 'JSONEachRow',
+  });
+  for (const row of await result.json<{ seq: number | string }>()) held.add(Number(row.seq));
+  const lost = new Map<number, AuditRow>();
+  for (const row of journaled) if (!held.has(row.seq)) lost.set(row.seq, row);
+  return [...lost.values()].sort((a, b) => a.seq - b.seq);
 }
