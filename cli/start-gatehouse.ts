@@ -135,6 +135,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     bootstrapDocument: bootstrapPolicy,
     redis,
     redisKeyPrefix: keyPrefix,
+    requireDistinctApprover: config.governance.require_distinct_approver,
     onError: (error, component) => logger.warn({ err: { message: (error as Error).message }, component }, 'governance background error'),
   });
   const policy = governance.store;

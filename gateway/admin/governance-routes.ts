@@ -89,6 +89,7 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
       ...(body.patch !== undefined ? { patch: body.patch } : {}),
       justification: body.justification,
       author,
+      proposedBy: request.admin?.name,
       source: 'human',
       ...(body.summary !== undefined ? { summary: body.summary } : {}),
     });
@@ -121,7 +122,7 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
   // A rollback is a proposal of the old document: it needs an approver's signature like any change.
   app.post('/admin/policy/rollback', { preHandler: requireRole('approver') }, async (request, reply) => {
     const body = parseBody(RollbackBody, request.body);
-    const proposal = await governance.proposeRollback({ to_version: body.to_version, justification: body.justification, author: body.author ?? request.admin?.name ?? 'admin' });
+    const proposal = await governance.proposeRollback({ to_version: body.to_version, justification: body.justification, author: body.author ?? request.admin?.name ?? 'admin', proposedBy: request.admin?.name });
     return reply.code(201).send({ ...proposal, to_version: body.to_version, next: `approve with POST /admin/policy/proposals/${proposal.id}/approve {approver, signature}` });
   });
 

@@ -28,6 +28,8 @@ export interface GovernanceServiceOptions {
   database: string;
   store: PolicyStore;
   audit: AuditSink;
+  /** Four-eyes rule: an approver may not approve a proposal they made (config `governance.require_distinct_approver`). @defaultValue true */
+  requireDistinctApprover?: boolean | undefined;
   now?: () => Date;
 }
 
@@ -104,6 +106,7 @@ export class GovernanceService {
       status: 'pending',
       source,
       author: input.author,
+      proposed_by: input.proposedBy ?? '',
       justification: input.justification,
       summary: input.summary ?? '',
       base_version: base.version,
@@ -188,6 +191,11 @@ export class GovernanceService {
     const digest = approvalDigest({ proposalId: row.id, baseHash: row.base_hash, documentHash });
     if (digest !== row.digest) throw new GatewayError('forbidden', { message: `proposal ${id} was altered after it was proposed (digest mismatch)` });
     const approver = await this.resolveApprover(input, current.document);
+    if (this.options.requireDistinctApprover !== false && row.proposed_by !== '' && row.proposed_by === approver.id) {
+      throw new GatewayError('forbidden', {
+        message: `approver ${approver.id} proposed ${id} and may not approve it too: another approver in scope must sign (four-eyes rule, governance.require_distinct_approver in gatehouse.yaml)`,
+      });
+    }
     const document = parsePolicyDocument(JSON.parse(row.document), `proposal ${id}`);
     const refusal = scopeRefusal(approver.scopes, diffPolicies(current.document, document).cost_centers);
     if (refusal) throw new GatewayError('forbidden', { message: `approver ${approver.id} may not approve proposal ${id}: ${refusal}` });
@@ -261,7 +269,7 @@ export class GovernanceService {
    * same approval (signature, scope) as any change; activation marks the current version
    * `rolled_back` and records `policy.rolled_back`.
    */
-  async proposeRollback(input: { to_version: number; justification: string; author: string }): Promise<ProposalView> {
+  async proposeRollback(input: { to_version: number; justification: string; author: string; proposedBy?: string | undefined }): Promise<ProposalView> {
     if (!Number.isInteger(input.to_version) || input.to_version < 1) throw invalid('to_version must be a version number', 'to_version');
     const target = (await this.options.store.versions()).find((row) => row.version === input.to_version);
     if (!target) throw new GatewayError('not_found', { message: `no policy version ${input.to_version}` });
@@ -272,6 +280,7 @@ export class GovernanceService {
       document: JSON.parse(target.document),
       justification: input.justification,
       author: input.author,
+      proposedBy: input.proposedBy,
       source: 'human',
       summary: `Roll back to version ${target.version}`,
       math: { rollback_to_version: target.version },
@@ -362,6 +371,7 @@ export class GovernanceService {
       status: row.status as ProposalView['status'],
       source: row.source,
       author: row.author,
+      proposed_by: row.proposed_by ?? '',
       justification: row.justification,
       summary: row.summary,
       base_version: row.base_version,

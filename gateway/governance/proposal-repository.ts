@@ -9,6 +9,8 @@ export interface ProposalRow {
   status: string;
   source: string;
   author: string;
+  /** Authenticated proposer (admin token name or approver id); "" on rows from before migration 0060. */
+  proposed_by: string;
   justification: string;
   summary: string;
   base_version: number;

@@ -32,6 +32,8 @@ export interface StartGovernanceOptions {
   redisKeyPrefix?: string | undefined;
   /** @defaultValue 1000 */
   pollIntervalMillis?: number | undefined;
+  /** Four-eyes rule (config `governance.require_distinct_approver`). @defaultValue true */
+  requireDistinctApprover?: boolean | undefined;
   onError?: ((error: unknown, component: 'audit' | 'policy') => void) | undefined;
 }
 
@@ -79,7 +81,7 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     pollIntervalMillis: options.pollIntervalMillis,
     onError: (error) => options.onError?.(error, 'policy'),
   });
-  const service = new GovernanceService({ client: options.client, database: options.database, store, audit });
+  const service = new GovernanceService({ client: options.client, database: options.database, store, audit, requireDistinctApprover: options.requireDistinctApprover });
   const denials = new DenialDedup({ redis: options.redis, keyPrefix: options.redisKeyPrefix, onError: (error) => options.onError?.(error, 'audit') });
   return {
     audit,

@@ -112,6 +112,16 @@ export const DeploymentConfigSchema = z
       .strict()
       .default({ interval_seconds: 86_400, seed: 42, guard_interval_seconds: 60 }),
     timeouts: TimeoutsSchema.default({ connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 120_000, total_ms: 900_000 }),
+    governance: z
+      .object({
+        /**
+         * Four-eyes rule: an approver may not approve a proposal they made themselves (proposer = the
+         * admin token's name, or the approver id after OIDC sign-in). @defaultValue true
+         */
+        require_distinct_approver: z.boolean().default(true),
+      })
+      .strict()
+      .default({ require_distinct_approver: true }),
     spool: z
       .object({
         /** Upper bound of the on-disk span/audit spool. @defaultValue 268435456 */

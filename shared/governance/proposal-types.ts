@@ -16,6 +16,8 @@ export interface CreateProposalInput {
   patch?: unknown;
   justification: string;
   author: string;
+  /** Who proposed it, as authenticated (admin token name, or approver id after OIDC sign-in); the four-eyes rule compares it with the approver. */
+  proposedBy?: string | undefined;
   /** @defaultValue "human" */
   source?: ProposalSource;
   /** One line for humans, e.g. "route turns under 8K input tokens to gpt-5.1-mini 09–17h: saving $3,840/month". */
@@ -36,6 +38,8 @@ export interface ProposalView {
   status: ProposalStatus;
   source: ProposalSource | (string & {});
   author: string;
+  /** Authenticated proposer ("" for proposals made before this was recorded). */
+  proposed_by: string;
   justification: string;
   summary: string;
   base_version: number;
