@@ -172,7 +172,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
 
   // Distributed gateways enqueue for remote workers; an embedded process evaluates only with the evaluator role.
   const evaluator = roles.includes('evaluator') || (roles.includes('gateway') && redis !== undefined)
-    ? await startEvaluator({ ...evaluatorOptionsFromConfig(config, writer, roles.includes('evaluator')), onError: (error, where) => logger.warn({ err: { message: (error as Error).message }, where }, 'evaluator error') })
+    ? await startEvaluator({ ...evaluatorOptionsFromConfig(config, writer, roles.includes('evaluator')), stateFile: resolve(dataDir, 'evaluator-state.json'), onError: (error, where) => logger.warn({ err: { message: (error as Error).message }, where }, 'evaluator error') })
     : undefined;
 
   const context: GatewayContext = {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { SpanStatusCode, TraceFlags, trace, type Link } from '@opentelemetry/api';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
 import type { JobQueue, JobWorker, QueueCounts } from '../shared/queue/job-queue.ts';
-import { MemoryJobQueue } from '../shared/queue/memory-job-queue.ts';
+import { MemoryJobQueue, type MemoryQueueSnapshot } from '../shared/queue/memory-job-queue.ts';
 import { EVALUATOR_QUEUE, SCORE_SESSION_JOB, SCORE_TURN_JOB } from '../shared/queue/queue-names.ts';
 import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
@@ -13,7 +14,7 @@ import { processTurnJob, type EvaluatorRuntime, type TurnJobResult } from './pro
 import type { ScoreSink } from './score-rows.ts';
 import { BUILTIN_SCORERS, createLlmJudgeScorer, type LlmJudgeOptions } from './scorers/index.ts';
 import type { Scorer, SessionScorer, TurnScorer } from './scorers/scorer.ts';
-import { MemoryHashStore, RedisHashStore, type HashStore } from './session-state/hash-store.ts';
+import { MemoryHashStore, RedisHashStore, type HashStore, type MemoryHashSnapshot } from './session-state/hash-store.ts';
 import { SessionState } from './session-state/session-state.ts';
 
 export type EvaluatorJobData = TurnSignals | SessionJobData;
@@ -48,6 +49,12 @@ export interface StartEvaluatorOptions {
   maxPendingEnqueues?: number;
   /** How long `close()` waits for enqueues in flight. @defaultValue 5000 */
   closeGraceMillis?: number;
+  /**
+   * Embedded mode: where queued evaluations and session state are saved on `close()` and read back
+   * (then deleted) at the next start, so a graceful restart loses none. A crash still loses them;
+   * distributed mode keeps both in Redis.
+   */
+  stateFile?: string | undefined;
   /** Called for enqueue and extraction failures (never thrown into the gateway). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -145,12 +152,18 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   const scorers = [...(options.scorers ?? BUILTIN_SCORERS)];
   if (options.llmJudge && !scorers.some((scorer) => scorer.name === 'llm_judge')) scorers.push(createLlmJudgeScorer(options.llmJudge));
   const onError = options.onError ?? (() => {});
-  const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = options.redis
-    ? new BullmqJobQueue({ name: queueName, redisUrl: options.redis.url, prefix: options.redis.prefix ?? 'gatehouse' })
-    : new MemoryJobQueue({ name: queueName });
-  const store: HashStore = options.redis
-    ? new RedisHashStore(options.redis.url, `${options.redis.prefix ?? 'gatehouse'}:${queueName}:state:`)
-    : new MemoryHashStore();
+  const memoryQueue = options.redis ? undefined : new MemoryJobQueue<EvaluatorJobData, EvaluatorJobResult>({ name: queueName });
+  const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = memoryQueue ?? new BullmqJobQueue({ name: queueName, redisUrl: options.redis?.url ?? '', prefix: options.redis?.prefix ?? 'gatehouse' });
+  const memoryStore = options.redis ? undefined : new MemoryHashStore();
+  const store: HashStore = memoryStore ?? new RedisHashStore(options.redis?.url ?? '', `${options.redis?.prefix ?? 'gatehouse'}:${queueName}:state:`);
+  const stateFile = memoryQueue && memoryStore ? options.stateFile : undefined;
+  if (stateFile && memoryQueue && memoryStore) {
+    const saved = readSavedState(stateFile, onError);
+    if (saved) {
+      memoryStore.restore(saved.state);
+      memoryQueue.restore(saved.queue);
+    }
+  }
   const runtime: EvaluatorRuntime = {
     state: new SessionState(store, Math.max((options.stateTtlSeconds ?? 86_400) * 1000, sessionIdleMillis * 3)),
     sink: options.sink,
@@ -291,7 +304,37 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
       })()]);
       await worker?.close();
       await queue.close();
+      if (stateFile && memoryQueue && memoryStore) saveState(stateFile, { queue: memoryQueue.snapshot(), state: memoryStore.snapshot() }, onError);
       await store.close();
     },
   };
+}
+
+/** What an embedded evaluator saves on close (`stateFile`). */
+interface SavedEvaluatorState {
+  queue: MemoryQueueSnapshot<EvaluatorJobData>;
+  state: MemoryHashSnapshot;
+}
+
+function readSavedState(file: string, onError: (error: unknown, context: string) => void): SavedEvaluatorState | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedEvaluatorState;
+    // Read once: a second start must not run the same jobs again.
+    rmSync(file, { force: true });
+    return saved;
+  } catch (error) {
+    onError(error, 'restore-state');
+    return undefined;
+  }
+}
+
+function saveState(file: string, saved: SavedEvaluatorState, onError: (error: unknown, context: string) => void): void {
+  if (saved.queue.jobs.length === 0 && saved.state.length === 0) return;
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(saved));
+    renameSync(`${file}.tmp`, file);
+  } catch (error) {
+    onError(error, 'save-state');
+  }
 }

@@ -13,6 +13,9 @@ export interface HashStore {
   close(): Promise<void>;
 }
 
+/** A MemoryHashStore's live entries, for a graceful restart of embedded mode. */
+export type MemoryHashSnapshot = { key: string; fields: Record<string, string>; expiresAt: number }[];
+
 export class MemoryHashStore implements HashStore {
   private readonly hashes = new Map<string, { fields: Map<string, string>; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -62,6 +65,21 @@ export class MemoryHashStore implements HashStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+  }
+
+  snapshot(): MemoryHashSnapshot {
+    const now = Date.now();
+    const entries: MemoryHashSnapshot = [];
+    for (const [key, hash] of this.hashes) if (hash.expiresAt > now) entries.push({ key, fields: Object.fromEntries(hash.fields), expiresAt: hash.expiresAt });
+    return entries;
+  }
+
+  /** Puts a snapshot's unexpired entries back, each with its own expiry. */
+  restore(entries: MemoryHashSnapshot): void {
+    const now = Date.now();
+    for (const entry of entries) {
+      if (entry.expiresAt > now) this.hashes.set(entry.key, { fields: new Map(Object.entries(entry.fields)), expiresAt: entry.expiresAt });
+    }
   }
 }
 

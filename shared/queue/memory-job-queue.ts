@@ -26,6 +26,11 @@ interface MemoryJob<Data> {
   failedReason?: string;
 }
 
+/** Jobs not finished yet, for a graceful restart of embedded mode (`snapshot` / `restore`). */
+export interface MemoryQueueSnapshot<Data> {
+  jobs: { id: string; name: string; data: Data; options: AddJobOptions; attemptsMade: number; timestamp: number; readyAt: number }[];
+}
+
 export interface MemoryJobQueueOptions {
   name: string;
   /** Completed jobs kept (for idempotent adds by job id). @defaultValue 10000 */
@@ -40,7 +45,8 @@ export interface MemoryJobQueueOptions {
  * An in-process queue with BullMQ's job semantics, for embedded mode: custom job ids make adds
  * idempotent while the job is kept; delayed jobs; deduplication with `replace` (debounce) and
  * `keepLastIfActive`; retries with fixed/exponential backoff; failed jobs kept; deferral without
- * using an attempt. Jobs live in memory: a restart loses queued evaluations (spans are not lost).
+ * using an attempt. Jobs live in memory; `snapshot`/`restore` carry them over a graceful restart
+ * (the evaluator saves them under data_dir), a crash loses them (spans are not lost).
  */
 export class MemoryJobQueue<Data, Result> implements JobQueue<Data, Result> {
   readonly name: string;
@@ -259,6 +265,34 @@ export class MemoryJobQueue<Data, Result> implements JobQueue<Data, Result> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await Promise.all([...this.workers].map((worker) => worker.close()));
+  }
+
+  /**
+   * The jobs not finished yet — waiting and delayed, and active ones as waiting (jobs are
+   * idempotent, a re-run is harmless) — with their ids, attempts and due times.
+   */
+  snapshot(): MemoryQueueSnapshot<Data> {
+    const jobs: MemoryQueueSnapshot<Data>['jobs'] = [];
+    for (const job of this.jobs.values()) {
+      if (job.state === 'completed' || job.state === 'failed') continue;
+      jobs.push({ id: job.id, name: job.name, data: job.data, options: job.options, attemptsMade: job.attemptsMade, timestamp: job.timestamp, readyAt: job.readyAt });
+    }
+    return { jobs };
+  }
+
+  /** Puts a snapshot's jobs back (ids, deduplication keys, due times kept); ids already present are skipped. */
+  restore(snapshot: MemoryQueueSnapshot<Data>): void {
+    const now = Date.now();
+    for (const saved of snapshot.jobs) {
+      if (this.jobs.has(saved.id)) continue;
+      const job: MemoryJob<Data> = { ...saved, state: 'waiting' };
+      this.jobs.set(job.id, job);
+      if (saved.options.deduplication) this.deduplicationKeys.set(saved.options.deduplication.id, job.id);
+      // Generated ids are a sequence: new jobs must not reuse a restored one.
+      if (/^\d+$/.test(job.id)) this.sequence = Math.max(this.sequence, Number(job.id));
+      if (job.readyAt > now) this.schedule(job, job.readyAt);
+      else this.enqueue(job);
+    }
   }
 }
 

@@ -144,3 +144,39 @@ describe('in-process queue bounds', () => {
     expect(await queue.counts()).toMatchObject({ waiting: 1, delayed: 1 });
   });
 });
+
+describe('in-process queue snapshot (graceful restart of embedded mode)', () => {
+  it('restores unfinished jobs with their ids, due times and deduplication keys; finished ones stay gone', async () => {
+    const before = new MemoryJobQueue<Data, number>({ name: 'snapshot-a' });
+    opened.push(before);
+    const ran: number[] = [];
+    const worker = before.startWorker(async (job) => {
+      ran.push(job.data.value);
+      return job.data.value;
+    });
+    await before.add('done', { value: 1 });
+    await waitFor(() => ran.length === 1);
+    await worker.close();
+    await before.add('waiting', { value: 2 });
+    await before.add('session', { value: 3 }, { delayMillis: 300, deduplication: { id: 'session.a', replace: true } });
+    const snapshot = JSON.parse(JSON.stringify(before.snapshot())) as ReturnType<typeof before.snapshot>;
+    expect(snapshot.jobs.map((job) => job.data.value).sort()).toEqual([2, 3]);
+
+    const after = new MemoryJobQueue<Data, number>({ name: 'snapshot-b' });
+    opened.push(after);
+    after.restore(snapshot);
+    expect(await after.counts()).toMatchObject({ waiting: 1, delayed: 1 });
+    // The restored delayed job still answers to its deduplication key: a newer add replaces it.
+    await after.add('session', { value: 4 }, { delayMillis: 300, deduplication: { id: 'session.a', replace: true } });
+    // Generated ids continue after the restored ones.
+    const fresh = await after.add('fresh', { value: 5 });
+    expect(snapshot.jobs.map((job) => job.id)).not.toContain(fresh);
+    const later: number[] = [];
+    after.startWorker(async (job) => {
+      later.push(job.data.value);
+      return job.data.value;
+    });
+    await waitFor(() => later.length === 3);
+    expect(later.sort()).toEqual([2, 4, 5]);
+  });
+});
