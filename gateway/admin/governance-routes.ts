@@ -7,6 +7,7 @@ import type { GovernanceService } from '../governance/governance-service.ts';
 import { versionView } from '../governance/governance-service.ts';
 import { readAuditRows, toAuditExportLine } from '../../shared/audit/read-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
+import type { AuditSink } from '../../shared/audit/audit-event.ts';
 
 /** What `governanceRoutes` needs; the lead wires these at start-up. */
 export interface GovernanceRouteOptions {
@@ -14,6 +15,8 @@ export interface GovernanceRouteOptions {
   /** Audit export and verification read `audit_log` directly. */
   client: ClickHouseClient;
   database: string;
+  /** This process's audit log: flushed before audit reads, so an admin sees the events they just caused. */
+  audit?: AuditSink | undefined;
   /** The admin-auth preHandler factory (gateway/plugins/admin-auth.ts); sets `request.admin`. */
   requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
 }
@@ -128,6 +131,8 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
 
   app.get('/admin/audit', { preHandler: requireRole('analyst') }, async (request, reply) => {
     const query = parseBody(AuditQuery, request.query);
+    // Events wait up to a second for their insert; read them back only once they are stored.
+    await options.audit?.flush();
     let rows;
     try {
       rows = await readAuditRows({ client: options.client, database: options.database, since: query.since, afterSeq: query.after_seq, action: query.action, limit: query.limit });
@@ -139,5 +144,8 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
     return reply.type('application/x-ndjson; charset=utf-8').send(text.length > 0 ? `${text}\n` : '');
   });
 
-  app.get('/admin/audit/verify', { preHandler: requireRole('analyst') }, async () => verifyAuditChain({ client: options.client, database: options.database }));
+  app.get('/admin/audit/verify', { preHandler: requireRole('analyst') }, async () => {
+    await options.audit?.flush();
+    return verifyAuditChain({ client: options.client, database: options.database });
+  });
 }

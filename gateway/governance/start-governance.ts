@@ -89,7 +89,7 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     service,
     denials,
     systemKey,
-    routes: (requireRole) => (app) => governanceRoutes(app, { governance: service, client: options.client, database: options.database, requireRole }),
+    routes: (requireRole) => (app) => governanceRoutes(app, { governance: service, client: options.client, database: options.database, audit, requireRole }),
     async close() {
       await store.close();
       await audit.flush();

@@ -38,7 +38,10 @@ export function DiffView({ diff }: { diff: unknown }) {
 }
 
 function ApproveForm({ proposal, approvers, session, onDone }: { proposal: Proposal; approvers: string[]; session: Session; onDone: (message: string) => void }) {
-  const [approver, setApprover] = useState(approvers[0] ?? '');
+  const [picked, setPicked] = useState('');
+  // The approvers list may arrive after the form first rendered: until someone picks, the select's
+  // first entry (what it shows) is the approver.
+  const approver = picked || approvers[0] || '';
   const [pem, setPem] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -75,13 +78,13 @@ function ApproveForm({ proposal, approvers, session, onDone }: { proposal: Propo
       <label>
         Approver id{' '}
         {approvers.length ? (
-          <select name="approver" value={approver} onChange={(event) => setApprover((event.target as HTMLSelectElement).value)}>
+          <select name="approver" value={approver} onChange={(event) => setPicked((event.target as HTMLSelectElement).value)}>
             {approvers.map((id) => (
               <option value={id}>{id}</option>
             ))}
           </select>
         ) : (
-          <input name="approver" required value={approver} onInput={(event) => setApprover((event.target as HTMLInputElement).value)} />
+          <input name="approver" required value={approver} onInput={(event) => setPicked((event.target as HTMLInputElement).value)} />
         )}
       </label>
       <label>
