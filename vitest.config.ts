@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+/** Measures peak RSS under 1,000 streams: it runs alone, after everything else, so other files' load does not move the figure. */
+const MEASURED_ALONE = ['test/resilience/thousand-streams.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // chDB binds one data directory per process: each test file runs in its own forked process.
@@ -10,5 +12,9 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: MEASURED_ALONE, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'measured-alone', include: MEASURED_ALONE, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
