@@ -152,17 +152,12 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   const scorers = [...(options.scorers ?? BUILTIN_SCORERS)];
   if (options.llmJudge && !scorers.some((scorer) => scorer.name === 'llm_judge')) scorers.push(createLlmJudgeScorer(options.llmJudge));
   const onError = options.onError ?? (() => {});
-  const memoryQueue = options.redis ? undefined : new MemoryJobQueue<EvaluatorJobData, EvaluatorJobResult>({ name: queueName });
-  const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = memoryQueue ?? new BullmqJobQueue({ name: queueName, redisUrl: options.redis?.url ?? '', prefix: options.redis?.prefix ?? 'gatehouse' });
-  const memoryStore = options.redis ? undefined : new MemoryHashStore();
-  const store: HashStore = memoryStore ?? new RedisHashStore(options.redis?.url ?? '', `${options.redis?.prefix ?? 'gatehouse'}:${queueName}:state:`);
-  const stateFile = memoryQueue && memoryStore ? options.stateFile : undefined;
-  if (stateFile && memoryQueue && memoryStore) {
-    const saved = readSavedState(stateFile, onError);
-    if (saved) {
-      memoryStore.restore(saved.state);
-      memoryQueue.restore(saved.queue);
-    }
+  const { queue, store, embedded } = openQueueAndState(options.redis, queueName);
+  const stateFile = embedded ? options.stateFile : undefined;
+  const saved = embedded && stateFile ? readSavedState(stateFile, onError) : undefined;
+  if (embedded && saved) {
+    embedded.store.restore(saved.state);
+    embedded.queue.restore(saved.queue);
   }
   const runtime: EvaluatorRuntime = {
     state: new SessionState(store, Math.max((options.stateTtlSeconds ?? 86_400) * 1000, sessionIdleMillis * 3)),
@@ -304,10 +299,21 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
       })()]);
       await worker?.close();
       await queue.close();
-      if (stateFile && memoryQueue && memoryStore) saveState(stateFile, { queue: memoryQueue.snapshot(), state: memoryStore.snapshot() }, onError);
+      if (embedded && stateFile) saveState(stateFile, { queue: embedded.queue.snapshot(), state: embedded.store.snapshot() }, onError);
       await store.close();
     },
   };
+}
+
+/** BullMQ and Redis-held session state in distributed mode; in embedded mode in-process ones, returned as `embedded` too (they can be saved and restored). */
+function openQueueAndState(redis: StartEvaluatorOptions['redis'], queueName: string) {
+  if (redis) {
+    const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = new BullmqJobQueue({ name: queueName, redisUrl: redis.url, prefix: redis.prefix ?? 'gatehouse' });
+    const store: HashStore = new RedisHashStore(redis.url, `${redis.prefix ?? 'gatehouse'}:${queueName}:state:`);
+    return { queue, store, embedded: undefined };
+  }
+  const embedded = { queue: new MemoryJobQueue<EvaluatorJobData, EvaluatorJobResult>({ name: queueName }), store: new MemoryHashStore() };
+  return { queue: embedded.queue as JobQueue<EvaluatorJobData, EvaluatorJobResult>, store: embedded.store as HashStore, embedded };
 }
 
 /** What an embedded evaluator saves on close (`stateFile`). */

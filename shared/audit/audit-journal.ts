@@ -2,7 +2,6 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { join } from 'node:path';
 import type { AuditRow } from './hash-chain-audit-log.ts';
 
-
 /**
  * A write-ahead journal of audit rows on local disk. Audit rows wait up to a second in the batch
  * writer's memory before their insert; a process killed in that second (kill -9, OOM, power cut of
