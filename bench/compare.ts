@@ -5,10 +5,11 @@
 // `gatehouse`, `gatehouse[DISABLE=tracing,metrics]` (environment for that server) or
 // `gatehouse@/path/to/other/checkout` (the same server from another tree, e.g. a `git worktree` of main);
 // `EXEC_ARGV=…` in the brackets passes V8/Node flags to that server (`gatehouse[EXEC_ARGV=--max-semi-space-size=32]`).
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,26 +30,11 @@ const children: ChildProcess[] = [];
 // A server that fails to start must not leave the others running.
 process.on('exit', () => children.forEach((child) => child.kill()));
 
-function start(file: string, environment: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+async function start(file: string, environment: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const { EXEC_ARGV: execArgv = '', ...env } = environment;
-  const child = fork(file, [], { env: { ...process.env, ...env }, execArgv: execArgv.split(' ').filter(Boolean), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  children.push(child);
-  return new Promise((resolvePort, reject) => {
-    child.once('message', (message: { port: number }) => resolvePort({ child, port: message.port }));
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-  });
-}
-
-function cpuMicros(child: ChildProcess): Promise<number> {
-  return new Promise((resolveCpu) => {
-    const listener = (message: { cpu?: { user: number; system: number } }) => {
-      if (!message.cpu) return;
-      child.off('message', listener);
-      resolveCpu(message.cpu.user + message.cpu.system);
-    };
-    child.on('message', listener);
-    child.send('cpu');
-  });
+  const started = await startBenchServer(file, env, execArgv.split(' ').filter(Boolean));
+  children.push(started.child);
+  return started;
 }
 
 function parseVariant(spec: string): { file: string; environment: Record<string, string> } {
@@ -67,19 +53,19 @@ function parseVariant(spec: string): { file: string; environment: Record<string,
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
-const upstream = await start(resolve(import.meta.dirname, 'fake-upstream-server.ts'), {});
+const upstream = await start('fake-upstream-server.ts', {});
 const running: Running[] = [];
 for (const spec of variants) {
   const { file, environment } = parseVariant(spec);
   running.push({ spec, ...(await start(file, { ...environment, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` })) });
 }
-const body = JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream: flags.stream === true });
+const body = benchBody(flags.stream === true);
 const results = new Map<string, { rps: number[]; cpu: number[] }>(variants.map((spec) => [spec, { rps: [], cpu: [] }]));
 console.log(`${ROUNDS} interleaved rounds of ${SECONDS}s at concurrency ${CONNECTIONS}, ${flags.stream ? 'streaming' : 'non-streaming'}`);
 for (let round = 0; round <= ROUNDS; round += 1) {
   // Each round starts with another variant: measured in a fixed order, the first one came out ~4% slower.
   for (const target of [...running.slice(round % running.length), ...running.slice(0, round % running.length)]) {
-    const options = { url: `http://127.0.0.1:${target.port}/v1/responses`, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' }, body, connections: CONNECTIONS };
+    const options = { url: `http://127.0.0.1:${target.port}/v1/responses`, method: 'POST' as const, headers: BENCH_HEADERS, body, connections: CONNECTIONS };
     const before = await cpuMicros(target.child);
     const result = await autocannon({ ...options, duration: round === 0 ? 1 : SECONDS });
     const after = await cpuMicros(target.child);
@@ -100,8 +86,5 @@ for (const spec of variants) {
   const cpu = median(figures.cpu);
   console.log(`${spec.padEnd(47)} ${rps.toFixed(0).padStart(14)}  ${(rps / median(baseline.rps)).toFixed(2).padStart(7)}  ${cpu.toFixed(0).padStart(11)}  ${(cpu / median(baseline.cpu)).toFixed(2).padStart(7)}`);
 }
-for (const target of running) {
-  target.child.send('stop');
-  await new Promise((done) => target.child.once('exit', done));
-}
+for (const target of running) await stopBenchServer(target.child);
 upstream.child.kill();

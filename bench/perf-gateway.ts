@@ -3,19 +3,14 @@
 // Unlike the V8 profiler this counts on-CPU time only (software clock: no hardware counters needed)
 // and sees the kernel and V8's helper threads. Needs `perf` (Debian: linux-perf) and root or
 // kernel.perf_event_paranoid ≤ 1. Data goes to .test-tmp/perf-<target>.data for `perf report`.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { BENCH_HEADERS, benchBody, startBenchServer, stopBenchServer } from './bench-servers.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const target = process.env.TARGET === 'bare' ? 'bare' : 'gatehouse';
 const SAMPLE_HZ = 4999;
-
-function start(file: string, environment: Record<string, string>, execArgv: string[] = []): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { env: { ...process.env, ...environment }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve) => child.once('message', (message: { port: number }) => resolve({ child, port: message.port })));
-}
 
 try {
   execFileSync('perf', ['--version'], { stdio: 'ignore' });
@@ -23,16 +18,10 @@ try {
   console.error('perf is not installed: apt-get install linux-perf (or use bench/profile-gateway.ts, the V8 profiler)');
   process.exit(1);
 }
-const upstream = await start('./fake-upstream-server.ts', {});
+const upstream = await startBenchServer('fake-upstream-server.ts');
 // --perf-basic-prof writes /tmp/perf-<pid>.map so perf can name JIT-compiled JavaScript functions.
-const server = await start(target === 'bare' ? './bare-proxy-server.ts' : './gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` }, ['--perf-basic-prof']);
-const options = {
-  url: `http://127.0.0.1:${server.port}/v1/responses`,
-  method: 'POST' as const,
-  headers: { 'content-type': 'application/json', authorization: 'Bearer vk_bench' },
-  body: JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream: process.env.STREAM === '1' }),
-  connections: 64,
-};
+const server = await startBenchServer(target === 'bare' ? 'bare-proxy-server.ts' : 'gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` }, ['--perf-basic-prof']);
+const options = { url: `http://127.0.0.1:${server.port}/v1/responses`, method: 'POST' as const, headers: BENCH_HEADERS, body: benchBody(process.env.STREAM === '1'), connections: 64 };
 await autocannon({ ...options, duration: 2 });
 mkdirSync('.test-tmp', { recursive: true });
 const data = `.test-tmp/perf-${target}.data`;
@@ -53,5 +42,5 @@ for (const line of report.split('\n')) {
 }
 console.log(`${target}${process.env.DISABLE ? ` (DISABLE=${process.env.DISABLE})` : ''}: ${result.requests.average.toFixed(0)} req/s, ${((samples * microsPerSample) / result.requests.total).toFixed(1)} µs CPU per request on all threads`);
 console.log(rows.slice(0, Number(process.env.TOP ?? 40)).join('\n'));
-server.child.kill();
+await stopBenchServer(server.child);
 upstream.child.kill();

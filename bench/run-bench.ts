@@ -1,11 +1,11 @@
 // npm run bench — Gatehouse against a bare undici proxy, both in front of the same fake upstream, in one run.
 // Added latency per hop is read at concurrency 1; throughput and CPU time per request at concurrency 64.
 // This machine's cores change speed from second to second, so every figure is the median of three runs.
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' } } });
 const SECONDS = Number(flags.seconds ?? (flags.quick ? 2 : 4));
@@ -18,19 +18,9 @@ interface Server {
   process: ChildProcess;
 }
 
-function start(name: string, file: string, environment: Record<string, string> = {}): Promise<Server> {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { env: { ...process.env, ...environment }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message: { port: number }) => resolve({ name, url: `http://127.0.0.1:${message.port}/v1`, process: child }));
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-}
-
-function cpuMicros(server: Server): Promise<number> {
-  return new Promise((resolve) => {
-    server.process.once('message', (message: { cpu: { user: number; system: number } }) => resolve(message.cpu.user + message.cpu.system));
-    server.process.send('cpu');
-  });
+async function start(name: string, file: string, environment: Record<string, string> = {}): Promise<Server> {
+  const { child, port } = await startBenchServer(file, environment);
+  return { name, url: `http://127.0.0.1:${port}/v1`, process: child };
 }
 
 const median = (values: number[]) => {
@@ -39,18 +29,16 @@ const median = (values: number[]) => {
 };
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
-const body = (stream: boolean) => JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream });
-const headers = { 'content-type': 'application/json', authorization: 'Bearer vk_bench' };
 
 /** Sequential requests: latency p50 and time to first byte, microsecond resolution. */
 async function sequential(url: string, stream: boolean): Promise<{ p50: number; ttfbP50: number }> {
   const agent = new Agent({ connections: 1 });
   const latencies: number[] = [];
   const ttfbs: number[] = [];
-  const payload = body(stream);
+  const payload = benchBody(stream);
   for (let index = 0; index < SEQUENTIAL_REQUESTS + 50; index += 1) {
     const started = performance.now();
-    const response = await request(`${url}/responses`, { method: 'POST', headers, body: payload, dispatcher: agent });
+    const response = await request(`${url}/responses`, { method: 'POST', headers: BENCH_HEADERS, body: payload, dispatcher: agent });
     let first = 0;
     for await (const _chunk of response.body) if (first === 0) first = performance.now();
     const ended = performance.now();
@@ -67,9 +55,9 @@ async function sequential(url: string, stream: boolean): Promise<{ p50: number; 
 }
 
 async function concurrent(server: Server, stream: boolean): Promise<{ rps: number; p50: number; p99: number; cpuPerRequestMicros: number }> {
-  const cpuBefore = await cpuMicros(server);
-  const result = await autocannon({ url: `${server.url}/responses`, method: 'POST', headers, body: body(stream), connections: 64, duration: SECONDS });
-  const cpuAfter = await cpuMicros(server);
+  const cpuBefore = await cpuMicros(server.process);
+  const result = await autocannon({ url: `${server.url}/responses`, method: 'POST', headers: BENCH_HEADERS, body: benchBody(stream), connections: 64, duration: SECONDS });
+  const cpuAfter = await cpuMicros(server.process);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuPerRequestMicros: (cpuAfter - cpuBefore) / result.requests.total };
 }
@@ -144,9 +132,6 @@ for (const mode of [undefined, redisUrl]) {
 }
 
 console.log(`\nJSON ${JSON.stringify(summary)}`);
-for (const server of [gatehouse, translated]) {
-  server.process.send('stop');
-  await new Promise((resolve) => server.process.once('exit', resolve));
-}
+for (const server of [gatehouse, translated]) await stopBenchServer(server.process);
 upstream.process.kill();
 bare.process.kill();

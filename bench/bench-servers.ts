@@ -1,0 +1,53 @@
+// What every benchmark script shares: the servers it forks (fake upstream, bare proxy, Gatehouse),
+// their IPC (port, CPU time, stop) and the request the load generator sends.
+import { fork, type ChildProcess } from 'node:child_process';
+import { isAbsolute, resolve } from 'node:path';
+
+export interface BenchServer {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Forks a bench server (a path relative to bench/ or absolute) and resolves once it listens. */
+export function startBenchServer(file: string, environment: Record<string, string> = {}, execArgv: string[] = []): Promise<BenchServer> {
+  const path = isAbsolute(file) ? file : resolve(import.meta.dirname, file);
+  const child = fork(path, [], { env: { ...process.env, ...environment }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolvePort, reject) => {
+    child.once('message', (message: { port: number }) => resolvePort({ child, port: message.port }));
+    child.once('exit', (code) => reject(new Error(`${path} exited with ${code}`)));
+  });
+}
+
+/** Sends `message` and resolves with `field` of the first answer that carries it. */
+export function ask<T>(child: ChildProcess, message: string, field: string): Promise<T> {
+  return new Promise((resolveAnswer) => {
+    const listener = (answer: Record<string, unknown>) => {
+      if (!(field in answer)) return;
+      child.off('message', listener);
+      resolveAnswer(answer[field] as T);
+    };
+    child.on('message', listener);
+    child.send(message);
+  });
+}
+
+/** The server's CPU time so far (user + system, all threads), µs. */
+export async function cpuMicros(child: ChildProcess): Promise<number> {
+  const cpu = await ask<{ user: number; system: number }>(child, 'cpu', 'cpu');
+  return cpu.user + cpu.system;
+}
+
+/** Asks the server to close cleanly (Gatehouse flushes its spans and closes) and waits for it to exit. */
+export async function stopBenchServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((done) => child.once('exit', done));
+  child.send('stop');
+  await exited;
+}
+
+export const BENCH_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer vk_bench' };
+
+/** The request body every target gets: one short Responses turn, streamed or not. */
+export function benchBody(stream: boolean): string {
+  return JSON.stringify({ model: 'gpt-5.5', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hello twenty times.' }] }], stream });
+}
