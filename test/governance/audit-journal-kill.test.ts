@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { admin } from '../e2e/helpers/e2e-client.ts';
 import { startGatehouseProcess, type GatehouseProcess } from '../e2e/helpers/gatehouse-process.ts';
-import { TEST_ADMIN_TOKEN, testPolicy } from '../helpers/start-test-gatehouse.ts';
+import { testPolicy } from '../helpers/start-test-gatehouse.ts';
 
 /**
  * Audit rows wait up to a second in the batch writer before their insert. A process killed in that
@@ -15,7 +15,6 @@ describe('audit events survive kill -9', () => {
   const folder = mkdtempSync(join(tmpdir(), 'gatehouse-audit-kill-'));
   const dataDir = join(folder, 'data');
   const start = () => startGatehouseProcess({ folder, dataDir, providers: { openai: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'sk_test' } }, policy: testPolicy() });
-  const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
   let gatehouse: GatehouseProcess | undefined;
 
   afterAll(async () => {
@@ -26,9 +25,9 @@ describe('audit events survive kill -9', () => {
     gatehouse = await start();
     const created: string[] = [];
     for (const developer of ['kim', 'lee', 'max']) {
-      const answer = await request(`${gatehouse.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ developer, cost_center: 'platform' }) });
-      expect(answer.statusCode).toBe(201);
-      created.push(((await answer.body.json()) as { id: string }).id);
+      const answer = await admin(gatehouse.url, 'POST', '/admin/keys', { developer, cost_center: 'platform' });
+      expect(answer.status).toBe(201);
+      created.push((answer.body as { id: string }).id);
     }
     // Killed within milliseconds of the last event: the batch writer (1 s flushes) has not inserted them.
     const exited = new Promise((resolve) => gatehouse?.child.once('exit', resolve));
@@ -38,11 +37,9 @@ describe('audit events survive kill -9', () => {
     gatehouse = await start();
     const rows = await gatehouse.query<{ seq: string; subject: string }>(`SELECT seq, subject FROM gatehouse.audit_log WHERE action = 'key.created' ORDER BY seq`);
     expect(rows.map((row) => row.subject)).toEqual(created);
-    const verify = await request(`${gatehouse.url}/admin/audit/verify`, { headers: admin });
-    expect(await verify.body.json()).toMatchObject({ ok: true });
+    expect((await admin(gatehouse.url, 'GET', '/admin/audit/verify')).body).toMatchObject({ ok: true });
     // New events continue the same chain after the recovered rows.
-    const next = await request(`${gatehouse.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ developer: 'ned', cost_center: 'platform' }) });
-    expect(next.statusCode).toBe(201);
+    expect((await admin(gatehouse.url, 'POST', '/admin/keys', { developer: 'ned', cost_center: 'platform' })).status).toBe(201);
     const all = await gatehouse.query<{ seq: string }>(`SELECT seq FROM gatehouse.audit_log ORDER BY seq`);
     expect(all.map((row) => Number(row.seq))).toEqual(all.map((_row, index) => index + 1));
   }, 120_000);

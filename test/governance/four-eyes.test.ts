@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { TEST_ADMIN_TOKEN, TEST_ANALYST_TOKEN, startTestGatehouse, testPolicy, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
-import { makeApprover } from '../e2e/helpers/e2e-client.ts';
+import { admin, makeApprover } from '../e2e/helpers/e2e-client.ts';
 
 /**
  * Four-eyes rule: whoever proposed a policy change may not approve it as well. The proposer is who
@@ -34,21 +33,17 @@ describe('four-eyes rule on approvals', () => {
       },
     });
 
-  const call = async (url: string, path: string, token: string, body: unknown) => {
-    const answer = await request(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: answer.statusCode, body: (await answer.body.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
-  };
   const proposeAsPlatformLead = (url: string) =>
-    call(url, '/admin/policy/proposals', PLATFORM_LEAD_TOKEN, { patch: { cost_centers: { platform: { budgets: { developer: { daily_usd: 25 } } } } }, justification: 'cap daily spend', author: 'someone else entirely' });
+    admin(url, 'POST', '/admin/policy/proposals', { patch: { cost_centers: { platform: { budgets: { developer: { daily_usd: 25 } } } } }, justification: 'cap daily spend', author: 'someone else entirely' }, PLATFORM_LEAD_TOKEN);
   const approveAs = (url: string, proposal: { id: string; digest: string }, approver: typeof platformLead) =>
-    call(url, `/admin/policy/proposals/${proposal.id}/approve`, TEST_ADMIN_TOKEN, { approver: approver.id, signature: approver.sign(proposal.digest) });
+    admin(url, 'POST', `/admin/policy/proposals/${proposal.id}/approve`, { approver: approver.id, signature: approver.sign(proposal.digest) });
 
   it('refuses the proposer as approver, whatever author label the proposal carries, and takes another approver', async () => {
     gatehouse = await start();
     const proposed = await proposeAsPlatformLead(gatehouse.url);
     expect(proposed.status).toBe(201);
     expect(proposed.body).toMatchObject({ author: 'someone else entirely', proposed_by: 'platform-lead' });
-    const proposal = proposed.body as unknown as { id: string; digest: string };
+    const proposal = proposed.body as { id: string; digest: string };
 
     const own = await approveAs(gatehouse.url, proposal, platformLead);
     expect(own.status).toBe(403);
@@ -63,7 +58,7 @@ describe('four-eyes rule on approvals', () => {
 
   it('lets the proposer approve when governance.require_distinct_approver is false', async () => {
     gatehouse = await start({ require_distinct_approver: false });
-    const proposal = (await proposeAsPlatformLead(gatehouse.url)).body as unknown as { id: string; digest: string };
+    const proposal = (await proposeAsPlatformLead(gatehouse.url)).body as { id: string; digest: string };
     const own = await approveAs(gatehouse.url, proposal, platformLead);
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ version: 2 });
