@@ -130,15 +130,11 @@ export class HashChainAuditLog implements AuditSink {
   static async open(options: HashChainAuditLogOptions): Promise<HashChainAuditLog> {
     const stored = await readStoredHead(options.client, options.database);
     const spooledRows = options.spoolDirectory ? readSpooledRows(options.spoolDirectory) : [];
-    let head = stored;
-    for (const row of spooledRows) if (row.seq > head.seq) head = { seq: row.seq, hash: row.hash };
     const journal = options.journalDirectory ? new AuditJournal(options.journalDirectory) : undefined;
-    if (journal) {
-      const lost = await unstoredRows(options.client, options.database, journal.read(), spooledRows);
-      if (lost.length > 0) options.writer.write(AUDIT_TABLE, lost as unknown as Record<string, unknown>[]);
-      journal.reset(lost);
-      for (const row of lost) if (row.seq > head.seq) head = { seq: row.seq, hash: row.hash };
-    }
+    const lost = journal ? await unstoredRows(options.client, options.database, journal.read(), spooledRows) : [];
+    if (lost.length > 0) options.writer.write(AUDIT_TABLE, lost as unknown as Record<string, unknown>[]);
+    journal?.reset(lost);
+    let head = highest([stored, ...spooledRows, ...lost]) ?? stored;
     const log = new HashChainAuditLog(options, head, journal);
     if (options.redis) {
       const result = (await options.redis.eval(SEED_SCRIPT, 1, log.headKey, String(head.seq), head.hash)) as [string, string];
@@ -279,11 +275,16 @@ function readSpooledRows(directory: string): AuditRow[] {
   return rows;
 }
 
+/** The position of the highest of `rows` (rows or heads), if any. */
+function highest(rows: readonly AuditChainHead[]): AuditChainHead | undefined {
+  let best: AuditChainHead | undefined;
+  for (const row of rows) if (!best || row.seq > best.seq) best = { seq: row.seq, hash: row.hash };
+  return best;
+}
+
 /** Highest audit row waiting in the spool (written during an outage, not yet replayed). */
 export function readSpooledHead(directory: string): AuditChainHead | undefined {
-  let best: AuditChainHead | undefined;
-  for (const row of readSpooledRows(directory)) if (!best || row.seq > best.seq) best = { seq: row.seq, hash: row.hash };
-  return best;
+  return highest(readSpooledRows(directory));
 }
 
 /**
