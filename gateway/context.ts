@@ -11,7 +11,7 @@ import type { Tracing } from './telemetry/tracing.ts';
 import type { GatewayMetrics } from './telemetry/metrics.ts';
 import type { RequireRole } from './plugins/admin-auth.ts';
 import type { Forwarder, InboundProtocol } from './forward/forward-types.ts';
-import type { BudgetStage } from './policy/evaluate-policy.ts';
+import type { BudgetStage, ExplorationPlan } from './policy/evaluate-policy.ts';
 import type { CostCenter } from '../shared/policy/policy-schema.ts';
 
 /** Budget admission of one request, from the budget gate. */
@@ -82,6 +82,8 @@ export interface GatewayContext {
   countTrailingToolFailures?: ((body: Record<string, unknown>, inbound: InboundProtocol) => number) | undefined;
   /** Cross-protocol forwarding (translation). Same-protocol pairs use the pass-through. */
   forwardTranslated?: Forwarder | undefined;
+  /** The optimizer's current exploration plan for a cost center (a synchronous in-memory read: this runs per request). */
+  explorationPlan?: ((costCenter: string) => ExplorationPlan | undefined) | undefined;
   /** Handed every finished turn, off the request path (evaluator signals). */
   onTurnComplete?: ((record: TurnRecord) => void) | undefined;
   /** Sends an alert webhook (budget stages, hops, rollbacks); never throws. */

@@ -272,6 +272,7 @@ function spanRow(input: SpanInput): SpanRow {
     attempts: '[]',
     rule_id: '',
     rule_dry_run: false,
+    experiment_arm: input.exploring ? 'exploration' : '',
     policy_version: input.policyVersion,
     dry_run_decision: '',
     translation_warnings: [],

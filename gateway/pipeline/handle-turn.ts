@@ -6,6 +6,7 @@ import type { VirtualKey } from '../state/key-store.ts';
 import { GatewayError, type UpstreamAttempt } from '../errors/gateway-error.ts';
 import { evaluatePolicy, type Decision } from '../policy/evaluate-policy.ts';
 import { clockIn } from '../policy/match-rule.ts';
+import { sessionDraw } from '../../shared/policy/optimizer-settings.ts';
 import { computeCostUsd, estimateCostUsd } from '../accounting/compute-cost.ts';
 import { forwardPassthrough, forwardableHeaders } from '../forward/forward-passthrough.ts';
 import type { ForwardOutcome, Forwarder, InboundProtocol, ResolvedTarget } from '../forward/forward-types.ts';
@@ -101,6 +102,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
     attempts: state.attempts.length > 0 ? JSON.stringify(state.attempts) : '',
     rule_id: route?.ruleId ?? '',
     rule_dry_run: route?.ruleDryRun ?? false,
+    experiment_arm: route?.experimentArm ?? '',
     policy_version: state.policy.version,
     dry_run_decision: state.decision?.dryRunNotes.join('; ') ?? '',
     translation_warnings: [],
@@ -224,7 +226,10 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     budgetStage: state.budget?.stage ?? 'ok',
     affinityModel,
     trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
-    explorationDraw: center?.exploration ? Math.random() : undefined,
+    // Drawn from the session, not per turn: a session's outcome then belongs to one model.
+    explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
+    sessionId: state.facts.sessionId,
+    explorationPlan: context.explorationPlan?.(key.costCenter),
   });
   state.decision = decision;
   if (decision.kind === 'deny') {

@@ -1,5 +1,6 @@
 import type { CostCenter, PolicyDocument, RoutingRule } from '../../shared/policy/policy-schema.ts';
 import { ruleMatches, type RuleClock } from './match-rule.ts';
+import { EXPLORATION_SHARE_CAP, optimizerSettingsOf, sessionDraw } from '../../shared/policy/optimizer-settings.ts';
 
 export type BudgetStage = 'ok' | 'alert' | 'downgrade' | 'pause';
 
@@ -17,7 +18,28 @@ export interface RequestFacts {
   trailingToolFailures: number;
   /** Uniform draw in [0, 1) for exploration (the caller supplies randomness; the decision stays pure). */
   explorationDraw?: number | undefined;
+  /** The client's session: holdout and exploration arms are drawn from it, so a session never switches arm. */
+  sessionId?: string | undefined;
+  /** What the optimizer is learning for this cost center right now, if anything (see {@link ExplorationPlan}). */
+  explorationPlan?: ExplorationPlan | undefined;
 }
+
+/**
+ * A candidate the optimizer routes a small share of sessions to, because history cannot score it
+ * (a model this cost center was never served). The share is capped by the policy's
+ * `exploration_share` (itself ≤ 0.05): a plan can ask for less, never more.
+ */
+export interface ExplorationPlan {
+  costCenter: string;
+  requestedModel: string;
+  routeTo: string;
+  share: number;
+  /** The candidate's id in the optimizer's search (goes on the dry-run note). */
+  candidate: string;
+}
+
+/** `spans.experiment_arm`: which arm of an optimizer experiment served the turn ('' = none). */
+export type ExperimentArm = '' | 'treatment' | 'holdout' | 'exploration';
 
 export type DenialCode = 'model_not_allowed' | 'provider_not_allowed' | 'budget_exhausted' | 'retry_limit_exceeded';
 
@@ -39,6 +61,7 @@ export type Decision =
       ruleDryRun: boolean;
       /** The model exploration moved this turn away from, if it did. */
       exploredFrom?: string | undefined;
+      experimentArm: ExperimentArm;
       /** "would have" entries of dry-run parts, and notes on steps that were skipped. */
       dryRunNotes: string[];
     };
@@ -122,6 +145,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   let servedModel = facts.requestedModel;
   let ruleId: string | undefined;
   let ruleDryRun = false;
+  let experimentArm: ExperimentArm = '';
   const rule = firstMatchingRule(policy, facts);
   if (rule) {
     ruleId = rule.id;
@@ -131,8 +155,13 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
       notes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${refusal ? ` (would deny ${refusal.code})` : ''}`);
     } else if (refusal) {
       return { kind: 'deny', code: refusal.code, message: `${refusal.message} (routed there by rule "${rule.id}")`, param: 'model', dryRunNotes: notes };
+    } else if (rule.proposal_id !== undefined && inHoldout(policy, facts, rule.id)) {
+      // The concurrent control of an optimizer rule: these sessions keep the route they had before it.
+      experimentArm = 'holdout';
+      notes.push(`holdout of rule ${rule.id}: kept ${facts.requestedModel}`);
     } else {
       servedModel = rule.route_to;
+      if (rule.proposal_id !== undefined) experimentArm = 'treatment';
     }
   }
 
@@ -148,6 +177,13 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   // Exploration: a small share of turns that nothing else routed goes to another allowed model, so
   // the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
   let exploredFrom: string | undefined;
+  const planned = ruleId || affinityFrom ? undefined : plannedExploration(policy, facts, servedModel, dryRun, notes);
+  if (planned) {
+    exploredFrom = servedModel;
+    servedModel = planned;
+    ruleId = 'exploration';
+    experimentArm = 'exploration';
+  }
   const exploration = center.exploration;
   if (exploration && exploration.rate > 0 && !ruleId && !affinityFrom && facts.explorationDraw !== undefined && facts.explorationDraw < exploration.rate) {
     const candidates = exploration.models.filter((model) => model !== servedModel && !modelRefusal(policy, facts.costCenter, model));
@@ -158,6 +194,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
       exploredFrom = servedModel;
       servedModel = pick;
       if (!ruleId) ruleId = 'exploration';
+      experimentArm = 'exploration';
     }
   }
 
@@ -182,5 +219,36 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   // A sticky or exploring turn whose target fails goes back to what was asked for.
   for (const origin of [affinityFrom, exploredFrom]) if (origin && !chain.some((entry) => entry.model === origin)) chain.push({ model: origin });
 
-  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, dryRunNotes: notes };
+  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, experimentArm, dryRunNotes: notes };
+}
+
+/** Whether this session is in the holdout of optimizer rule `ruleId` (the cost center's `holdout_share`). */
+function inHoldout(policy: PolicyDocument, facts: RequestFacts, ruleId: string): boolean {
+  if (facts.sessionId === undefined) return false;
+  const share = optimizerSettingsOf(policy, facts.costCenter).holdoutShare;
+  return share > 0 && sessionDraw(`holdout:${ruleId}`, facts.sessionId) < share;
+}
+
+/**
+ * The optimizer's exploration: the plan's model for a share of sessions, only when the budget is
+ * untouched (stage ok), the target is allowed, and never more than the policy's `exploration_share`.
+ * Returns the model to serve, or undefined (dry run only notes what it would have done).
+ */
+function plannedExploration(policy: PolicyDocument, facts: RequestFacts, servedModel: string, dryRun: boolean, notes: string[]): string | undefined {
+  const plan = facts.explorationPlan;
+  if (!plan || facts.sessionId === undefined || plan.costCenter !== facts.costCenter || plan.requestedModel !== servedModel || plan.routeTo === servedModel) return undefined;
+  if (facts.budgetStage !== 'ok') return undefined;
+  const share = Math.min(plan.share, optimizerSettingsOf(policy, facts.costCenter).explorationShare, EXPLORATION_SHARE_CAP);
+  if (!(share > 0) || sessionDraw(`exploration:${facts.costCenter}`, facts.sessionId) >= share) return undefined;
+  const refusal = modelRefusal(policy, facts.costCenter, plan.routeTo);
+  if (refusal) {
+    notes.push(`exploration of ${plan.routeTo} skipped: ${refusal.code}`);
+    return undefined;
+  }
+  if (dryRun) {
+    notes.push(`exploration would route ${servedModel} -> ${plan.routeTo} (candidate ${plan.candidate})`);
+    return undefined;
+  }
+  notes.push(`exploration: ${servedModel} -> ${plan.routeTo} (candidate ${plan.candidate})`);
+  return plan.routeTo;
 }

@@ -41,6 +41,36 @@ export const StagesSchema = z
   })
   .strict();
 
+/**
+ * Optimizer settings of the policy: global under `optimizer`, per cost center under
+ * `cost_centers.<name>.optimizer` (a field set there wins). Every field is optional; the defaults
+ * live in `shared/policy/optimizer-settings.ts` so one resolved view serves gateway and optimizer.
+ */
+export const OptimizerPolicySchema = z
+  .object({
+    /** Data a cost center needs before the optimizer proposes anything. */
+    warm_up: z
+      .object({
+        min_days: z.number().int().nonnegative().optional(),
+        min_turns: z.number().int().nonnegative().optional(),
+        /** Scored turns each arm needs (baseline on the requested model, target on the cheaper one). */
+        min_scored_turns: z.number().int().nonnegative().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Share of an activated optimizer rule's matching sessions that keep the old route (the concurrent control). */
+    holdout_share: z.number().min(0).max(0.5).optional(),
+    /** Share of sessions the optimizer may route to a candidate it is still learning. Capped at 0.05. */
+    exploration_share: z.number().min(0).max(0.05, { message: 'exploration_share is capped at 0.05 (5% of sessions)' }).optional(),
+    /** Weights of the quality components in the optimizer's objective and the rollback guard (normalised to sum 1). */
+    quality_weights: z
+      .object({ tool_use_accuracy: z.number().nonnegative().optional(), task_completion: z.number().nonnegative().optional(), code_correctness: z.number().nonnegative().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type OptimizerPolicy = z.infer<typeof OptimizerPolicySchema>;
+
 export const CostCenterSchema = z
   .object({
     allowed_models: z.array(z.string()).default([]),
@@ -62,6 +92,8 @@ export const CostCenterSchema = z
     affinity_seconds: z.number().nonnegative().default(900),
     /** Share of eligible turns routed to a random allowed cheaper model to learn its quality. @defaultValue 0 */
     exploration: z.object({ rate: z.number().min(0).max(0.2), models: z.array(z.string()) }).strict().optional(),
+    /** Overrides of the global `optimizer` settings for this cost center. */
+    optimizer: OptimizerPolicySchema.optional(),
   })
   .strict();
 export type CostCenter = z.infer<typeof CostCenterSchema>;
@@ -131,6 +163,8 @@ export const PolicySchema = z
     alerts: z.object({ webhook_url: z.string().url().optional() }).strict().default({}),
     /** Whole-gateway dry run: every cost center behaves as `dry_run: true`. */
     dry_run: z.boolean().default(false),
+    /** Optimizer settings every cost center inherits (each may override under its own `optimizer`). */
+    optimizer: OptimizerPolicySchema.optional(),
     oidc: z.object({ issuer: z.string(), audience: z.string(), jwks_url: z.string().url() }).strict().optional(),
   })
   .strict()

@@ -73,6 +73,8 @@ export interface SpanRow {
   attempts: string;
   rule_id: string;
   rule_dry_run: boolean;
+  /** '' | 'treatment' | 'holdout' | 'exploration' (see gateway/policy/evaluate-policy.ts). */
+  experiment_arm: string;
   policy_version: number;
   dry_run_decision: string;
   translation_warnings: string[];

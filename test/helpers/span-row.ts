@@ -38,6 +38,7 @@ export function spanRow(overrides: Partial<SpanRow> = {}): SpanRow {
     attempts: '[]',
     rule_id: '',
     rule_dry_run: false,
+    experiment_arm: '',
     policy_version: 1,
     dry_run_decision: '',
     translation_warnings: [],
