@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -130,6 +130,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     database,
     dataDir,
     systemKeyFile: config.system_key_file,
+    configDir: dirname(loaded.file),
     writer,
     spoolDirectory,
     bootstrapDocument: bootstrapPolicy,

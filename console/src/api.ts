@@ -133,6 +133,8 @@ export interface PolicyView {
   parent_hash?: string;
   approved_by?: string | string[];
   document: PolicyDocument;
+  /** Why the newest stored version was refused (the version shown stays in force), if one was. */
+  refusal?: string | null;
 }
 
 export interface BudgetPair {

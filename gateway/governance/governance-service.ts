@@ -349,7 +349,8 @@ export class GovernanceService {
   /** Every version, newest first, with which one is in force. */
   async history(): Promise<PolicyVersionView[]> {
     const active = this.options.store.current().version;
-    return (await this.options.store.versions()).reverse().map((row) => versionView(row, active));
+    const store = this.options.store;
+    return (await store.versions()).reverse().map((row) => versionView(store.isRefused(row) ? { ...row, status: 'refused' } : row, active));
   }
 
   /**

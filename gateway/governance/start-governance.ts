@@ -8,6 +8,7 @@ import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { DenialDedup } from '../../shared/audit/denial-dedup.ts';
 import { loadOrCreateSystemKey, type SystemKey } from '../../shared/signing/system-key.ts';
 import { PolicyStore } from '../policy/policy-store.ts';
+import { createPolicyAnchor } from '../policy/policy-anchor.ts';
 import { governanceRoutes } from '../admin/governance-routes.ts';
 import { GovernanceService } from './governance-service.ts';
 
@@ -18,6 +19,8 @@ export interface StartGovernanceOptions {
   dataDir: string;
   /** Config `system_key_file`. In distributed mode every process must point at the same key. */
   systemKeyFile?: string | undefined;
+  /** Folder a relative `systemKeyFile` resolves against (the config file's). @defaultValue the current directory */
+  configDir?: string | undefined;
   /** The process's BatchWriter; audit rows go through it. */
   writer: BatchWriter;
   /** The directory of the writer's DiskSpool (the audit head may sit there after an outage). */
@@ -68,8 +71,15 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     redisKeyPrefix: options.redisKeyPrefix,
     onError: (error) => options.onError?.(error, 'audit'),
   });
-  const systemKey = loadOrCreateSystemKey({ dataDir: options.dataDir, systemKeyFile: options.systemKeyFile });
+  const systemKey = loadOrCreateSystemKey({
+    dataDir: options.dataDir,
+    systemKeyFile: options.systemKeyFile,
+    baseDir: options.configDir,
+    onWarning: (message) => options.onError?.(new Error(message), 'policy'),
+  });
+  const anchor = createPolicyAnchor({ file: join(options.dataDir, 'policy-anchor.json'), redis: options.redis, redisKeyPrefix: options.redisKeyPrefix });
   const store = await PolicyStore.open({
+    anchor,
     client: options.client,
     database: options.database,
     systemKey,

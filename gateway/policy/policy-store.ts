@@ -11,6 +11,7 @@ import { sha256Hex } from '../../shared/signing/hash.ts';
 import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
+import type { PolicyAnchor } from './policy-anchor.ts';
 import {
   PolicyVerificationError,
   verifyPolicyVersion,
@@ -35,6 +36,12 @@ export interface PolicyStoreOptions {
   bootstrapPolicyFile?: string | undefined;
   /** Alternative to the file (tests, embedded callers that already parsed it). */
   bootstrapDocument?: unknown;
+  /**
+   * Versions activated through a gateway, kept outside the database (see createPolicyAnchor). With
+   * it, a row written into `policy_versions` by hand is refused however it is signed. Without it
+   * (unit tests) every verifying row is a candidate.
+   */
+  anchor?: PolicyAnchor | undefined;
   /** Distributed mode: activations publish a notice; every store re-reads on it. */
   redis?: Redis | undefined;
   /** Prefix of the pub/sub channel and lock key. @defaultValue "gatehouse:" */
@@ -80,6 +87,8 @@ export class PolicyStore implements PolicyHolder {
   private active: { policy: ActivePolicy; fingerprint: string } | undefined;
   private refusal: string | undefined;
   private readonly refusedFingerprints = new Set<string>();
+  /** Stored versions this store refused (by version: the refused row's hash), shown as status `refused`. */
+  private readonly refusedRows = new Map<number, string>();
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
   private readonly verifyCache = new Map<string, VerifiedVersion>();
   private tableFingerprint = '';
@@ -151,6 +160,11 @@ export class PolicyStore implements PolicyHolder {
     return (await result.json<PolicyVersionRow>()).map((row) => ({ ...row, version: Number(row.version) }));
   }
 
+  /** True when this store refused the stored row (version, hash): its status reads `refused`. */
+  isRefused(row: Pick<PolicyVersionRow, 'version' | 'hash'>): boolean {
+    return this.refusedRows.get(row.version) === row.hash;
+  }
+
   async version(version: number): Promise<PolicyVersionRow | undefined> {
     return (await this.versions()).find((row) => row.version === version);
   }
@@ -189,6 +203,8 @@ export class PolicyStore implements PolicyHolder {
     // Ed25519 is deterministic: gateways racing to bootstrap with the same key and file write rows
     // that differ only in time, and FINAL keeps one of them.
     const at = this.timestamp();
+    // An empty table bootstraps from the operator's policy file, whatever the anchor said before.
+    await this.options.anchor?.add(1, hash);
     await this.insertRows(
       [
         {
@@ -263,6 +279,7 @@ export class PolicyStore implements PolicyHolder {
     const fingerprint = await this.readTableFingerprint();
     const rows = await this.versions();
     this.tableFingerprint = fingerprint;
+    const anchored = await this.options.anchor?.read();
     const context: VerifyContext = {
       rows: new Map(rows.map((row) => [row.version, row])),
       systemKeyId: this.options.systemKey.id,
@@ -286,6 +303,13 @@ export class PolicyStore implements PolicyHolder {
       if (this.active && this.active.fingerprint === candidateFingerprint) return;
       try {
         const verified = verifyPolicyVersion(candidate, context);
+        if (anchored && anchored.size > 0 && anchored.get(candidate.version) !== candidate.hash) {
+          throw new PolicyVerificationError(
+            candidate.version,
+            `was not activated through a gateway (absent from the policy anchor ${this.options.anchor?.description}): a row written into policy_versions by hand is never served`,
+          );
+        }
+        if (anchored && anchored.size === 0) await this.seedAnchor(rows, context);
         this.swap(verified, candidateFingerprint);
         return;
       } catch (error) {
@@ -295,6 +319,24 @@ export class PolicyStore implements PolicyHolder {
         if (this.active) return;
       }
     }
+  }
+
+  /**
+   * First start with an anchor (an upgrade, or a fresh data dir against a ClickHouse server that
+   * already holds versions): trust the versions that verify now, as the refusal rules stand.
+   */
+  private async seedAnchor(rows: readonly PolicyVersionRow[], context: VerifyContext): Promise<void> {
+    const anchor = this.options.anchor;
+    if (!anchor) return;
+    for (const row of rows) {
+      try {
+        verifyPolicyVersion(row, context);
+        await anchor.add(row.version, row.hash);
+      } catch (error) {
+        if (!(error instanceof PolicyVerificationError)) throw error;
+      }
+    }
+    this.options.onError?.(new Error(`policy anchor ${anchor.description} was empty: trusting the versions in policy_versions that verify now`));
   }
 
   private swap(verified: VerifiedVersion, fingerprint: string): void {
@@ -317,6 +359,7 @@ export class PolicyStore implements PolicyHolder {
 
   private refuse(row: PolicyVersionRow, fingerprint: string, error: PolicyVerificationError): void {
     this.refusal = error.message;
+    this.refusedRows.set(row.version, row.hash);
     if (this.refusedFingerprints.has(fingerprint)) return; // audit once per altered row, not once per poll
     this.refusedFingerprints.add(fingerprint);
     this.options.audit.record({
@@ -373,6 +416,7 @@ export class PolicyStore implements PolicyHolder {
         systemPublicKeyPem: this.options.systemKey.publicKeyPem,
         cache: this.verifyCache,
       });
+      await this.options.anchor?.add(version, row.hash);
       const written: PolicyVersionRow[] = [row];
       if (input.rollBackVersion !== undefined) {
         const old = rows.find((r) => r.version === input.rollBackVersion);

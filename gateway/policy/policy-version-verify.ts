@@ -4,6 +4,7 @@ import { sha256Hex } from '../../shared/signing/hash.ts';
 import { verifyText } from '../../shared/signing/ed25519.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
+import { canonicalJson } from '../../shared/signing/canonical-json.ts';
 
 /** A `gatehouse.policy_versions` row (latest state of one version). */
 export interface PolicyVersionRow {
@@ -92,6 +93,7 @@ export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContex
   }
   if (row.signed_by === context.systemKeyId) {
     if (!verifyText(context.systemPublicKeyPem, digest, row.signature)) throw new PolicyVerificationError(row.version, 'system signature does not verify');
+    if (parent) checkSystemRestore(row, document, parent, context, depth);
   } else {
     const approver = parent?.document.approvers.find((candidate) => candidate.id === row.signed_by);
     if (!approver || !parent) throw new PolicyVerificationError(row.version, `signer "${row.signed_by}" is not an approver of the parent version`);
@@ -102,4 +104,42 @@ export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContex
   const verified = { row, document };
   context.cache.set(fingerprint, verified);
   return verified;
+}
+
+/**
+ * The system key is no authority of its own: below the root it may only restore a document that
+ * verified before (an approver-signed version, the bootstrap root, or an earlier restore of one),
+ * or take routing rules out of its parent (the rollback guard reverting one optimizer rule, which
+ * can only send traffic back to the model the client asked for). Anyone who stole the key and
+ * writes `policy_versions` can therefore not widen an allow-list, drop a budget or add a key.
+ */
+function checkSystemRestore(row: PolicyVersionRow, document: PolicyDocument, parent: VerifiedVersion, context: VerifyContext, depth: number): void {
+  for (const earlier of context.rows.values()) {
+    if (earlier.version >= row.version || earlier.hash !== row.hash) continue;
+    try {
+      verifyPolicyVersion(earlier, context, depth + 1);
+      return;
+    } catch (error) {
+      if (!(error instanceof PolicyVerificationError)) throw error;
+    }
+  }
+  if (onlyRemovesRules(parent.document, document)) return;
+  throw new PolicyVerificationError(
+    row.version,
+    'signed by the system key but its document is not an earlier approved version (the system key may only restore approved documents or remove optimizer rules); an approver must sign new documents',
+  );
+}
+
+/** True when `child` is `parent` with some routing rules taken out and nothing else changed. */
+function onlyRemovesRules(parent: PolicyDocument, child: PolicyDocument): boolean {
+  if (canonicalJson({ ...parent, rules: [] }) !== canonicalJson({ ...child, rules: [] })) return false;
+  const remaining = parent.rules.map((rule) => canonicalJson(rule));
+  let index = 0;
+  for (const rule of child.rules) {
+    const text = canonicalJson(rule);
+    while (index < remaining.length && remaining[index] !== text) index += 1;
+    if (index === remaining.length) return false;
+    index += 1;
+  }
+  return child.rules.length < parent.rules.length;
 }

@@ -49,8 +49,10 @@ describe('Ed25519', () => {
     const second = loadOrCreateSystemKey({ dataDir });
     expect(second.publicKeyPem).toBe(first.publicKeyPem);
     expect(verifyText(second.publicKeyPem, 'x', first.sign('x'))).toBe(true);
-    const custom = loadOrCreateSystemKey({ dataDir, systemKeyFile: 'keys/other.pem' });
-    expect(custom.file).toBe(join(dataDir, 'keys/other.pem'));
+    // A given relative system_key_file lives with the config, not in the data dir (issue #14).
+    const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-syskey-config-'));
+    const custom = loadOrCreateSystemKey({ dataDir, systemKeyFile: 'keys/other.pem', baseDir: configDir });
+    expect(custom.file).toBe(join(configDir, 'keys/other.pem'));
     expect(custom.publicKeyPem).not.toBe(first.publicKeyPem);
   });
 });

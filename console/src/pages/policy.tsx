@@ -43,6 +43,11 @@ export function PolicyPage() {
             {[active.data.approved_by ?? '—'].flat().join(', ')}
           </p>
         ) : null}
+        {active.data?.refusal ? (
+          <p class="error" role="alert">
+            Refused, not served: {active.data.refusal}
+          </p>
+        ) : null}
       </Section>
       <Section title="Policy history">
         <ErrorBox error={versions.error} />
