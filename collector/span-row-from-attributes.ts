@@ -6,11 +6,11 @@ import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 const STRING_COLUMNS = [
   'ts', 'request_id', 'session_id', 'turn_id', 'developer', 'identity', 'cost_center', 'repo', 'key_id', 'requested_model',
   'served_model', 'provider', 'provider_type', 'inbound_protocol', 'error_code', 'error_message', 'budget_stage',
-  'downgraded_from', 'fallback_from', 'hop_reason', 'attempts', 'rule_id', 'experiment_arm', 'dry_run_decision', 'client', 'capture',
+  'downgraded_from', 'fallback_from', 'hop_reason', 'attempts', 'rule_id', 'experiment_arm', 'dry_run_decision', 'client', 'capture', 'price_source',
 ] as const satisfies readonly (keyof SpanRow)[];
 const NUMBER_COLUMNS = [
   'turn_seq', 'status_code', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens',
-  'cost_usd', 'policy_version', 'tool_call_count', 'input_token_estimate', 'duration_ms', 'ttfb_ms',
+  'cost_usd', 'guardrail_findings', 'policy_version', 'tool_call_count', 'input_token_estimate', 'duration_ms', 'ttfb_ms',
 ] as const satisfies readonly (keyof SpanRow)[];
 const BOOLEAN_COLUMNS = ['stream', 'rule_dry_run'] as const satisfies readonly (keyof SpanRow)[];
 const ARRAY_COLUMNS = ['tags', 'translation_warnings'] as const satisfies readonly (keyof SpanRow)[];

@@ -9,6 +9,7 @@ import { authenticateClient } from './pipeline/authenticate-client.ts';
 import { modelRefusal } from './policy/evaluate-policy.ts';
 import { registerKeyRoutes } from './admin/key-routes.ts';
 import { registerSqlRoutes } from './admin/sql-routes.ts';
+import { registerModelRoutes } from './admin/model-routes.ts';
 import type { InboundProtocol } from './forward/forward-types.ts';
 
 export interface BuildGatewayOptions {
@@ -189,6 +190,7 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
 
   registerKeyRoutes(app, context);
   registerSqlRoutes(app, context);
+  registerModelRoutes(app, context);
   for (const plugin of options.plugins ?? []) await plugin(app);
   return app;
 }

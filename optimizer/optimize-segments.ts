@@ -5,6 +5,7 @@ import { buildProposal, type InsufficientDataResult, type MissingRequirement, ty
 import { createSeededRandom, type SeededRandom } from './seeded-random.ts';
 import { candidateKey, encodeCandidate, enumerateCandidates, modelPairsFor, neighbours, ruleOf, type ModelPair, type RuleCandidate } from './search-space.ts';
 import type { ObservedDays, SegmentAggregate } from './segment-aggregate.ts';
+import { modelPrice } from '../shared/pricing/model-catalog.ts';
 
 /** Progress of a run, for the CLI's progress bar. */
 export interface OptimizerProgress {
@@ -81,7 +82,7 @@ export function optimizeSegments(aggregates: readonly SegmentAggregate[], policy
     const key = `${pair.requestedModel}\u0000${pair.targetModel}`;
     let index = indexes.get(key);
     if (!index) {
-      const price = (model: string) => (policy.models[model] as PolicyDocument['models'][string]).price;
+      const price = (model: string) => modelPrice(policy.models[model] as PolicyDocument['models'][string]);
       index = buildPairIndex(aggregates, pair, { requested: price(pair.requestedModel), target: price(pair.targetModel) });
       indexes.set(key, index);
     }

@@ -1,5 +1,6 @@
 import type { CostCenter, PolicyDocument, RoutingRule } from '../shared/policy/policy-schema.ts';
 import { INPUT_TOKEN_EDGES, costOfTokens, type DayType, type SegmentAggregate } from './segment-aggregate.ts';
+import { policyModelPrice } from '../shared/pricing/model-catalog.ts';
 
 /** A requested model and a cheaper model the cost center may be routed to instead. */
 export interface ModelPair {
@@ -152,12 +153,12 @@ export function modelPairsFor(costCenterName: string, center: CostCenter, policy
   });
   const pairs: ModelPair[] = [];
   for (const [requestedModel, tokens] of [...mix].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const requestedPrice = policy.models[requestedModel]?.price;
+    const requestedPrice = policyModelPrice(policy.models, requestedModel);
     if (!requestedPrice) continue;
     const requestedCost = costOfTokens(requestedPrice, tokens.input, tokens.cached, tokens.output);
     for (const targetModel of [...allowed].sort()) {
       if (targetModel === requestedModel) continue;
-      const targetPrice = policy.models[targetModel]?.price;
+      const targetPrice = policyModelPrice(policy.models, targetModel);
       if (targetPrice && costOfTokens(targetPrice, tokens.input, tokens.cached, tokens.output) < requestedCost) pairs.push({ requestedModel, targetModel });
     }
   }

@@ -1,5 +1,6 @@
 import type { PolicyDocument, Price } from '../shared/policy/policy-schema.ts';
 import type { SpanRow } from '../shared/telemetry/turn-record.ts';
+import { policyModelPrice } from '../shared/pricing/model-catalog.ts';
 
 /**
  * Upper edges (inclusive) of the input-token buckets. Bucket `k` holds turns with
@@ -63,7 +64,7 @@ export function costOfTokens(price: Price, inputTokens: number, cachedInputToken
 
 /** Price of `model` in `policy`, or undefined when the policy does not define it. */
 export function priceOf(policy: PolicyDocument, model: string): Price | undefined {
-  return policy.models[model]?.price;
+  return policyModelPrice(policy.models, model);
 }
 
 /** Hour (0–23), ISO weekday (1 = Monday … 7 = Sunday) and local calendar day number of an instant in a time zone. */

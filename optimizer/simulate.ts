@@ -265,6 +265,8 @@ function spanRow(input: SpanInput): SpanRow {
     output_tokens: input.outputTokens,
     reasoning_tokens: Math.floor(input.outputTokens / 3),
     cost_usd: costOfTokens(price, input.inputTokens, input.cached, input.outputTokens),
+    price_source: 'policy',
+    guardrail_findings: 0,
     budget_stage: 'ok',
     downgraded_from: '',
     fallback_from: '',

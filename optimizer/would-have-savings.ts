@@ -3,6 +3,7 @@ import type { PolicyDocument, RoutingRule } from '../shared/policy/policy-schema
 import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 import { wouldHaveSavingsQuery } from './optimizer-queries.ts';
 import { DAYS_PER_MONTH, costOfTokens, parseSpanTimestamp } from './segment-aggregate.ts';
+import { policyModelPrice } from '../shared/pricing/model-catalog.ts';
 
 /** Tokens and cost of the turns a dry-run rule matched, per model that actually served them. */
 export interface DryRunTokens {
@@ -32,7 +33,7 @@ export interface WouldHaveSavings {
 
 /** Prices dry-run matches at the rule's target (pure). */
 export function priceWouldHaveSavings(rows: readonly DryRunTokens[], rule: RoutingRule, policy: PolicyDocument, observedDays: number): WouldHaveSavings {
-  const targetPrice = policy.models[rule.route_to]?.price;
+  const targetPrice = policyModelPrice(policy.models, rule.route_to);
   if (!targetPrice) throw new Error(`rule ${rule.id} routes to "${rule.route_to}", which the policy does not define`);
   const byServedModel = rows.map((row) => ({ ...row, wouldHaveCostUsd: costOfTokens(targetPrice, row.inputTokens, row.cachedInputTokens, row.outputTokens) }));
   const observedCostUsd = byServedModel.reduce((total, row) => total + row.costUsd, 0);

@@ -14,6 +14,8 @@ export interface ResolvedTarget {
   providerName: string;
   provider: ProviderConfig;
   price: Price;
+  /** Where `price` came from: `policy`, or the catalog package, version and entry (span `price_source`). */
+  priceSource: string;
   /** The policy's `default_max_output_tokens` for the model: the output cap sent to upstreams that need one when the client sets none. */
   defaultMaxOutputTokens?: number | undefined;
 }

@@ -13,6 +13,7 @@ import type { ForwardOutcome, Forwarder, InboundProtocol, ResolvedTarget } from 
 import { ReplySink } from './client-sink.ts';
 import { estimateInputTokens, readSessionFacts, type SessionFacts } from './request-facts.ts';
 import { authenticateClient } from './authenticate-client.ts';
+import { modelPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,7 +42,9 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
       provider: definition.provider,
     });
   }
-  return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: definition.price, defaultMaxOutputTokens: definition.default_max_output_tokens };
+  const priced = resolveModelPrice(definition, { providerKind: provider.type === 'openai-chat' ? (provider.preset ?? provider.type) : provider.type });
+  if (!priced) throw new GatewayError('model_not_allowed', { message: `gatehouse: model "${model}" has no price in policy version ${policy.version} and the model catalog does not know "${definition.upstream}"; add a price to the policy`, param: 'model' });
+  return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: priced.price, priceSource: priced.source, defaultMaxOutputTokens: definition.default_max_output_tokens };
 }
 
 function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
@@ -95,6 +98,8 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
     output_tokens: 0,
     reasoning_tokens: 0,
     cost_usd: 0,
+    price_source: '',
+    guardrail_findings: 0,
     budget_stage: state.budget?.stage ?? 'ok',
     downgraded_from: route?.downgradedFrom ?? '',
     fallback_from: '',
@@ -201,7 +206,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   const requestedDefinition = policy.document.models[state.requestedModel];
 
   if (context.budgets && center && requestedDefinition) {
-    const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), requestedDefinition.price);
+    const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), modelPrice(requestedDefinition));
     state.budget = await context.budgets.admit({
       requestId: state.requestId,
       key,
@@ -362,6 +367,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   row.output_tokens = usage?.outputTokens ?? 0;
   row.reasoning_tokens = usage?.reasoningTokens ?? 0;
   row.cost_usd = costUsd;
+  row.price_source = served.priceSource;
   row.translation_warnings = usage === outcome.usage ? outcome.warnings : [...outcome.warnings, 'usage estimated: the stream ended before the upstream reported usage'];
   row.tool_call_count = outcome.toolCalls.length;
   row.ttfb_ms = sink.firstByteMillis;

@@ -1,15 +1,19 @@
 import { z } from 'zod';
+import { catalogPrice } from '../pricing/model-catalog.ts';
+
+const TokenRatesSchema = z.object({
+  input: z.number().nonnegative(),
+  cached_input: z.number().nonnegative().optional(),
+  /** Anthropic/Bedrock cache writes; defaults to `input`. */
+  cache_write: z.number().nonnegative().optional(),
+  output: z.number().nonnegative(),
+});
 
 /** USD per million tokens. */
-export const PriceSchema = z
-  .object({
-    input: z.number().nonnegative(),
-    cached_input: z.number().nonnegative().optional(),
-    /** Anthropic/Bedrock cache writes; defaults to `input`. */
-    cache_write: z.number().nonnegative().optional(),
-    output: z.number().nonnegative(),
-  })
-  .strict();
+export const PriceSchema = TokenRatesSchema.extend({
+  /** Rates for a turn whose input exceeds `above_input_tokens` (long-context pricing, e.g. above 272K). */
+  long_context: TokenRatesSchema.extend({ above_input_tokens: z.number().int().positive() }).strict().optional(),
+}).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
 export const ModelSchema = z
@@ -18,7 +22,8 @@ export const ModelSchema = z
     provider: z.string().min(1),
     /** Model id sent upstream (an alias may differ from the public name). */
     upstream: z.string().min(1),
-    price: PriceSchema,
+    /** Absent = the model catalog's price (docs/CONFIG.md#model-catalog); the policy's price wins. */
+    price: PriceSchema.optional(),
     /**
      * Output tokens reserved for budget checks when the request sets no cap (@defaultValue 4096), and
      * the `max_tokens` sent to Anthropic, which requires one, when the client sets none (else 32000).
@@ -185,6 +190,12 @@ export function policyReferenceIssues(raw: unknown): { path: (string | number)[]
   const policy = asRecord(raw);
   const models = asRecord(policy.models);
   const centers = asRecord(policy.cost_centers);
+  for (const [name, modelValue] of Object.entries(models)) {
+    const model = asRecord(modelValue);
+    if (model.price === undefined && typeof model.upstream === 'string' && catalogPrice(model.upstream) === undefined) {
+      issues.push({ path: ['models', name, 'price'], message: `the model catalog has no price for "${model.upstream}": give price { input, cached_input, output } in USD per million tokens` });
+    }
+  }
   const checkModel = (model: unknown, path: (string | number)[]) => {
     if (typeof model === 'string' && !(model in models)) issues.push({ path, message: `unknown model "${model}" (define it under models)` });
   };

@@ -66,6 +66,10 @@ export interface SpanRow {
   output_tokens: number;
   reasoning_tokens: number;
   cost_usd: number;
+  /** Where the price behind `cost_usd` came from: `policy` or `catalog:<package>@<version>:<provider>/<model>`. */
+  price_source: string;
+  /** Secrets the guardrail found in what this turn sent upstream (values are never stored). */
+  guardrail_findings: number;
   budget_stage: string;
   downgraded_from: string;
   fallback_from: string;

@@ -27,6 +27,8 @@ export function spanRow(overrides: Partial<SpanRow> = {}): SpanRow {
     error_message: '',
     input_tokens: 9000,
     cached_input_tokens: 8000,
+    price_source: 'policy',
+    guardrail_findings: 0,
     cache_write_tokens: 0,
     output_tokens: 120,
     reasoning_tokens: 40,
