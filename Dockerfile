@@ -5,7 +5,9 @@
 
 FROM node:24-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
+# package.json's overrides link chdb's unserved platform packages to placeholders in packaging/.
+COPY packaging/ packaging/
 # Dependencies first for layer caching; scripts run after the sources are in place.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
@@ -15,7 +17,8 @@ FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     GATEHOUSE_CONFIG=/etc/gatehouse/gatehouse.yaml
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
+COPY packaging/ packaging/
 # npm's prepare hook runs this; without Vite (production install) it skips the console build.
 COPY console/build-console.mjs console/build-console.mjs
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

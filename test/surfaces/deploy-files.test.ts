@@ -160,6 +160,21 @@ describe('Dockerfile', () => {
     expect(instructions.slice(lastUser + 1).some((line) => line.startsWith('RUN '))).toBe(false);
   });
 
+  it('copies what npm ci reads (the lock, .npmrc, the chdb placeholders the overrides link) before each npm ci', () => {
+    const stages = instructions.join('\n').split(/^FROM /m).slice(1).map((stage) => stage.split('\n'));
+    expect(stages).toHaveLength(2);
+    for (const stage of stages) {
+      const install = stage.findIndex((line) => /^RUN npm ci\b/.test(line));
+      const copied = stage.slice(0, install).filter((line) => line.startsWith('COPY ')).join(' ');
+      for (const path of ['package.json', 'package-lock.json', '.npmrc', 'packaging/']) expect(copied, `stage ${stage[0]}`).toContain(path);
+    }
+    const overrides = (JSON.parse(read('package.json')) as { overrides: Record<string, string> }).overrides;
+    for (const spec of Object.values(overrides).filter((value) => value.startsWith('file:'))) {
+      expect(spec.startsWith('file:./packaging/'), spec).toBe(true);
+      expect(existsSync(resolve(ROOT, spec.slice('file:'.length), 'package.json')), spec).toBe(true);
+    }
+  });
+
   it('exposes the port, checks health and starts the CLI', () => {
     expect(instructions).toContain('EXPOSE 8787');
     expect(instructions.find((line) => line.startsWith('HEALTHCHECK'))).toContain('/healthz');
