@@ -69,6 +69,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.error(`gatehouse: ${(error as Error).message}`);
       return 2;
     }
+    // Errors that carry their exit code (the data dir lock) are one line meant for the user, not a stack trace.
+    if (typeof (error as { exitCode?: unknown }).exitCode === 'number') {
+      io.error(`gatehouse: ${(error as Error).message}`);
+      return (error as { exitCode: number }).exitCode;
+    }
     throw error;
   }
 }

@@ -10,6 +10,7 @@ import { createClickHouse } from '../shared/clickhouse/create-clickhouse.ts';
 import { migrate } from '../shared/clickhouse/migrate.ts';
 import { DiskSpool } from '../shared/storage/disk-spool.ts';
 import { BatchWriter } from '../shared/storage/batch-writer.ts';
+import { acquireDataDirLock, engineLockError } from '../shared/storage/data-dir-lock.ts';
 import { createLogger } from '../shared/logging/create-logger.ts';
 import { countTrailingFailedToolResults } from '../shared/tool-signals/count-trailing-failed-tool-results.ts';
 import { buildGatewayApp } from '../gateway/app.ts';
@@ -85,6 +86,18 @@ function redisConnected(redis: Redis, timeoutMillis: number): Promise<void> {
   });
 }
 
+/** Opens ClickHouse and applies the migrations; an engine lock held outside Gatehouse is named, not dumped. */
+async function openClickHouse(config: DeploymentConfig, dataDir: string): Promise<ClickHouseClient> {
+  const clickhouse = await createClickHouse({ url: config.clickhouse.url, database: config.clickhouse.database, dataDir, username: config.clickhouse.username, password: config.clickhouse.password });
+  try {
+    await migrate(clickhouse, config.clickhouse.database);
+  } catch (error) {
+    await clickhouse.close().catch(() => undefined);
+    throw engineLockError(error, dataDir);
+  }
+  return clickhouse;
+}
+
 const CONSOLE_DIST = resolve(import.meta.dirname, '..', 'console', 'dist');
 
 /**
@@ -105,9 +118,13 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const logger = options.logger ?? createLogger(config.logging.level, 'gatehouse');
   const bootstrapPolicy = loadPolicyFile(loaded.policyFile, environment);
 
-  const clickhouse = await createClickHouse({ url: config.clickhouse.url, database: config.clickhouse.database, dataDir, username: config.clickhouse.username, password: config.clickhouse.password });
+  // Before anything opens the directory: a second process gets one line naming the owner, not chDB's stack trace.
+  const dataDirLock = acquireDataDirLock(dataDir);
+  const clickhouse = await openClickHouse(config, dataDir).catch((error: unknown) => {
+    dataDirLock.release();
+    throw error;
+  });
   const database = config.clickhouse.database;
-  await migrate(clickhouse, database);
 
   const spoolDirectory = resolve(dataDir, 'spool');
   const spool = new DiskSpool(spoolDirectory, config.spool.max_bytes, (message, details) => logger.warn(details, message));
@@ -280,6 +297,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       redis?.disconnect();
       await closeUpstreamPools();
       await clickhouse.close();
+      dataDirLock.release();
     })();
     return closing;
   };
