@@ -4,7 +4,7 @@ import { upstreamPool } from '../transport/upstream-pool.ts';
 import { requestDeadline } from '../transport/request-deadline.ts';
 import { classifyTransportError, classifyUpstreamStatus } from '../transport/classify-transport-error.ts';
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
-import { toolCallsFromChatMessage, toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
+import { PASSTHROUGH_PROTOCOLS, type PassthroughProtocol } from './passthrough-protocols.ts';
 import { SseSideReader } from './sse-side-reader.ts';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -26,20 +26,19 @@ export function forwardableHeaders(headers: Record<string, string | string[] | u
 
 const urls = new Map<string, URL>();
 
-/** The upstream URL, parsed once per provider base and path (a handful per gateway; never mutated). */
-function joinUrl(base: string, path: string): URL {
-  const key = `${base}\n${path}`;
-  let url = urls.get(key);
-  if (url === undefined) urls.set(key, (url = new URL(base.replace(/\/+$/, '') + path)));
+/** The upstream URL, parsed once per distinct text (a handful per gateway; never mutated). */
+function parsedUrl(text: string): URL {
+  let url = urls.get(text);
+  if (url === undefined) urls.set(text, (url = new URL(text)));
   return url;
 }
 
 /** The client's exact bytes unless the model alias or a needed option forces a rewrite. */
-function upstreamBody(forward: ForwardRequest, patch: (body: Record<string, unknown>) => boolean): string | Buffer {
+function upstreamBody(forward: ForwardRequest, protocol: PassthroughProtocol): string | Buffer {
   const copy = { ...forward.body };
   const needsModel = copy.model !== forward.target.upstreamModel;
   if (needsModel) copy.model = forward.target.upstreamModel;
-  const patched = patch(copy);
+  const patched = protocol.patchBody(copy, forward.stream);
   return needsModel || patched ? JSON.stringify(copy) : forward.rawBody;
 }
 
@@ -56,46 +55,35 @@ async function readErrorBody(body: AsyncIterable<Buffer>): Promise<unknown> {
 }
 
 /**
- * Same-protocol pass-through (Responses → OpenAI Responses, Chat → OpenAI-compatible Chat):
- * the upstream's bytes reach the client unchanged and in order; usage and tool calls are read on
- * the side from the final event. Only the `model` field is rewritten when an alias maps elsewhere.
+ * Same-protocol pass-through (Responses → OpenAI Responses, Chat → OpenAI-compatible Chat,
+ * Messages → Anthropic): the upstream's bytes reach the client unchanged and in order; usage and
+ * tool calls are read on the side. Only the `model` field is rewritten when an alias maps elsewhere.
+ * What differs per protocol (URL, key header, usage reader) comes from passthrough-protocols.ts.
  */
 export async function forwardPassthrough(forward: ForwardRequest): Promise<ForwardOutcome> {
   const { target, sink, timeouts } = forward;
-  const isChat = forward.inbound === 'openai-chat';
-  const url = joinUrl(target.provider.base_url ?? 'https://api.openai.com/v1', forward.upstreamPath ?? (isChat ? '/chat/completions' : '/responses'));
-  const body = upstreamBody(forward, (candidate) => {
-    // Chat streams report usage only when asked; cost accounting needs it.
-    if (isChat && forward.stream && !(candidate.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
-      candidate.stream_options = { ...(candidate.stream_options as object | undefined), include_usage: true };
-      return true;
-    }
-    return false;
-  });
+  const protocol = PASSTHROUGH_PROTOCOLS[forward.inbound];
+  const url = parsedUrl(protocol.url(target.provider, forward.upstreamPath, forward.query ?? ''));
+  const body = upstreamBody(forward, protocol);
   const headers: Record<string, string> = {
     ...forward.forwardHeaders,
     ...target.provider.headers,
     'content-type': 'application/json',
     'accept-encoding': 'identity',
   };
-  if (target.provider.api_key) {
-    const style = target.provider.auth_style ?? 'bearer';
-    if (style === 'bearer') headers.authorization = `Bearer ${target.provider.api_key}`;
-    else if (style !== 'none') headers[style] = target.provider.api_key;
-  }
+  protocol.addAuth(target.provider, headers, forward.forwardHeaders);
 
   const started = performance.now();
   const deadline = requestDeadline(sink.signal, timeouts.totalMillis);
   try {
-    return await passthroughWithin(forward, url, body, headers, deadline.signal, started);
+    return await passthroughWithin(forward, protocol, url, body, headers, deadline.signal, started);
   } finally {
     deadline.dispose();
   }
 }
 
-async function passthroughWithin(forward: ForwardRequest, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal, started: number): Promise<ForwardOutcome> {
+async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughProtocol, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal, started: number): Promise<ForwardOutcome> {
   const { target, sink, timeouts } = forward;
-  const isChat = forward.inbound === 'openai-chat';
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {
@@ -132,15 +120,10 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
       throw classifyTransportError(error, target.providerName, target.model);
     }
     try {
-      const parsed = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-      if (isChat) {
-        outcome.usage = usageFromChat(parsed.usage as never);
-        outcome.toolCalls = toolCallsFromChatMessage((parsed.choices as { message?: unknown }[] | undefined)?.[0]?.message);
-      } else {
-        outcome.usage = usageFromResponses(parsed.usage as never);
-        outcome.toolCalls = toolCallsFromResponsesOutput(parsed.output);
-      }
-      outcome.upstreamModel = typeof parsed.model === 'string' ? parsed.model : undefined;
+      const facts = protocol.readAnswer(JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
+      outcome.usage = facts.usage;
+      outcome.toolCalls = facts.toolCalls;
+      outcome.upstreamModel = facts.model;
     } catch {
       outcome.warnings.push('upstream body was not JSON; usage unknown');
     }
@@ -150,7 +133,7 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
   }
 
   sink.start(response.statusCode, { 'content-type': contentType, 'cache-control': 'no-cache' });
-  const reader = new SseSideReader(isChat ? 'openai-chat' : 'openai-responses');
+  const reader = new SseSideReader(forward.inbound);
   try {
     for await (const chunk of response.body) {
       sink.write(chunk as Buffer);
@@ -158,7 +141,7 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
     }
   } catch (error) {
     const transport = classifyTransportError(error, target.providerName, target.model);
-    const finalEvent = isChat ? '[DONE]' : 'response.completed';
+    const finalEvent = protocol.finalEvent;
     const failure = sink.signal.aborted
       ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
       : new GatewayError(transport.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error', {
@@ -169,7 +152,7 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
     outcome.toolCalls = reader.toolCalls;
     outcome.errorCode = sink.signal.aborted ? 'client_disconnected' : failure.code;
     outcome.errorMessage = failure.message;
-    if (!sink.signal.aborted) sink.end(inBandError(isChat, failure.code, failure.message, forward.requestId));
+    if (!sink.signal.aborted) sink.end(protocol.inBandError(failure.code, failure.message, forward.requestId));
     else sink.end();
     return outcome;
   }
@@ -179,12 +162,10 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
   outcome.upstreamModel = reader.model;
   if (!reader.completed) {
     // A stream that stops without its final event is a failure, never a normal finish.
-    const message = isChat
-      ? 'gatehouse: upstream closed the stream before [DONE]'
-      : 'gatehouse: upstream closed the stream before response.completed';
+    const message = `gatehouse: upstream closed the stream before ${protocol.finalEvent}`;
     outcome.errorCode = 'upstream_error';
     outcome.errorMessage = message;
-    sink.end(inBandError(isChat, 'upstream_error', message, forward.requestId));
+    sink.end(protocol.inBandError('upstream_error', message, forward.requestId));
     return outcome;
   }
   if (reader.failed) {
@@ -198,12 +179,4 @@ async function passthroughWithin(forward: ForwardRequest, url: URL, body: string
 /** The client went away before the answer started: nothing to render, nothing to fall back to. */
 export function clientClosed(provider: string): GatewayError {
   return new GatewayError('client_closed_request', { message: 'gatehouse: the client closed the connection before the answer started; upstream request aborted', provider });
-}
-
-/** The protocol's own error event for failures after the first byte. */
-export function inBandError(isChat: boolean, code: string, message: string, requestId: string): string {
-  if (isChat) return `data: ${JSON.stringify({ error: { type: 'api_error', code, message, param: null, request_id: requestId } })}\n\n`;
-  // Codex CLI surfaces a response.failed's message in the terminal; a bare `error` event it may not.
-  const response = { id: `resp_${requestId}`, object: 'response', status: 'failed', error: { code, message }, output: [], usage: null };
-  return `event: response.failed\ndata: ${JSON.stringify({ type: 'response.failed', sequence_number: 0, response })}\n\n`;
 }

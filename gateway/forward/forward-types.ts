@@ -44,6 +44,8 @@ export interface ForwardRequest {
   inbound: InboundProtocol;
   /** Same-protocol pass-through to a path other than the protocol's own (e.g. `/responses/compact`). */
   upstreamPath?: string | undefined;
+  /** The client's query string with its `?` (Anthropic SDKs send `?beta=true`), or empty. */
+  query?: string | undefined;
   /** Parsed inbound body (the client's protocol). */
   body: Record<string, unknown>;
   /** Exact bytes the client sent, for same-protocol pass-through. */

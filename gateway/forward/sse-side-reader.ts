@@ -1,10 +1,16 @@
 import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
 import { toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from './read-openai-usage.ts';
+import { mergeAnthropicUsage, usageFromAnthropic, type AnthropicUsage } from './read-anthropic-usage.ts';
 
 import { StringDecoder } from 'node:string_decoder';
 
 const RESPONSES_FINAL_EVENTS = ['response.completed', 'response.failed', 'response.incomplete'];
 const RESPONSES_PARSED_EVENTS = new Set([...RESPONSES_FINAL_EVENTS, 'error']);
+/** Anthropic frames worth parsing: usage (start, delta), tool-use starts, errors. Tool input deltas are tested apart. */
+const ANTHROPIC_PARSED_EVENTS = new Set(['message_start', 'message_delta', 'content_block_start', 'error']);
+
+/** Protocols whose streams the side reader understands. */
+export type SideReaderProtocol = 'openai-responses' | 'openai-chat' | 'anthropic-messages';
 
 /**
  * Reads a pass-through SSE stream on the side without slowing it: only the few events that carry
@@ -21,10 +27,12 @@ export class SseSideReader {
   private buffer = '';
   /** Keeps a multi-byte character split across two chunks whole. */
   private readonly decoder = new StringDecoder('utf8');
-  private readonly protocol: 'openai-responses' | 'openai-chat';
+  private readonly protocol: SideReaderProtocol;
+  /** Tool calls by their stream index (Chat `tool_calls[].index`, Anthropic content block `index`). */
   private readonly chatToolCalls = new Map<number, OutputToolCall>();
+  private anthropicUsage: AnthropicUsage | undefined;
 
-  constructor(protocol: 'openai-responses' | 'openai-chat') {
+  constructor(protocol: SideReaderProtocol) {
     this.protocol = protocol;
   }
 
@@ -45,9 +53,13 @@ export class SseSideReader {
     this.buffer += this.decoder.end();
     if (this.buffer.trim().length > 0) this.onFrame(this.buffer, 0, this.buffer.length);
     this.buffer = '';
-    if (this.protocol === 'openai-chat') this.toolCalls = [...this.chatToolCalls.values()];
+    if (this.protocol !== 'openai-responses') this.toolCalls = [...this.chatToolCalls.values()];
     // Cut short (client gone, upstream died): no final usage, but what was generated was billed.
     // Output is estimated from the deltas seen; input is left 0 for the caller to estimate.
+    // Anthropic reports input at the start: only the output is unknown when such a stream is cut.
+    if (!this.completed && this.usage !== undefined && this.protocol === 'anthropic-messages') {
+      this.usage = { ...this.usage, outputTokens: Math.max(this.usage.outputTokens, this.deltaFrames) };
+    }
     if (!this.completed && this.usage === undefined && this.deltaFrames > 0) {
       this.usage = { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: this.deltaFrames, reasoningTokens: 0 };
     }
@@ -63,7 +75,59 @@ export class SseSideReader {
 
   private onFrame(text: string, start: number, end: number): void {
     if (this.protocol === 'openai-responses') this.onResponsesFrame(text, start, end);
+    else if (this.protocol === 'anthropic-messages') this.onAnthropicFrame(text, start, end);
     else this.onChatFrame(text.slice(start, end));
+  }
+
+  /** The frame's `event:` name, or for servers that omit it, the `type` at the data's head. */
+  private static eventName(text: string, start: number, end: number): string {
+    if (text.startsWith('event:', start)) {
+      const lineEnd = text.indexOf('\n', start);
+      return text.slice(start + 6, lineEnd === -1 || lineEnd > end ? end : lineEnd).trim();
+    }
+    const typeAt = text.indexOf('"type":"', start);
+    return typeAt === -1 || typeAt > end ? '' : text.slice(typeAt + 8, text.indexOf('"', typeAt + 8));
+  }
+
+  /**
+   * Anthropic Messages: usage from `message_start` and the cumulative `message_delta`, tool calls
+   * from `tool_use` block starts and their `input_json_delta`s, the end from `message_stop`.
+   * Text and thinking deltas (nearly every frame) are only counted.
+   */
+  private onAnthropicFrame(text: string, start: number, end: number): void {
+    const name = SseSideReader.eventName(text, start, end);
+    if (name === 'message_stop') {
+      this.completed = true;
+      return;
+    }
+    const isDelta = name === 'content_block_delta';
+    if (isDelta) this.deltaFrames++;
+    const toolInputAt = isDelta && this.chatToolCalls.size > 0 ? text.indexOf('"input_json_delta"', start) : -1;
+    const toolInput = toolInputAt !== -1 && toolInputAt < end;
+    if (!toolInput && !ANTHROPIC_PARSED_EVENTS.has(name)) return;
+    const frame = text.slice(start, end);
+    if (name === 'content_block_start' && !frame.includes('"tool_use"')) return;
+    let event: { type?: string; index?: number; message?: { model?: string; usage?: AnthropicUsage }; usage?: AnthropicUsage; content_block?: { type?: string; id?: string; name?: string }; delta?: { partial_json?: string }; error?: { type?: string; message?: string } };
+    try {
+      event = JSON.parse(SseSideReader.dataOf(frame)) as typeof event;
+    } catch {
+      return;
+    }
+    if (event.type === 'message_start') {
+      this.anthropicUsage = event.message?.usage;
+      this.model = event.message?.model;
+    } else if (event.type === 'message_delta' && event.usage) {
+      this.anthropicUsage = mergeAnthropicUsage(this.anthropicUsage, event.usage);
+    } else if (event.type === 'content_block_start' && event.content_block?.type === 'tool_use' && typeof event.index === 'number') {
+      this.chatToolCalls.set(event.index, { callId: event.content_block.id ?? '', name: event.content_block.name ?? '', kind: 'function', input: '' });
+    } else if (event.type === 'content_block_delta' && typeof event.index === 'number') {
+      const call = this.chatToolCalls.get(event.index);
+      if (call && typeof event.delta?.partial_json === 'string') call.input += event.delta.partial_json;
+    } else if (event.type === 'error') {
+      this.completed = true;
+      this.failed = { code: event.error?.type ?? 'upstream_error', message: event.error?.message ?? 'upstream error event' };
+    }
+    this.usage = usageFromAnthropic(this.anthropicUsage);
   }
 
   /**
@@ -71,14 +135,7 @@ export class SseSideReader {
    * told apart by their `event:` name (or, for servers that omit it, the type at the data's head).
    */
   private onResponsesFrame(text: string, start: number, end: number): void {
-    let name: string;
-    if (text.startsWith('event:', start)) {
-      const lineEnd = text.indexOf('\n', start);
-      name = text.slice(start + 6, lineEnd === -1 || lineEnd > end ? end : lineEnd).trim();
-    } else {
-      const typeAt = text.indexOf('"type":"', start);
-      name = typeAt === -1 || typeAt > end ? '' : text.slice(typeAt + 8, text.indexOf('"', typeAt + 8));
-    }
+    const name = SseSideReader.eventName(text, start, end);
     if (name.endsWith('.delta')) this.deltaFrames++;
     if (!RESPONSES_PARSED_EVENTS.has(name)) return;
     const frame = text.slice(start, end);

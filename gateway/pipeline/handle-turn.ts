@@ -47,6 +47,11 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
   return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: priced.price, priceSource: priced.source, defaultMaxOutputTokens: definition.default_max_output_tokens };
 }
 
+function queryOf(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? '' : url.slice(at);
+}
+
 function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
   const value = body.max_output_tokens ?? body.max_completion_tokens ?? body.max_tokens;
   return typeof value === 'number' && value > 0 ? value : fallback;
@@ -296,6 +301,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       outcome = await forwarder({
         inbound,
         upstreamPath: options.upstreamPath,
+        query: queryOf(request.url),
         body,
         rawBody,
         forwardHeaders,

@@ -7,7 +7,12 @@ export type ProviderType = z.infer<typeof ProviderTypeSchema>;
 export const ProviderConfigSchema = z
   .object({
     type: ProviderTypeSchema,
-    /** Upstream base URL, e.g. `https://api.openai.com/v1`. Optional for presets and bedrock (region). */
+    /**
+     * Upstream base URL, e.g. `https://api.openai.com/v1`. When absent, each type uses its own vendor's
+     * endpoint (openai: api.openai.com, anthropic: api.anthropic.com, gemini: generativelanguage.googleapis.com,
+     * bedrock: bedrock-runtime.<region>.amazonaws.com, openai-chat: its preset's, else api.openai.com);
+     * azure-openai requires it.
+     */
     base_url: z.string().url().optional(),
     /** Secret key; never logged. */
     api_key: z.string().optional(),
@@ -27,7 +32,13 @@ export const ProviderConfigSchema = z
     /** Maximum concurrent requests to this upstream. @defaultValue 256 */
     max_concurrency: z.number().int().positive().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((provider, context) => {
+    // Every other type defaults to its own vendor's endpoint; Azure has none to default to.
+    if (provider.type === 'azure-openai' && provider.base_url === undefined) {
+      context.addIssue({ code: 'custom', path: ['base_url'], message: 'azure-openai needs base_url (https://<resource>.openai.azure.com): there is no default endpoint' });
+    }
+  });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
 
 export const AdminTokenSchema = z

@@ -15,8 +15,8 @@ const stream = (eventLines: boolean, lineEnd = '\n') =>
     .map((event) => `${eventLines ? `event: ${event.type}${lineEnd}` : ''}data: ${JSON.stringify(event)}${lineEnd}${lineEnd}`)
     .join('');
 
-function readInPieces(text: string, size: number): SseSideReader {
-  const reader = new SseSideReader('openai-responses');
+function readInPieces(text: string, size: number, protocol: 'openai-responses' | 'anthropic-messages' = 'openai-responses'): SseSideReader {
+  const reader = new SseSideReader(protocol);
   const bytes = Buffer.from(text, 'utf8');
   for (let offset = 0; offset < bytes.length; offset += size) reader.push(bytes.subarray(offset, offset + size));
   reader.finish();
@@ -51,5 +51,41 @@ describe('SseSideReader', () => {
     expect(failed.failed).toEqual({ code: 'server_error', message: 'boom' });
     const error = readInPieces(`event: error\ndata: ${JSON.stringify({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' })}\n\n`, 4);
     expect(error.failed).toEqual({ code: 'rate_limit_exceeded', message: 'slow down' });
+  });
+
+  const anthropicEvents = [
+    { type: 'message_start', message: { id: 'msg_1', model: 'claude-sonnet-4-5', usage: { input_tokens: 12, cache_creation_input_tokens: 30, cache_read_input_tokens: 500, output_tokens: 1 } } },
+    { type: 'ping' },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'héllo ✓' } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'Bash', input: {}, caller: { type: 'direct' } } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"command":' } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '"ls ✓"}' } },
+    { type: 'content_block_stop', index: 1 },
+    // Cumulative; current API versions repeat the input counts here.
+    { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { input_tokens: 12, cache_creation_input_tokens: 30, cache_read_input_tokens: 500, output_tokens: 41 } },
+  ];
+  const anthropicStream = (events: object[]) => events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join('');
+
+  it('reads Anthropic usage (cache reads and writes counted into input) and tool calls, whatever the chunking', () => {
+    for (const size of [1, 3, 17, 100_000]) {
+      const reader = readInPieces(anthropicStream([...anthropicEvents, { type: 'message_stop' }]), size, 'anthropic-messages');
+      expect(reader.completed, `chunk size ${size}`).toBe(true);
+      expect(reader.usage).toEqual({ inputTokens: 542, cachedInputTokens: 500, cacheWriteTokens: 30, outputTokens: 41, reasoningTokens: 0 });
+      expect(reader.toolCalls).toEqual([{ callId: 'toolu_1', name: 'Bash', kind: 'function', input: '{"command":"ls ✓"}' }]);
+      expect(reader.model).toBe('claude-sonnet-4-5');
+      expect(reader.deltaFrames).toBe(3);
+    }
+  });
+
+  it('Anthropic: an older message_delta with output only keeps the start counts; no message_stop is not complete; error events are failures', () => {
+    const older = anthropicEvents.map((event) => (event.type === 'message_delta' ? { ...event, usage: { output_tokens: 41 } } : event));
+    expect(readInPieces(anthropicStream([...older, { type: 'message_stop' }]), 5, 'anthropic-messages').usage).toEqual({ inputTokens: 542, cachedInputTokens: 500, cacheWriteTokens: 30, outputTokens: 41, reasoningTokens: 0 });
+    const cut = readInPieces(anthropicStream(anthropicEvents.slice(0, 5)), 5, 'anthropic-messages');
+    expect(cut.completed).toBe(false);
+    expect(cut.usage?.inputTokens).toBe(542);
+    const failed = readInPieces(anthropicStream([...anthropicEvents.slice(0, 4), { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }]), 7, 'anthropic-messages');
+    expect(failed.failed).toEqual({ code: 'overloaded_error', message: 'Overloaded' });
   });
 });

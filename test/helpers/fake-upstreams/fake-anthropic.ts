@@ -1,6 +1,8 @@
 import { sse, type TurnReply } from './fake-server.ts';
 import { argumentsText, chunks, functionCallsOf, usageOf, type RecordedRequest, type ScriptedTurn } from './scripted-turn.ts';
 
+let messageSequence = 0;
+
 /** Anthropic Messages: `POST /v1/messages`, `event:` on every frame, cumulative usage in `message_delta`. */
 export function renderAnthropicTurn(turn: ScriptedTurn, request: RecordedRequest): TurnReply {
   if (turn.error !== undefined) {
@@ -14,11 +16,13 @@ export function renderAnthropicTurn(turn: ScriptedTurn, request: RecordedRequest
   // Anthropic counts input WITHOUT cache reads and writes.
   const wireUsage = { input_tokens: usage.input - usage.cached - usage.cacheWrite, cache_creation_input_tokens: usage.cacheWrite, cache_read_input_tokens: usage.cached };
   const model = String(request.body?.['model'] ?? 'claude-fake');
+  // Each answer has its own id, as on the real API: Claude Code merges assistant messages that share one.
+  const messageId = `msg_fake_${++messageSequence}`;
   const calls = functionCallsOf(turn);
   const content: Record<string, unknown>[] = [];
   const frames: string[] = [];
   const event = (type: string, payload: Record<string, unknown>): void => void frames.push(sse(type, { type, ...payload }));
-  event('message_start', { message: { id: 'msg_fake', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...wireUsage, output_tokens: 1 } } });
+  event('message_start', { message: { id: messageId, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...wireUsage, output_tokens: 1 } } });
   event('ping', {});
   let index = 0;
   if (turn.reasoning !== undefined) {
@@ -54,7 +58,7 @@ export function renderAnthropicTurn(turn: ScriptedTurn, request: RecordedRequest
     event('message_stop', {});
   }
   if (request.body?.['stream'] !== true) {
-    const body = { id: 'msg_fake', type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: { ...wireUsage, output_tokens: usage.output } };
+    const body = { id: messageId, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: { ...wireUsage, output_tokens: usage.output } };
     return { status: 200, headers: { 'content-type': 'application/json' }, frames: [JSON.stringify(body)] };
   }
   return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, frames };

@@ -15,6 +15,8 @@ export type RenderTurn = (turn: ScriptedTurn, request: RecordedRequest) => TurnR
 export interface FakeServer {
   url: string;
   requests: RecordedRequest[];
+  /** The exact body bytes written for each answered request, in order (what a recording would hold). */
+  sent: Buffer[];
   /** Adds turns to the end of the script. */
   push(...turns: ScriptedTurn[]): void;
   /** Turns not yet consumed. */
@@ -26,6 +28,7 @@ export interface FakeServer {
 export async function startFakeServer(render: RenderTurn, script: ScriptedTurn[]): Promise<FakeServer> {
   const queue = [...script];
   const requests: RecordedRequest[] = [];
+  const sent: Buffer[] = [];
   const server = createServer((request, response) => void handle(request, response));
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
@@ -55,18 +58,22 @@ export async function startFakeServer(render: RenderTurn, script: ScriptedTurn[]
     const reply = render(turn, recorded);
     response.writeHead(reply.status, reply.headers);
     response.flushHeaders();
-    let sent = 0;
+    const written: Buffer[] = [];
+    sent.push(Buffer.alloc(0));
+    const slot = sent.length - 1;
     for (const frame of reply.frames) {
-      if (turn.dropAfterFrames !== undefined && sent >= turn.dropAfterFrames) {
+      if (turn.dropAfterFrames !== undefined && written.length >= turn.dropAfterFrames) {
+        sent[slot] = Buffer.concat(written);
         response.socket?.destroy();
         return;
       }
       response.write(frame);
-      sent++;
+      written.push(Buffer.from(frame));
       if (turn.frameDelayMillis !== undefined && turn.frameDelayMillis > 0) await new Promise((resolve) => setTimeout(resolve, turn.frameDelayMillis));
       else await new Promise((resolve) => setImmediate(resolve));
     }
-    if (turn.dropAfterFrames !== undefined && sent >= turn.dropAfterFrames) {
+    sent[slot] = Buffer.concat(written);
+    if (turn.dropAfterFrames !== undefined && written.length >= turn.dropAfterFrames) {
       response.socket?.destroy();
       return;
     }
@@ -77,6 +84,7 @@ export async function startFakeServer(render: RenderTurn, script: ScriptedTurn[]
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    sent,
     push: (...turns) => void queue.push(...turns),
     get remaining() {
       return queue.length;
