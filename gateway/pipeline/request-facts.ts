@@ -52,8 +52,29 @@ function repoFromWorkspaces(workspaces: unknown): string | undefined {
 }
 
 /**
- * Session and turn ids: Codex's `session-id` and `x-codex-turn-metadata`, else `x-session-id`,
- * else one derived from `prompt_cache_key`; a request with none of them is its own session.
+ * The session part of Anthropic's `metadata.user_id`, as Claude Code fills it: JSON text
+ * (`{"device_id":…,"account_uuid":…,"session_id":…}`, 2.x) or `user_<hash>_account_<uuid>_session_<uuid>` (1.x).
+ */
+function sessionOfUserId(metadata: unknown): string | undefined {
+  const userId = (metadata as { user_id?: unknown } | undefined)?.user_id;
+  if (typeof userId !== 'string' || userId.length > 1024) return undefined;
+  if (userId.charCodeAt(0) === 123) {
+    try {
+      const sessionId = (JSON.parse(userId) as { session_id?: unknown }).session_id;
+      return typeof sessionId === 'string' && sessionId.length > 0 ? sessionId : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const at = userId.lastIndexOf('_session_');
+  return at === -1 || at + 9 === userId.length ? undefined : userId.slice(at + 9);
+}
+
+/**
+ * Session and turn ids: Codex's `session-id` and `x-codex-turn-metadata`, Claude Code's
+ * `x-claude-code-session-id` and `metadata.user_id`, else `x-session-id`, else one derived from
+ * `prompt_cache_key`; a request with none of them is its own session. Claude Code sends no turn id:
+ * each of its requests is a turn of its own (the request id). @see ../../docs/CLAUDE-CODE.md
  */
 export function readSessionFacts(headers: IncomingHttpHeaders, body: Record<string, unknown>, requestId: string): SessionFacts {
   const metadata = parseTurnMetadata(headerText(headers, 'x-codex-turn-metadata'));
@@ -61,6 +82,8 @@ export function readSessionFacts(headers: IncomingHttpHeaders, body: Record<stri
   const sessionId =
     headerText(headers, 'session-id') ??
     metadata?.session_id ??
+    headerText(headers, 'x-claude-code-session-id') ??
+    sessionOfUserId(body.metadata) ??
     headerText(headers, 'x-session-id') ??
     (promptCacheKey ? `pck_${sha256Hex(promptCacheKey).slice(0, 24)}` : requestId);
   const items = Array.isArray(body.input) ? body.input.length : Array.isArray(body.messages) ? body.messages.length : 0;
