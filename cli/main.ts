@@ -1,79 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, type Option } from 'commander';
 import { ConfigError } from '../shared/config/load-config.ts';
-import { CliError, processIo, type CliIo } from './cli-io.ts';
-import { runKeysCommand } from './commands/keys.ts';
-import { runSqlCommand } from './commands/sql.ts';
-import { runCodexConfigCommand } from './commands/codex-config.ts';
-import { runStartCommand } from './commands/start.ts';
+import { CheckFailed, CliError, EXIT, processIo, withErrorPrefix, type CliIo } from './cli-io.ts';
+import { registerStartCommands } from './commands/start.ts';
+import { registerCodexConfigCommand } from './commands/codex-config.ts';
+import { registerKeysCommand } from './commands/keys.ts';
+import { registerPolicyCommand } from './commands/policy.ts';
+import { registerApproverCommand } from './commands/approver.ts';
+import { registerOptimizeCommand } from './commands/optimize.ts';
+import { registerAuditCommand } from './commands/audit.ts';
+import { registerReportCommand } from './commands/report.ts';
+import { registerSqlCommand } from './commands/sql.ts';
 
-type Command = (argv: string[], io: CliIo) => Promise<number | void>;
+/**
+ * Every command of `npx gatehouse`, in the order the help lists them. One file per command under
+ * cli/commands/ exports `register…(program, io)`; a new command adds its file and one line here
+ * (cli/README.md).
+ */
+const COMMANDS: ((program: Command, io: CliIo) => void)[] = [
+  registerStartCommands,
+  registerCodexConfigCommand,
+  registerKeysCommand,
+  registerPolicyCommand,
+  registerApproverCommand,
+  registerOptimizeCommand,
+  registerAuditCommand,
+  registerReportCommand,
+  registerSqlCommand,
+];
 
-/** Commands other modules provide; loaded lazily so a missing optional piece names itself. */
-const LAZY_COMMANDS: Record<string, () => Promise<Command>> = {
-  policy: async () => (await import('./commands/policy.ts')).runPolicyCommand as Command,
-  audit: async () => (await import('./commands/audit.ts')).runAuditCommand as Command,
-  report: async () => (await import('./commands/report.ts')).runReportCommand as Command,
-  optimize: async () => (await import('./commands/optimize.ts')).runOptimizeCommand as Command,
-};
+/** Options most admin commands share; named once at the end of the help instead of on every line. */
+const COMMON_OPTIONS = new Set(['--url', '--token', '--json', '--csv', '--help']);
 
-const USAGE = `gatehouse — AI gateway for coding agents
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-  npx gatehouse start [--config FILE] [--port N] [--data-dir DIR]   all roles in one process (embedded)
-  npx gatehouse gateway|collector|evaluator|optimizer [--config FILE] one role (distributed mode)
-  npx gatehouse codex-config --key KEY [--url URL] [--model M]       Codex CLI config.toml block
-  npx gatehouse keys create --developer D --cost-center C [--repo R] | list | revoke ID
-  npx gatehouse policy show|propose|diff|approve|reject|history
-  npx gatehouse optimize [--cost-center C] [--dry-run]
-  npx gatehouse audit export|verify
-  npx gatehouse report cache [--below 0.5]
-  npx gatehouse sql "SELECT …"
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse — self-hosted AI gateway for coding agents')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help for a command (no side effects)')
+    .helpCommand('help [command]', 'show help for a command')
+    // Subcommand options may reuse root names (`policy show --version N`): root options only before the command.
+    .enablePositionalOptions()
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.error(text),
+      outputError: (text, write) => write(withErrorPrefix(text.replace(/^error:\s*/, ''))),
+    });
+  for (const register of COMMANDS) register(program, io);
+  program.addHelpText('after', () => `\nEvery command:\n${commandOverview(program)}\n
+Commands that act on a running gateway take --url URL and --token TOKEN (or GATEHOUSE_URL, GATEHOUSE_TOKEN);
+listings take --json or --csv for scripts. Exit codes: 0 ok, 1 a request or check failed, 2 usage error.`);
+  return program;
+}
 
-Commands that act on a running gateway use --url/--token or GATEHOUSE_URL/GATEHOUSE_TOKEN.`;
+/** One line per runnable command with its own options, generated from what is registered. */
+function commandOverview(program: Command): string {
+  const lines: string[] = [];
+  const walk = (command: Command, path: string[]) => {
+    const subcommands = command.commands.filter((sub) => sub.name() !== 'help');
+    if (subcommands.length === 0 || command.registeredArguments.length > 0) lines.push(overviewLine(command, path));
+    for (const sub of subcommands) walk(sub, [...path, sub.name()]);
+  };
+  for (const command of program.commands) walk(command, [command.name()]);
+  return lines.join('\n');
+}
 
+function overviewLine(command: Command, path: string[]): string {
+  const args = command.registeredArguments.map((argument) => {
+    const name = `${argument.name().toUpperCase()}${argument.variadic ? '…' : ''}`;
+    return argument.required ? name : `[${name}]`;
+  });
+  const options = command.options.filter((option) => !COMMON_OPTIONS.has(option.long ?? '')).map(optionUsage);
+  return `  gatehouse ${[...path, ...args, ...options].join(' ')}`;
+}
+
+function optionUsage(option: Option): string {
+  const value = option.required || option.optional ? ` ${option.flags.replace(/^.*?[<[]/, '').replace(/[>\]]$/, '')}` : '';
+  const text = `${option.long}${value}`;
+  return option.mandatory ? text : `[${text}]`;
+}
+
+/** Runs `gatehouse …` (argv without node and the script) and returns the exit code. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
-  const [command, ...rest] = argv;
+  const program = buildProgram(io);
   try {
-    switch (command) {
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.out(USAGE);
-        return command === undefined ? 1 : 0;
-      case 'start':
-      case 'gateway':
-      case 'collector':
-      case 'evaluator':
-      case 'optimizer':
-        return (await runStartCommand(command, rest, io)) ?? 0;
-      case 'keys':
-        return (await runKeysCommand(rest, io)) ?? 0;
-      case 'sql':
-        return (await runSqlCommand(rest, io)) ?? 0;
-      case 'codex-config':
-        return (await runCodexConfigCommand(rest, io)) ?? 0;
-      default: {
-        const load = LAZY_COMMANDS[command];
-        if (!load) {
-          io.error(`unknown command "${command}"\n\n${USAGE}`);
-          return 2;
-        }
-        return (await (await load())(rest, io)) ?? 0;
-      }
-    }
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      io.error(`gatehouse: invalid configuration\n${error.message}`);
-      return 1;
-    }
-    if (error instanceof CliError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.error(`gatehouse: ${(error as Error).message}`);
-      return 2;
-    }
-    // Errors that carry their exit code (the data dir lock) are one line meant for the user, not a stack trace.
-    if (typeof (error as { exitCode?: unknown }).exitCode === 'number') {
-      io.error(`gatehouse: ${(error as Error).message}`);
-      return (error as { exitCode: number }).exitCode;
-    }
-    throw error;
+    return reportError(error, io);
   }
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed the message (or the help, or the version); help and version are not errors.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof ConfigError) {
+    io.error(withErrorPrefix(`invalid configuration\n${error.message}`));
+    return EXIT.failed;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof CheckFailed)) io.error(withErrorPrefix(message));
+  if (error instanceof CliError) return EXIT.usage;
+  if (process.env.GATEHOUSE_DEBUG && error instanceof Error && error.stack) io.error(error.stack);
+  // Errors that carry their exit code (the data dir lock, request failures) are one line meant for the user.
+  const exitCode = (error as { exitCode?: unknown }).exitCode;
+  return typeof exitCode === 'number' ? exitCode : EXIT.failed;
 }

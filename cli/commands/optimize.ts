@@ -1,6 +1,8 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
+import type { Command } from 'commander';
+import { adminTarget, requestFailure, requireToken, RequestFailedError, tableStyle, unreachable, type CliIo } from '../cli-io.ts';
+import { addAdminOptions, type AdminOptions } from '../admin-client.ts';
 
 interface ResultLine {
   status: string;
@@ -10,22 +12,35 @@ interface ResultLine {
   reason?: string;
 }
 
+interface OptimizeOptions extends AdminOptions {
+  costCenter?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
 /** `gatehouse optimize [--cost-center C] [--dry-run]`: runs the optimizer on the running gateway, with a progress bar. */
-export async function runOptimizeCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parse(argv, { ...ADMIN_OPTIONS, 'cost-center': { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } });
+export function registerOptimizeCommand(program: Command, io: CliIo): void {
+  addAdminOptions(program.command('optimize').description('run the optimizer now; files proposals for approval (progress bar)'))
+    .option('--cost-center <name>', 'only this cost center')
+    .option('--dry-run', 'show what it would propose, file nothing')
+    .option('--json', 'print the result as JSON')
+    .action((options: OptimizeOptions) => runOptimize(options, io));
+}
+
+async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
   const target = adminTarget(values);
-  if (!target.token) throw new CliError('no admin token: pass --token or set GATEHOUSE_TOKEN');
+  requireToken(target);
   let response: Response;
   try {
     response = await fetch(`${target.url}/admin/optimizer/run`, {
       method: 'POST',
       headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
-      body: JSON.stringify({ ...(values['cost-center'] ? { cost_center: values['cost-center'] } : {}), ...(values['dry-run'] ? { dry_run: true } : {}) }),
+      body: JSON.stringify({ ...(values.costCenter ? { cost_center: values.costCenter } : {}), ...(values.dryRun ? { dry_run: true } : {}) }),
     });
   } catch (error) {
-    throw new CliError(`cannot reach the gateway at ${target.url} (${(error as Error).message})`);
+    throw unreachable(target.url, error);
   }
-  if (!response.ok || !response.body) throw new CliError(`optimizer run failed (HTTP ${response.status}): ${await response.text()}`);
+  if (!response.ok || !response.body) throw requestFailure('POST', '/admin/optimizer/run', response.status, await response.text());
   const bar = new cliProgress.SingleBar({ format: ' {costCenter} [{bar}] {value}/{total} evaluations · best saving {best}', hideCursor: true, stopOnComplete: false }, cliProgress.Presets.shades_classic);
   let started = false;
   let final: { proposals: { id: string; summary: string }[]; results: ResultLine[] } | undefined;
@@ -53,24 +68,20 @@ export async function runOptimizeCommand(argv: string[], io: CliIo): Promise<num
       } else if (message.result) final = message.result;
       else if (message.error) {
         if (started) bar.stop();
-        throw new CliError(`optimizer failed: ${message.error.message}`);
+        throw new RequestFailedError(response.status, `optimizer failed: ${message.error.message}`);
       }
     }
   }
   if (started) bar.stop();
-  if (!final) throw new CliError('the gateway closed the stream before the optimizer finished');
-  if (values.json) {
-    io.out(JSON.stringify(final, null, 2));
-    return 0;
-  }
+  if (!final) throw new RequestFailedError(response.status, 'the gateway closed the stream before the optimizer finished');
+  if (values.json) return io.out(JSON.stringify(final, null, 2));
   const table = new Table({ head: ['cost center', 'status', 'what'], style: tableStyle() });
   for (const result of final.results) {
     const what = result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '';
     table.push([result.costCenter ?? '', result.status, what]);
   }
   io.out(table.toString());
-  if (values['dry-run']) io.out('dry run: nothing was proposed.');
-  else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy show ${proposal.id}`);
+  if (values.dryRun) io.out('dry run: nothing was proposed.');
+  else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy diff ${proposal.id}`);
   else io.out('no new proposal.');
-  return 0;
 }

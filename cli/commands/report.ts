@@ -1,24 +1,43 @@
-import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
+import type { Command } from 'commander';
+import { adminRequest, adminTarget, CliError, type CliIo } from '../cli-io.ts';
+import { addAdminOptions, addOutputOptions, type AdminOptions } from '../admin-client.ts';
+import { formatTime, outputFormat, printRecords, type Column } from '../output.ts';
 
-const USAGE = `usage: gatehouse report cache [--below 0.5] [--days 7] [--limit 20] [--min-input-tokens 10000]
-                              [--developer D] [--cost-center C] [--database gatehouse] [--json] [--url URL] [--token T]
+interface CacheReportOptions extends AdminOptions {
+  below: string;
+  days: string;
+  limit: string;
+  minInputTokens: string;
+  developer?: string;
+  costCenter?: string;
+  database: string;
+  json?: boolean;
+  csv?: boolean;
+}
 
-Sessions whose prompt-cache hit rate is below --below, with what their cache misses cost above
-the cached price (uncached input tokens × (input − cached_input price) of the model that served them).`;
-
-const REPORT_OPTIONS = {
-  ...ADMIN_OPTIONS,
-  below: { type: 'string', default: '0.5' },
-  days: { type: 'string', default: '7' },
-  limit: { type: 'string', default: '20' },
-  'min-input-tokens': { type: 'string', default: '10000' },
-  developer: { type: 'string' },
-  'cost-center': { type: 'string' },
-  database: { type: 'string', default: 'gatehouse' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+/** `gatehouse report cache`: sessions whose prompt-cache hit rate is poor, and what that costs. */
+export function registerReportCommand(program: Command, io: CliIo): void {
+  const report = program.command('report').description('reports over the stored spans');
+  addOutputOptions(
+    addAdminOptions(
+      report
+        .command('cache')
+        .description(
+          'sessions whose prompt-cache hit rate is below --below, with what their cache misses cost above the cached price ' +
+            '(uncached input tokens × (input − cached_input price) of the model that served them)',
+        ),
+    ),
+    'sessions',
+  )
+    .option('--below <rate>', 'hit rate threshold, 0-1', '0.5')
+    .option('--days <n>', 'look back this many days', '7')
+    .option('--limit <n>', 'at most this many sessions', '20')
+    .option('--min-input-tokens <n>', 'ignore sessions with fewer input tokens', '10000')
+    .option('--developer <name>', 'only this developer')
+    .option('--cost-center <name>', 'only this cost center')
+    .option('--database <name>', 'ClickHouse database', 'gatehouse')
+    .action((options: CacheReportOptions) => runCacheReport(options, io));
+}
 
 /** One session of the report. */
 export interface CacheReportRow {
@@ -55,18 +74,12 @@ interface ModelPrice {
   cached_input?: number | undefined;
 }
 
-/** `gatehouse report <kind>`; only `cache` so far. */
-export async function runReportCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, REPORT_OPTIONS);
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  if (positionals[0] !== 'cache') throw new CliError(positionals[0] === undefined ? USAGE : `unknown report "${positionals[0]}"\n${USAGE}`);
+async function runCacheReport(values: CacheReportOptions, io: CliIo): Promise<void> {
+  const format = outputFormat(values);
   const below = numberOption('below', values.below, 0, 1);
   const days = numberOption('days', values.days, 1, 3660);
   const limit = Math.floor(numberOption('limit', values.limit, 1, 10_000));
-  const minInput = Math.floor(numberOption('min-input-tokens', values['min-input-tokens'], 0, Number.MAX_SAFE_INTEGER));
+  const minInput = Math.floor(numberOption('min-input-tokens', values.minInputTokens, 0, Number.MAX_SAFE_INTEGER));
   const database = values.database;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new CliError(`--database must be a plain identifier, got "${database}"`);
   const target = adminTarget(values);
@@ -76,7 +89,7 @@ export async function runReportCommand(argv: string[], io: CliIo): Promise<numbe
     `hit_rate < ${below}`,
     `input_tokens >= ${minInput}`,
     ...(values.developer === undefined ? [] : [`developer = ${sqlString(values.developer)}`]),
-    ...(values['cost-center'] === undefined ? [] : [`cost_center = ${sqlString(values['cost-center'])}`]),
+    ...(values.costCenter === undefined ? [] : [`cost_center = ${sqlString(values.costCenter)}`]),
   ];
   // Pricing happens here (prices live in the policy), so fetch the sessions with the most misses and rank after.
   const query = `SELECT session_id, developer, repo, cost_center, turns, input_tokens, cached_input_tokens, hit_rate, cost_usd,
@@ -92,40 +105,30 @@ LIMIT ${Math.min(10_000, limit * 10)}`;
     .sort((a, b) => (b.extra_usd ?? -1) - (a.extra_usd ?? -1) || b.input_tokens - b.cached_input_tokens - (a.input_tokens - a.cached_input_tokens))
     .slice(0, limit);
 
-  if (values.json) {
-    io.out(JSON.stringify(report, null, 2));
-    return 0;
-  }
+  if (format !== 'table') return printRecords(io, format, report, REPORT_COLUMNS);
   if (report.length === 0) {
-    io.out(`no session in the last ${days} day(s) with a prompt-cache hit rate below ${percent(below)} (and ≥ ${minInput} input tokens)`);
-    return 0;
+    return io.out(`no session in the last ${days} day(s) with a prompt-cache hit rate below ${percent(below)} (and ≥ ${minInput} input tokens)`);
   }
-  const table = new Table({
-    head: ['session', 'developer', 'repo', 'turns', 'input tokens', 'hit rate', 'cost', 'extra (misses)'],
-    colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
-    style: tableStyle(),
-  });
-  for (const row of report) {
-    table.push([
-      row.session_id,
-      row.developer,
-      row.repo,
-      String(row.turns),
-      row.input_tokens.toLocaleString('en-US'),
-      percent(row.hit_rate),
-      dollars(row.cost_usd),
-      row.extra_usd === null ? '?' : dollars(row.extra_usd),
-    ]);
-  }
-  io.out(table.toString());
+  printRecords(io, format, report, REPORT_COLUMNS);
   const extra = report.reduce((sum, row) => sum + (row.extra_usd ?? 0), 0);
   const cost = report.reduce((sum, row) => sum + row.cost_usd, 0);
   io.out(
     `${report.length} session(s) below ${percent(below)} hit rate in the last ${days} day(s): ${dollars(cost)} spent, ` +
       `${dollars(extra)} of it paid for cache misses above the cached-input price`,
   );
-  return 0;
 }
+
+const REPORT_COLUMNS: Column<CacheReportRow>[] = [
+  { heading: 'session', value: (row) => row.session_id },
+  { heading: 'developer', value: (row) => row.developer },
+  { heading: 'repo', value: (row) => row.repo },
+  { heading: 'turns', value: (row) => row.turns, align: 'right' },
+  { heading: 'input tokens', value: (row) => row.input_tokens.toLocaleString('en-US'), align: 'right' },
+  { heading: 'hit rate', value: (row) => percent(row.hit_rate), align: 'right' },
+  { heading: 'cost', value: (row) => dollars(row.cost_usd), align: 'right' },
+  { heading: 'extra (misses)', value: (row) => (row.extra_usd === null ? '?' : dollars(row.extra_usd)), align: 'right' },
+  { heading: 'last turn', value: (row) => formatTime(row.last_ts) },
+];
 
 function toReportRow(row: SessionRow, prices: Map<string, ModelPrice> | undefined): CacheReportRow {
   let extra: number | null = prices === undefined ? null : 0;

@@ -1,29 +1,21 @@
-import Table from 'cli-table3';
-import { ADMIN_OPTIONS, adminRequest, adminTarget, CliError, parse, tableStyle, type CliIo } from '../cli-io.ts';
+import type { Command } from 'commander';
+import { CliError, type CliIo } from '../cli-io.ts';
+import { AdminClient, addAdminOptions, addOutputOptions, type AdminOptions } from '../admin-client.ts';
+import { outputFormat, printRecords } from '../output.ts';
 
-export async function runSqlCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { ...ADMIN_OPTIONS, json: { type: 'boolean' } });
-  const query = positionals.join(' ').trim();
-  if (!query) throw new CliError('usage: gatehouse sql "SELECT …" [--json]');
-  const { rows } = await adminRequest<{ rows: Record<string, unknown>[] }>(adminTarget(values), 'POST', '/admin/sql', { query });
-  if (values.json) {
-    io.out(JSON.stringify(rows, null, 2));
-    return 0;
-  }
-  if (rows.length === 0) {
-    io.out('(no rows)');
-    return 0;
-  }
-  const columns = Object.keys(rows[0] ?? {});
-  const table = new Table({ head: columns, style: tableStyle() });
-  for (const row of rows) table.push(columns.map((column) => formatCell(row[column])));
-  io.out(table.toString());
-  io.out(`${rows.length} row${rows.length === 1 ? '' : 's'}`);
-  return 0;
+/** `gatehouse sql "SELECT …"`: read-only SQL through the admin API (analyst role and up). */
+export function registerSqlCommand(program: Command, io: CliIo): void {
+  addOutputOptions(addAdminOptions(program.command('sql').description('run a read-only SQL query (analyst role and up)').argument('<query...>', 'the query, e.g. "SELECT count() FROM gatehouse.spans"')), 'rows').action(
+    (words: string[], options: AdminOptions & { json?: boolean; csv?: boolean }) => runSql(words.join(' ').trim(), options, io),
+  );
 }
 
-function formatCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+async function runSql(query: string, options: AdminOptions & { json?: boolean; csv?: boolean }, io: CliIo): Promise<void> {
+  if (!query) throw new CliError('sql needs a query: gatehouse sql "SELECT …"');
+  const format = outputFormat(options);
+  const { rows } = await new AdminClient(options).json<{ rows: Record<string, unknown>[] }>('POST', '/admin/sql', { query });
+  if (format === 'table' && rows.length === 0) return io.out('(no rows)');
+  const columns = Object.keys(rows[0] ?? {}).map((name) => ({ heading: name, value: (row: Record<string, unknown>) => row[name] }));
+  printRecords(io, format, rows, columns);
+  if (format === 'table') io.out(`${rows.length} row${rows.length === 1 ? '' : 's'}`);
 }

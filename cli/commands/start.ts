@@ -1,15 +1,48 @@
-import { parse, type CliIo } from '../cli-io.ts';
-import { startGatehouse, type Role } from '../start-gatehouse.ts';
+import type { Command } from 'commander';
+import { CliError, type CliIo } from '../cli-io.ts';
 import { codexConfigBlock } from './codex-config.ts';
 
-export async function runStartCommand(role: 'start' | Role, argv: string[], io: CliIo): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } });
-  const port = values.port === undefined ? undefined : Number.parseInt(values.port, 10);
+type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
+
+interface StartOptions {
+  config?: string;
+  port?: string;
+  host?: string;
+  dataDir?: string;
+}
+
+const ROLES: Record<Role, string> = {
+  gateway: 'the gateway role only (distributed mode)',
+  collector: 'the collector role only (distributed mode)',
+  evaluator: 'the evaluator role only (distributed mode)',
+  optimizer: 'the optimizer role only (distributed mode)',
+};
+
+/** `start` (every role in one process) and one command per role for distributed mode. */
+export function registerStartCommands(program: Command, io: CliIo): void {
+  const commands: [string, string][] = [['start', 'every role in one process, embedded ClickHouse and state (the quick start)'], ...Object.entries(ROLES)];
+  for (const [name, description] of commands) {
+    program
+      .command(name)
+      .description(description)
+      .option('--config <file>', 'deployment config (default: GATEHOUSE_CONFIG, ./gatehouse.yaml, then gatehouse.example.yaml)')
+      .option('--port <n>', 'listen port (overrides server.port)')
+      .option('--host <address>', 'listen address (overrides server.host)')
+      .option('--data-dir <dir>', 'data directory (overrides data_dir)')
+      .action((options: StartOptions) => runStart(name as 'start' | Role, options, io));
+  }
+}
+
+async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo): Promise<void> {
+  const port = options.port === undefined ? undefined : Number(options.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new CliError(`--port must be a port number (0-65535), got "${options.port}"`);
+  // Loaded here, not at the top: the whole gateway is not needed to print help or run `keys list`.
+  const { startGatehouse } = await import('../start-gatehouse.ts');
   const running = await startGatehouse({
-    configFile: values.config,
+    configFile: options.config,
     port,
-    host: values.host,
-    dataDir: values['data-dir'],
+    host: options.host,
+    dataDir: options.dataDir,
     roles: role === 'start' ? ['gateway', 'collector', 'evaluator', 'optimizer'] : [role],
   });
   const policy = running.context.policy.current();
@@ -26,7 +59,7 @@ export async function runStartCommand(role: 'start' | Role, argv: string[], io: 
     const stop = (signal: string) => {
       io.out(`\n${signal}: draining in-flight requests and flushing spans…`);
       void running.close().then(resolve, (error: unknown) => {
-        io.error(`shutdown error: ${(error as Error).message}`);
+        io.error(`gatehouse: shutdown error: ${(error as Error).message}`);
         resolve();
       });
     };
@@ -34,5 +67,4 @@ export async function runStartCommand(role: 'start' | Role, argv: string[], io: 
     process.once('SIGINT', () => stop('SIGINT'));
   });
   io.out('stopped.');
-  return 0;
 }

@@ -49,7 +49,7 @@ export function issuesFromZod(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
 
-function readYaml(file: string): unknown {
+export function readYaml(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

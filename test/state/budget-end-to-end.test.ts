@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { startTestGatehouse, testPolicy, waitForRows, TEST_ANALYST_TOKEN, TEST_KEY, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
-import { runReportCommand } from '../../cli/commands/report.ts';
+import { main } from '../../cli/main.ts';
 
 // Budgets through the real gateway (embedded): stages in headers, a structured 429 at the pause
 // line, each alert webhook once, audit events, spend surviving a restart, and the cache report.
@@ -114,7 +114,7 @@ describe('budgets end to end (embedded)', () => {
   it('report cache lists the session through the real /admin/sql', async () => {
     const out: string[] = [];
     const errors: string[] = [];
-    const code = await runReportCommand(['cache', '--below', '0.5', '--json', '--url', gatehouse.url, '--token', TEST_ANALYST_TOKEN], {
+    const code = await main(['report', 'cache', '--below', '0.5', '--json', '--url', gatehouse.url, '--token', TEST_ANALYST_TOKEN], {
       out: (text) => void out.push(text),
       error: (text) => void errors.push(text),
     });

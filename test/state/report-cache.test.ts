@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../shared/clickhouse/create-clickhouse.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
-import { runReportCommand } from '../../cli/commands/report.ts';
+import { main } from '../../cli/main.ts';
 import type { CliIo } from '../../cli/cli-io.ts';
 
 const database = 'gatehouse'; // a private chDB data dir: the report's default database name
@@ -123,7 +123,7 @@ describe('views 0030', () => {
 describe('gatehouse report cache', () => {
   it('lists the sessions below the threshold with what their misses cost above the cached price', async () => {
     const { io, out, error } = captureIo();
-    const code = await runReportCommand(['cache', '--below', '0.5', '--url', url, '--token', TOKEN], io);
+    const code = await main(['report', 'cache', '--below', '0.5', '--url', url, '--token', TOKEN], io);
     expect(error).toEqual([]);
     expect(code).toBe(0);
     const text = out.join('\n');
@@ -141,20 +141,23 @@ describe('gatehouse report cache', () => {
   });
 
   it('--json, filters, and clear errors', async () => {
-    const { io, out } = captureIo();
+    const { io, out, error } = captureIo();
     process.env.GATEHOUSE_URL = url;
     process.env.GATEHOUSE_TOKEN = TOKEN;
     try {
-      expect(await runReportCommand(['cache', '--below', '0.95', '--developer', "bob' OR 1=1 --", '--json'], io)).toBe(0);
+      expect(await main(['report', 'cache', '--below', '0.95', '--developer', "bob' OR 1=1 --", '--json'], io)).toBe(0);
       expect(JSON.parse(out.pop()!)).toEqual([]);
-      expect(await runReportCommand(['cache', '--below', '0.95', '--developer', 'bob', '--json'], io)).toBe(0);
+      expect(await main(['report', 'cache', '--below', '0.95', '--developer', 'bob', '--json'], io)).toBe(0);
       const [bob] = JSON.parse(out.pop()!);
       expect(bob).toMatchObject({ session_id: 's-good', hit_rate: 0.9, extra_usd: 0.01125, turns: 1 });
     } finally {
       delete process.env.GATEHOUSE_URL;
       delete process.env.GATEHOUSE_TOKEN;
     }
-    await expect(runReportCommand(['cache', '--below', 'lots', '--url', url, '--token', TOKEN], io)).rejects.toThrow('--below must be a number');
-    await expect(runReportCommand(['cache', '--url', url, '--token', 'wrong-token-000000000'], io)).rejects.toThrow('HTTP 401');
+    // Through the CLI's entry: a usage error exits 2, a refused request 1, each with its message once prefixed.
+    expect(await main(['report', 'cache', '--below', 'lots', '--url', url, '--token', TOKEN], io)).toBe(2);
+    expect(error.pop()).toMatch(/^gatehouse: --below must be a number/);
+    expect(await main(['report', 'cache', '--url', url, '--token', 'wrong-token-000000000'], io)).toBe(1);
+    expect(error.pop()).toMatch(/^gatehouse: .*HTTP 401/);
   });
 });
