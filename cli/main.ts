@@ -78,7 +78,7 @@ function overviewLine(command: Command, path: string[]): string {
 }
 
 function optionUsage(option: Option): string {
-  const value = option.required || option.optional ? ` ${option.flags.replace(/^.*?[<[]/, '').replace(/[>\]]$/, '')}` : '';
+  const value = option.required || option.optional ? ` ${option.flags.replace(/^.*?[<[]/, '').replace(/[>\]]$/, '').toUpperCase()}` : '';
   const text = `${option.long}${value}`;
   return option.mandatory ? text : `[${text}]`;
 }

@@ -145,8 +145,13 @@ describe('gatehouse policy / audit CLI', () => {
   });
 
   it('reports an unreachable gateway or a missing token plainly', async () => {
+    // No token is a usage error (exit 2) caught before any request, as for every admin command; a wrong one is a refused request.
     const noToken = await cli(['policy', 'show'], '');
-    expect(noToken.code).toBe(1);
-    expect(noToken.stderr).toContain('401');
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain('GATEHOUSE_TOKEN');
+    const wrongToken = await cli(['policy', 'show'], 'not-a-token-0000000000');
+    expect(wrongToken.code).toBe(1);
+    expect(wrongToken.stderr).toMatch(/^gatehouse: GET \/admin\/policy failed \(HTTP 401\): /);
+    expect(wrongToken.stderr.match(/gatehouse:/g)).toHaveLength(1);
   });
 });
