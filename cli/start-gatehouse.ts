@@ -8,6 +8,7 @@ import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import { createClickHouse } from '../shared/clickhouse/create-clickhouse.ts';
 import { migrate } from '../shared/clickhouse/migrate.ts';
+import { createAnalystSql } from '../shared/clickhouse/create-analyst-sql.ts';
 import { DiskSpool } from '../shared/storage/disk-spool.ts';
 import { BatchWriter } from '../shared/storage/batch-writer.ts';
 import { acquireDataDirLock, engineLockError } from '../shared/storage/data-dir-lock.ts';
@@ -125,6 +126,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     throw error;
   });
   const database = config.clickhouse.database;
+  const analystSql = await createAnalystSql(config, clickhouse, dataDir);
 
   const spoolDirectory = resolve(dataDir, 'spool');
   const spool = new DiskSpool(spoolDirectory, config.spool.max_bytes, (message, details) => logger.warn(details, message));
@@ -132,6 +134,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     client: clickhouse,
     database,
     spool,
+    insertTimeoutMillis: config.clickhouse.insert_timeout_ms,
     onError: (error, table) => logger.warn({ err: { message: (error as Error).message }, table }, 'ClickHouse write failed; batch spooled'),
   });
   const redis: Redis | undefined = config.redis.url
@@ -203,6 +206,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     audit,
     denials: governance.denials,
     clickhouse,
+    analystSql,
     database,
     writer,
     requireRole: createRequireRole(adminTokenEntries(config.admin.tokens), {
@@ -252,7 +256,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
               // Analysts' ClickHouse tools read the embedded engine here; admin tokens may also write,
               // which is how the other processes of a one-machine distributed deployment share it.
               const { clickhouseHttpRoutes } = await import('../gateway/admin/clickhouse-http-routes.ts');
-              await instance.register(clickhouseHttpRoutes, { clickhouse, requireRole: context.requireRole, writeRole: 'admin' });
+              await instance.register(clickhouseHttpRoutes, { clickhouse, analystSql, requireRole: context.requireRole, writeRole: 'admin' });
             },
           ]
         : []),
@@ -275,6 +279,8 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const close = () => {
     closing ??= (async () => {
       context.draining = true;
+      // Analyst queries are killed in the engine first, so none holds the drain (or the engine) open.
+      await analystSql.close();
       const drainTimer = setTimeout(() => app.server.closeAllConnections(), config.server.drain_timeout_ms);
       drainTimer.unref();
       // server.close() closes idle keep-alive connections once; a client whose stream finishes

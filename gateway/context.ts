@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { AnalystSql } from '../shared/clickhouse/analyst-sql.ts';
 import type { Logger } from 'pino';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import type { AuditEvent, AuditSink } from '../shared/audit/audit-event.ts';
@@ -72,6 +73,8 @@ export interface GatewayContext {
   audit: AuditSink;
   denials: DenialRecorder;
   clickhouse: ClickHouseClient;
+  /** Analyst SQL (`/admin/sql`, `/clickhouse` for analysts): gated, limited, on connections of its own. */
+  analystSql: AnalystSql;
   database: string;
   writer: BatchWriter;
   requireRole: RequireRole;

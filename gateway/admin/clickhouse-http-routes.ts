@@ -4,11 +4,14 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AdminRole } from '../../shared/config/config-schema.ts';
-import { ReadOnlyQueryError, readOnlyStatement } from '../../shared/clickhouse/read-only-sql.ts';
+import { QueryRefusedError } from '../../shared/clickhouse/analyst-sql-gate.ts';
+import { AnalystQueryFailedError, AnalystSqlBusyError, type AnalystSql } from '../../shared/clickhouse/analyst-sql.ts';
 
 export interface ClickHouseHttpRoutesOptions {
   /** The process's ClickHouse client (in embedded mode: chDB through `chdb/connection`). */
   clickhouse: ClickHouseClient;
+  /** Where readers' queries run: the analyst gate and limits (shared/clickhouse/analyst-sql.ts). */
+  analystSql: AnalystSql;
   /** The admin-auth preHandler factory (gateway/plugins/admin-auth.ts); analysts and up may read. */
   requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
   /** Path the endpoint answers on. @defaultValue /clickhouse */
@@ -32,6 +35,7 @@ const READONLY = { code: 164, name: 'READONLY' };
 const AUTHENTICATION_FAILED = { code: 516, name: 'AUTHENTICATION_FAILED' };
 const ACCESS_DENIED = { code: 497, name: 'ACCESS_DENIED' };
 const SYNTAX_ERROR = { code: 62, name: 'SYNTAX_ERROR' };
+const TOO_MANY_QUERIES = { code: 202, name: 'TOO_MANY_SIMULTANEOUS_QUERIES' };
 
 /**
  * The token from whatever ClickHouse clients send: Basic auth (password, or the user name when the
@@ -78,8 +82,8 @@ function settingsOf(parameters: Record<string, string | undefined>): { settings:
  * A ClickHouse-compatible, read-only HTTP endpoint over the process's one ClickHouse engine, so
  * standard tools (clickhouse-client over HTTP, @clickhouse/client, Grafana, DBeaver) and the other
  * distributed processes can query the embedded chDB: `GET|POST {prefix}/?query=…` with Basic auth
- * (any user name, an analyst-or-higher admin token as password). Every statement runs with a
- * query-scoped `readonly = 1` (see shared/clickhouse/read-only-sql.ts); qualify table names
+ * (any user name, an analyst-or-higher admin token as password). Readers' statements go through the
+ * analyst gate and limits (shared/clickhouse/analyst-sql.ts), as on `/admin/sql`; qualify table names
  * (`gatehouse.spans`): the `database` parameter is not honoured. Encapsulated, with its own error
  * handler so failures reach ClickHouse clients in ClickHouse's error shape.
  * Register unprefixed: `app.register(clickhouseHttpRoutes, { clickhouse, requireRole })`.
@@ -113,33 +117,32 @@ export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickH
     const { settings, queryParams } = settingsOf(parameters);
     if (options.writeRole !== undefined && request.admin?.role === options.writeRole) return passThrough(request, reply, parameters, body, settings, queryParams);
     const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
-    let statement: string;
-    try {
-      statement = readOnlyStatement(query, settings);
-    } catch (error) {
-      if (error instanceof ReadOnlyQueryError) {
-        const isWrite = error.message.startsWith('read-only access');
-        return sendClickHouseError(reply, isWrite ? 403 : 400, isWrite ? READONLY : SYNTAX_ERROR, `gatehouse: ${error.message}`);
-      }
-      throw error;
-    }
-    const queryId = parameters.query_id ?? randomUUID();
     const format = parameters.default_format ?? 'TabSeparated';
+    // Settings in the URL are not applied for readers: the analyst limits (and readonly = 1) are fixed.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableEnded) gone.abort();
+    };
+    reply.raw.once('close', onClose);
     try {
-      const result = await options.clickhouse.exec({
-        query: statement,
-        query_id: queryId,
-        // default_format is a per-request option in both backends (chDB maps it to its format argument), never a SET.
-        clickhouse_settings: { default_format: format as 'TabSeparated' },
-        ...(Object.keys(queryParams).length > 0 ? { query_params: queryParams } : {}),
+      const answer = await options.analystSql.run({
+        sql: query,
+        role: (request.admin?.role ?? 'analyst') as AdminRole,
+        format,
+        allowFormatClause: true,
+        queryParams,
+        signal: gone.signal,
       });
-      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify(result.summary ?? {}));
-      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(result.stream);
+      const queryId = parameters.query_id ?? randomUUID();
+      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify({}));
+      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(answer.body);
     } catch (error) {
-      const failure = error as Error & { code?: string; type?: string };
-      const code = Number(failure.code);
-      const message = failure.message.replace(/^Code: \d+\. DB::Exception: /, '').replace(/\s*\([A-Z_]+\)\s*(\(version [^)]*\))?\s*$/, '');
-      return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, message);
+      if (error instanceof QueryRefusedError) return sendClickHouseError(reply, 400, error.rule === 'reading_statement' ? READONLY : error.rule === 'syntax' || error.rule === 'one_statement' ? SYNTAX_ERROR : ACCESS_DENIED, `gatehouse: ${error.message}`);
+      if (error instanceof AnalystSqlBusyError) return sendClickHouseError(reply, 429, TOO_MANY_QUERIES, `gatehouse: ${error.message}`);
+      if (error instanceof AnalystQueryFailedError) return sendClickHouseError(reply, 500, { code: error.clickhouseCode ?? 1001, name: error.cancelled ? 'QUERY_WAS_CANCELLED' : 'STD_EXCEPTION' }, error.message);
+      throw error;
+    } finally {
+      reply.raw.off('close', onClose);
     }
   };
   /** A writer's statement as ClickHouse's HTTP interface takes it: `?query=` with the data in the body, or the statement in the body. */

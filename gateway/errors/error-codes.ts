@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   no_healthy_upstream: { status: 503, openaiType: 'api_error', anthropicType: 'overloaded_error', level: 'warn' },
   upstream_timeout: { status: 504, openaiType: 'api_error', anthropicType: 'api_error', level: 'warn' },
   not_ready: { status: 503, openaiType: 'api_error', anthropicType: 'api_error', level: 'warn' },
+  analyst_sql_busy: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   client_closed_request: { status: 499, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'debug' },
   internal_error: { status: 500, openaiType: 'api_error', anthropicType: 'api_error', level: 'error' },
 } as const satisfies Record<string, { status: number; openaiType: string; anthropicType: string; level: 'debug' | 'info' | 'warn' | 'error' }>;

@@ -1,4 +1,3 @@
-import { renderSetting } from './read-only-sql.ts';
 
 /**
  * Makes per-call `clickhouse_settings` per-call on chDB too.
@@ -14,6 +13,14 @@ import { renderSetting } from './read-only-sql.ts';
  * settings. Settings chDB handles itself (`default_format`, HTTP-only ones) stay where they were.
  * @see https://clickhouse.com/docs/sql-reference/statements/select#settings-in-select-query
  */
+
+/** A setting name and value as ClickHouse's SETTINGS clause takes them. */
+export function renderSetting(name: string, value: string | number | boolean): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid setting name ${JSON.stringify(name)}`);
+  if (typeof value === 'boolean') return `${name} = ${value ? 1 : 0}`;
+  if (typeof value === 'number' || /^-?\d+(\.\d+)?$/.test(value)) return `${name} = ${value}`;
+  return `${name} = '${String(value).replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
 
 /** Settings about ClickHouse's HTTP transport itself; meaningless (and refused by chDB) inside a query. */
 export const HTTP_TRANSPORT_SETTINGS: ReadonlySet<string> = new Set([

@@ -88,9 +88,35 @@ export const DeploymentConfigSchema = z
         database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('gatehouse'),
         username: z.string().optional(),
         password: z.string().optional(),
+        /**
+         * Server mode: the dedicated read-only user analyst SQL runs as (docs/DEPLOY.md has its grants).
+         * Absent = analyst SQL uses `username`, still gated and `readonly = 1`, but without the server's own fence.
+         */
+        analyst_username: z.string().optional(),
+        analyst_password: z.string().optional(),
+        /** A span/audit insert that has not answered after this long counts as failed and its batch goes to the spool. @defaultValue 10000 */
+        insert_timeout_ms: z.number().int().positive().default(10_000),
       })
       .strict()
-      .default({ url: 'embedded', database: 'gatehouse' }),
+      .default({ url: 'embedded', database: 'gatehouse', insert_timeout_ms: 10_000 }),
+    /** Limits of analyst SQL (`/admin/sql`, `gatehouse sql`, the console, `/clickhouse` for analysts); queries cannot change them. */
+    analyst_sql: z
+      .object({
+        /** Engine time limit of one query; past it the query is cancelled in the engine. @defaultValue 30 */
+        max_execution_seconds: z.number().int().positive().default(30),
+        /** A result with more rows is refused (add LIMIT or aggregate). @defaultValue 100000 */
+        max_result_rows: z.number().int().positive().default(100_000),
+        /** @defaultValue 268435456 (256 MiB) */
+        max_result_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+        /** Engine memory one query may use. @defaultValue 1073741824 (1 GiB) */
+        max_memory_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
+        /** Engine threads one query may use; the gateway keeps the rest of the cores. @defaultValue 1 */
+        max_threads: z.number().int().positive().default(1),
+        /** Analyst queries running at once; more are answered 429 `analyst_sql_busy`. @defaultValue 2 */
+        max_concurrent: z.number().int().positive().max(16).default(2),
+      })
+      .strict()
+      .default({ max_execution_seconds: 30, max_result_rows: 100_000, max_result_bytes: 256 * 1024 * 1024, max_memory_bytes: 1024 * 1024 * 1024, max_threads: 1, max_concurrent: 2 }),
     redis: z
       .object({
         url: z.string().optional(),

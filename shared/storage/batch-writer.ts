@@ -20,6 +20,12 @@ export interface BatchWriterOptions {
   maxQueueRows?: number;
   /** Retry spooled batches this often. @defaultValue 2000 */
   replayIntervalMillis?: number;
+  /**
+   * An insert that has not answered after this long counts as failed (its batch goes to the spool, and is
+   * replayed with the same deduplication token). A hung engine or server must not hold spans in memory
+   * or the flush chain forever. @defaultValue 10000
+   */
+  insertTimeoutMillis?: number;
   onError?: (error: unknown, table: string) => void;
 }
 
@@ -58,6 +64,7 @@ export class BatchWriter {
       flushIntervalMillis: 1000,
       maxQueueRows: 100_000,
       replayIntervalMillis: 2000,
+      insertTimeoutMillis: 10_000,
       ...options,
     };
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMillis);
@@ -146,15 +153,33 @@ export class BatchWriter {
 
   /** One INSERT of already-encoded JSONEachRow lines (`insert()` would encode the rows again). */
   private async insertBody(batchId: string, table: string, body: Buffer, rows: number): Promise<void> {
-    const result = await this.options.client.exec({
-      query: `INSERT INTO ${this.options.database}.${table} FORMAT JSONEachRow`,
-      values: Readable.from([body], { objectMode: false }),
-      clickhouse_settings: { insert_deduplication_token: batchId, insert_deduplicate: 1, date_time_input_format: 'best_effort' },
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new Error(`insert into ${table} did not answer within ${this.options.insertTimeoutMillis} ms; batch spooled`));
+      }, this.options.insertTimeoutMillis);
     });
-    // An INSERT answers with an empty body; reading it to the end (not destroying it) lets the
-    // HTTP connection be kept alive for the next insert.
-    result.stream.resume();
-    await finished(result.stream);
+    const insert = (async () => {
+      const result = await this.options.client.exec({
+        query: `INSERT INTO ${this.options.database}.${table} FORMAT JSONEachRow`,
+        values: Readable.from([body], { objectMode: false }),
+        abort_signal: abort.signal,
+        clickhouse_settings: { insert_deduplication_token: batchId, insert_deduplicate: 1, date_time_input_format: 'best_effort' },
+      });
+      // An INSERT answers with an empty body; reading it to the end (not destroying it) lets the
+      // HTTP connection be kept alive for the next insert.
+      result.stream.resume();
+      await finished(result.stream);
+    })();
+    // A late answer after the timeout (or its error) must not surface as an unhandled rejection.
+    insert.catch(() => undefined);
+    try {
+      await Promise.race([insert, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
     this.counters.writtenRows += rows;
   }
 
