@@ -10,6 +10,7 @@ import type { OptimizerProgress } from '../optimizer/optimize-segments.ts';
 import type { OptimizerResult } from '../optimizer/proposal.ts';
 import { checkActivation, type GuardResult } from '../optimizer/rollback-guard.ts';
 import { startOptimizerSchedule } from '../optimizer/schedule.ts';
+import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
 import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
 import { findParent, type PolicyVersionRow } from '../gateway/policy/policy-version-verify.ts';
 import { GatewayError } from '../gateway/errors/gateway-error.ts';
@@ -212,7 +213,16 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
         const result = await checkActivation({
           clickhouse: options.clickhouse,
           database: options.database,
-          activation: { costCenter, rule, policyVersion: since.version, activatedAt: versionTime(since), qualityRegressionLimit: center.quality_regression_limit, timezone: center.timezone },
+          activation: {
+            costCenter,
+            rule,
+            policyVersion: since.version,
+            activatedAt: versionTime(since),
+            qualityRegressionLimit: center.quality_regression_limit,
+            timezone: center.timezone,
+            // The share in force when the rule went live decides whether a concurrent control exists.
+            holdoutShare: optimizerSettingsOf(documentOf(since), costCenter).holdoutShare,
+          },
         });
         // The sequential test stops at a boundary: an accepted rule is not judged again, after restarts too.
         if (result.decision === 'accept') {

@@ -134,24 +134,26 @@ export interface GuardQueryInput {
 }
 
 /**
- * Per-turn quality statistics of two arms: `treatment` = turns the activated rule actually routed
- * (rule_id, not dry-run, version ≥ the activation's) since activation; `baseline` = turns before
- * activation that the rule would have matched and that were served the model they asked for.
+ * Quality statistics of the guard's arms, with sums per session so the variance can be
+ * cluster-robust (turns of one session are correlated): `treatment` = turns the activated rule
+ * routed (rule_id, not dry-run, version ≥ the activation's, arm not holdout) since activation;
+ * `holdout` = turns the rule matched whose session is in its concurrent control (kept the old
+ * route); `baseline` = turns before activation that the rule would have matched and that were
+ * served the model they asked for (the historical comparison, reported beside the concurrent one).
  */
 export function rollbackGuardQuery(input: GuardQueryInput): PreparedQuery {
   const db = database(input.database);
   const hour = `toHour(ts, {timezone:String})`;
   return {
     query: `
-WITH ${TURN_QUALITY(db)}
-SELECT arm, count() AS n, avg(q.quality) AS mean, if(count() > 1, varSamp(q.quality), 0) AS variance
-FROM (
-  SELECT 'treatment' AS arm, request_id
+WITH ${TURN_QUALITY(db)},
+arms AS (
+  SELECT if(experiment_arm = 'holdout', 'holdout', 'treatment') AS arm, request_id, session_id
   FROM ${db}.spans
   WHERE cost_center = {cost_center:String} AND rule_id = {rule_id:String} AND NOT rule_dry_run
     AND policy_version >= {policy_version:UInt32} AND ts >= {activated_at:DateTime64(3)} AND status_code < 400
   UNION ALL
-  SELECT 'baseline' AS arm, request_id
+  SELECT 'baseline' AS arm, request_id, session_id
   FROM ${db}.spans
   WHERE cost_center = {cost_center:String} AND ts >= {baseline_since:DateTime64(3)} AND ts < {activated_at:DateTime64(3)}
     AND status_code < 400 AND served_model = requested_model AND (rule_id = '' OR rule_dry_run)
@@ -161,8 +163,16 @@ FROM (
          OR ({hour_start:UInt8} <= {hour_end:UInt8} AND ${hour} >= {hour_start:UInt8} AND ${hour} < {hour_end:UInt8})
          OR ({hour_start:UInt8} > {hour_end:UInt8} AND (${hour} >= {hour_start:UInt8} OR ${hour} < {hour_end:UInt8})))
     AND (length({weekdays:Array(UInt8)}) = 0 OR has({weekdays:Array(UInt8)}, toDayOfWeek(ts, 0, {timezone:String})))
-) AS arms
-INNER JOIN turn_quality AS q ON q.request_id = arms.request_id
+),
+per_session AS (
+  SELECT arm, session_id, count() AS session_turns, sum(q.quality) AS session_total, sum(q.quality * q.quality) AS session_squares
+  FROM arms
+  INNER JOIN turn_quality AS q ON q.request_id = arms.request_id
+  GROUP BY arm, session_id
+)
+SELECT arm, sum(session_turns) AS n, count() AS sessions, sum(session_total) AS total, sum(session_squares) AS squares,
+  sum(session_total * session_total) AS total_squared, sum(session_total * session_turns) AS total_by_turns, sum(session_turns * session_turns) AS turns_squared
+FROM per_session
 GROUP BY arm
 ORDER BY arm`,
     query_params: {

@@ -99,7 +99,8 @@ export function summarise(costCenter: string, math: ProposalMath): string {
   const days = math.days === 'all' ? '' : math.days === 'weekday' ? ' on weekdays' : ' on weekends';
   return (
     `for ${costCenter}, route ${math.requestedModel} turns under ${formatTokens(math.thresholdTokens)} input tokens to ${math.targetModel}${window}${days}: ` +
-    `regression ${formatPercent(Math.max(0, math.predictedRegression.mean))}, saving ${formatUsd(math.predictedMonthlySavingUsd)}/month`
+    // The bound, not the mean: the mean of a barely-sampled rule can be 0 while its bound is at the limit.
+    `regression ≤ ${formatPercent(Math.max(0, math.predictedRegression.upperBound))} (${Math.round(math.predictedRegression.credibleLevel * 100)}% bound), saving ${formatUsd(math.predictedMonthlySavingUsd)}/month`
   );
 }
 

@@ -7,8 +7,43 @@ import { rollbackGuardQuery } from './optimizer-queries.ts';
 export interface ArmStatistics {
   n: number;
   mean: number;
-  /** Sample variance. */
+  /**
+   * Per-turn variance the test divides by n. From ClickHouse it is cluster-robust: n × the sandwich
+   * variance of the mean over sessions, so correlated turns of one session do not count as independent.
+   */
   variance: number;
+  /** Sessions the turns come from (clusters). */
+  sessions?: number;
+  /** The plain per-turn sample variance, for comparison (variance / naiveVariance = design effect). */
+  naiveVariance?: number;
+}
+
+/** Per-session sums of one arm, as `rollbackGuardQuery` returns them. */
+export interface ArmSessionSums {
+  n: number;
+  sessions: number;
+  total: number;
+  squares: number;
+  /** Σ over sessions of (session total)². */
+  totalSquared: number;
+  /** Σ over sessions of total × turns. */
+  totalByTurns: number;
+  /** Σ over sessions of turns². */
+  turnsSquared: number;
+}
+
+/**
+ * Cluster-robust (sandwich) statistics of a ratio mean over sessions: Var(mean) =
+ * C/(C−1) · Σ_c (T_c − mean·n_c)² / N², with T_c the session's quality total and n_c its turns.
+ */
+export function armStatisticsFromSessions(sums: ArmSessionSums): ArmStatistics {
+  if (sums.n === 0) return { n: 0, mean: 0, variance: 0, sessions: 0, naiveVariance: 0 };
+  const mean = sums.total / sums.n;
+  const residualSquares = Math.max(0, sums.totalSquared - 2 * mean * sums.totalByTurns + mean * mean * sums.turnsSquared);
+  const correction = sums.sessions > 1 ? sums.sessions / (sums.sessions - 1) : 1;
+  const varianceOfMean = (correction * residualSquares) / (sums.n * sums.n);
+  const naiveVariance = sums.n > 1 ? Math.max(0, (sums.squares - sums.n * mean * mean) / (sums.n - 1)) : 0;
+  return { n: sums.n, mean, variance: varianceOfMean * sums.n, sessions: sums.sessions, naiveVariance };
 }
 
 /**
@@ -37,8 +72,18 @@ export type GuardDecision = 'continue' | 'rollback' | 'accept';
 
 /** Everything behind a decision, for the audit event and the alert. */
 export interface GuardNumbers {
+  /** The control the decision used: the holdout (concurrent) or the pre-activation baseline (historical). */
+  comparison: 'concurrent' | 'historical';
+  /** The control arm of the decision (holdout or historical baseline, see `comparison`). */
+  control: ArmStatistics;
+  /** Turns before activation the rule would have matched (the historical comparison). */
   baseline: ArmStatistics;
+  /** Sessions of the rule kept on the old route since activation (the concurrent control). */
+  holdout: ArmStatistics;
   treatment: ArmStatistics;
+  /** Both comparisons, whichever decided: mean gap control − treatment and its standard error. */
+  concurrentRegression: { mean: number; standardError: number } | null;
+  historicalRegression: { mean: number; standardError: number } | null;
   observedRegression: number;
   standardError: number;
   logLikelihoodRatio: number;
@@ -62,8 +107,11 @@ export interface GuardResult {
   numbers: GuardNumbers;
 }
 
+/** The part of the numbers the sequential test itself produces. */
+export type SequentialNumbers = Omit<GuardNumbers, 'comparison' | 'control' | 'holdout' | 'concurrentRegression' | 'historicalRegression'>;
+
 /** One look of the sequential test; pure, so it can be replayed over simulated streams. */
-export function sequentialRegressionTest(baseline: ArmStatistics, treatment: ArmStatistics, options: SequentialTestOptions): GuardResult {
+export function sequentialRegressionTest(baseline: ArmStatistics, treatment: ArmStatistics, options: SequentialTestOptions): { decision: GuardDecision; numbers: SequentialNumbers } {
   const alpha = options.alpha ?? 0.05;
   const beta = options.beta ?? 0.2;
   const detectableRegression = options.detectableRegression ?? Math.max(2 * options.limit, 0.01);
@@ -77,7 +125,7 @@ export function sequentialRegressionTest(baseline: ArmStatistics, treatment: Arm
   const standardError = Math.sqrt(variance(baseline) + variance(treatment));
   const logLikelihoodRatio = (detectableRegression * observedRegression - (detectableRegression * detectableRegression) / 2) / (standardError * standardError);
   const probabilityAboveLimit = 1 - normalCdf((options.limit - observedRegression) / standardError);
-  const numbers: Omit<GuardNumbers, 'reason'> = {
+  const numbers: Omit<SequentialNumbers, 'reason'> = {
     baseline,
     treatment,
     observedRegression,
@@ -114,6 +162,12 @@ export interface ActivationUnderWatch {
   timezone?: string;
   /** Days before activation that form the baseline. @defaultValue 14 */
   baselineDays?: number;
+  /**
+   * The cost center's `optimizer.holdout_share` when the rule was activated. Above 0 the test compares
+   * the concurrent arms (holdout vs treatment), so a change in the work itself moves both; 0 compares
+   * with the historical baseline. @defaultValue 0
+   */
+  holdoutShare?: number;
 }
 
 const ISO_WEEKDAY: Record<string, number> = { mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6, sun: 7 };
@@ -146,12 +200,47 @@ export async function checkActivation(input: CheckActivationInput): Promise<Guar
     hours: when.hours,
     isoWeekdays: (when.days ?? []).map((day) => ISO_WEEKDAY[day] as number),
   });
-  const rows = await (await input.clickhouse.query({ ...prepared, format: 'JSONEachRow' })).json<{ arm: string; n: number | string; mean: number | string; variance: number | string }>();
+  const rows = await (await input.clickhouse.query({ ...prepared, format: 'JSONEachRow' })).json<Record<string, number | string>>();
   const arm = (name: string): ArmStatistics => {
     const row = rows.find((entry) => entry.arm === name);
-    return row ? { n: Number(row.n), mean: Number(row.mean), variance: Number(row.variance) } : { n: 0, mean: 0, variance: 0 };
+    if (!row) return { n: 0, mean: 0, variance: 0, sessions: 0, naiveVariance: 0 };
+    return armStatisticsFromSessions({
+      n: Number(row.n),
+      sessions: Number(row.sessions),
+      total: Number(row.total),
+      squares: Number(row.squares),
+      totalSquared: Number(row.total_squared),
+      totalByTurns: Number(row.total_by_turns),
+      turnsSquared: Number(row.turns_squared),
+    });
   };
-  const result = sequentialRegressionTest(arm('baseline'), arm('treatment'), { ...input.options, limit: activation.qualityRegressionLimit });
+  const result = judgeArms({ baseline: arm('baseline'), holdout: arm('holdout'), treatment: arm('treatment') }, (activation.holdoutShare ?? 0) > 0, { ...input.options, limit: activation.qualityRegressionLimit });
   if (result.decision === 'rollback') await input.onRollback?.(result.numbers);
   return result;
+}
+
+/**
+ * One look at the three arms: the sequential test runs on the concurrent arms when the rule has a
+ * holdout, else on the historical baseline; the other comparison is computed and reported too.
+ */
+export function judgeArms(arms: { baseline: ArmStatistics; holdout: ArmStatistics; treatment: ArmStatistics }, concurrent: boolean, options: SequentialTestOptions): GuardResult {
+  const control = concurrent ? arms.holdout : arms.baseline;
+  const tested = sequentialRegressionTest(control, arms.treatment, options);
+  const gap = (other: ArmStatistics) => {
+    if (other.n === 0 || arms.treatment.n === 0) return null;
+    const variance = (entry: ArmStatistics) => Math.max(entry.variance, 1e-4) / Math.max(entry.n, 1);
+    return { mean: other.mean - arms.treatment.mean, standardError: Math.sqrt(variance(other) + variance(arms.treatment)) };
+  };
+  return {
+    decision: tested.decision,
+    numbers: {
+      ...tested.numbers,
+      comparison: concurrent ? 'concurrent' : 'historical',
+      control,
+      baseline: arms.baseline,
+      holdout: arms.holdout,
+      concurrentRegression: gap(arms.holdout),
+      historicalRegression: gap(arms.baseline),
+    },
+  };
 }

@@ -119,7 +119,7 @@ describe('optimizer loop end to end on a running gateway (issue 8)', () => {
     expect(listed.body.proposals).toHaveLength(1);
     filed = listed.body.proposals[0];
     expect(filed).toMatchObject({ status: 'pending', source: 'optimizer', summary: expected.summary, cost_centers: [COST_CENTER] });
-    expect(filed.summary).toMatch(new RegExp(`^for platform, route ${EXPENSIVE} turns under [\\d.]+K input tokens to ${CHEAPER}.*: regression \\d+\\.\\d%, saving \\$[\\d,]+/month$`));
+    expect(filed.summary).toMatch(new RegExp(`^for platform, route ${EXPENSIVE} turns under [\\d.]+K input tokens to ${CHEAPER}.*: regression ≤ \\d+\\.\\d% \\(95% bound\\), saving \\$[\\d,]+/month$`));
     expect(filed.math).toMatchObject({ proposal_id: expected.proposalId, requestedModel: EXPENSIVE, targetModel: CHEAPER, predictedRegression: { limit: 0.02, credibleLevel: 0.95 } });
     expect(filed.math.predictedRegression.upperBound).toBeLessThanOrEqual(0.02);
     expect(filed.math.samples.observedDays).toBe(21);

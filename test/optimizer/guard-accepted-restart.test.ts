@@ -21,7 +21,8 @@ describe('rollback guard decisions survive a restart', () => {
   const start = () =>
     startTestGatehouse({
       providers: { openai: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'sk_test' } },
-      policy: testPolicy({ approvers: [approver.policyEntry()] }),
+      // Historical comparison (no concurrent holdout): the turns below are inserted without arms.
+      policy: testPolicy({ approvers: [approver.policyEntry()], optimizer: { holdout_share: 0 } }),
       dataDir,
       // The guard looks only when the test asks.
       extraConfig: { optimizer: { seed: 42, interval_seconds: 86_400, guard_interval_seconds: 3_600 } },

@@ -91,7 +91,7 @@ describe('optimizer on simulated traffic with a known ground truth', () => {
     expect(proposal.rule.when.input_tokens?.max).toBe(proposal.math.thresholdTokens);
     expect(() => PolicySchema.parse(proposal.document)).not.toThrow();
     expect(proposal.document.rules.at(-1)).toEqual(proposal.rule);
-    expect(proposal.summary).toMatch(/^for finance-squad, route gpt-5\.1 turns under \d+(\.\d)?K input tokens to gpt-5\.1-mini( between \d\d:00 and \d\d:00)?( on weekdays| on weekends)?: regression \d+\.\d%, saving \$[\d,]+\/month$/);
+    expect(proposal.summary).toMatch(/^for finance-squad, route gpt-5\.1 turns under \d+(\.\d)?K input tokens to gpt-5\.1-mini( between \d\d:00 and \d\d:00)?( on weekdays| on weekends)?: regression ≤ \d+\.\d% \(95% bound\), saving \$[\d,]+\/month$/);
     const math = proposal.math;
     expect(math.samples.baselineScoredTurns).toBeGreaterThan(1000);
     expect(math.samples.targetScoredTurns).toBeGreaterThan(200);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sequentialRegressionTest, type ArmStatistics, type GuardResult } from '../../optimizer/rollback-guard.ts';
+import { sequentialRegressionTest, type ArmStatistics } from '../../optimizer/rollback-guard.ts';
 import { createSeededRandom, type SeededRandom } from '../../optimizer/seeded-random.ts';
 
 /** Running mean/variance (Welford) of a stream of scores. */
@@ -24,7 +24,7 @@ const BATCH = 25;
 const BUDGET = 3000;
 
 /** Streams treatment turns in batches and looks after each batch, like the periodic guard. */
-function watch(seed: number, regression: number): { result: GuardResult; treatmentSamples: number } {
+function watch(seed: number, regression: number): { result: ReturnType<typeof sequentialRegressionTest>; treatmentSamples: number } {
   const random = createSeededRandom(seed);
   const baseline = Array.from({ length: 2000 }, () => score(random, 0.8));
   const treatment: number[] = [];

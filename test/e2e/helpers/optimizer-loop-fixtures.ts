@@ -45,6 +45,8 @@ export interface LoopPolicyOptions {
   dryRunCostCenters?: string[];
   /** @defaultValue 0.02 (see optimizer/README.md "Defaults") */
   qualityRegressionLimit?: number;
+  /** `optimizer.holdout_share`. @defaultValue 0 */
+  holdoutShare?: number;
 }
 
 /** The simulated organisation's policy (no exploration: the history already has it, and live draws would make served models random). */
@@ -66,6 +68,9 @@ export function loopPolicy(options: LoopPolicyOptions): Record<string, unknown> 
     keys: options.keys,
     approvers: options.approvers,
     ...(options.webhookUrl ? { alerts: { webhook_url: options.webhookUrl } } : {}),
+    // These end-to-end runs watch the guard against the historical baseline (200 scored turns per arm in
+    // a short test); the concurrent holdout is covered by test/optimizer/guard-holdout.test.ts.
+    optimizer: { holdout_share: options.holdoutShare ?? 0 },
   };
 }
 
