@@ -13,6 +13,7 @@ import { DiskSpool } from '../shared/storage/disk-spool.ts';
 import { BatchWriter } from '../shared/storage/batch-writer.ts';
 import { acquireDataDirLock, engineLockError } from '../shared/storage/data-dir-lock.ts';
 import { createLogger } from '../shared/logging/create-logger.ts';
+import { checkAdminTokens } from '../shared/config/admin-token-rules.ts';
 import { countTrailingFailedToolResults } from '../shared/tool-signals/count-trailing-failed-tool-results.ts';
 import { buildGatewayApp } from '../gateway/app.ts';
 import type { GatewayContext } from '../gateway/context.ts';
@@ -117,6 +118,8 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   options.configure?.(config);
   const dataDir = resolve(config.data_dir);
   const logger = options.logger ?? createLogger(config.logging.level, 'gatehouse');
+  // Before anything opens: a weak admin token off loopback refuses the start.
+  for (const warning of checkAdminTokens(config.admin.tokens, config.server.host)) logger.warn(warning);
   const bootstrapPolicy = loadPolicyFile(loaded.policyFile, environment);
 
   // Before anything opens the directory: a second process gets one line naming the owner, not chDB's stack trace.

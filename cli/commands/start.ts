@@ -46,13 +46,15 @@ async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo):
     roles: role === 'start' ? ['gateway', 'collector', 'evaluator', 'optimizer'] : [role],
   });
   const policy = running.context.policy.current();
-  // Stored policy versions keep only key hashes; the demo key in the bootstrap file is what to show.
-  const firstKey = running.bootstrapPolicy.keys.find((key) => key.key)?.key;
+  // A placeholder, never a key: start output lands in terminals, CI logs and screen shares.
+  const keyHint = running.bootstrapPolicy.keys.some((key) => key.key)
+    ? `# the demo keys are in the policy file; your own: npx gatehouse keys create --developer YOU --cost-center CENTER`
+    : `# a virtual key: npx gatehouse keys create --developer YOU --cost-center CENTER`;
   io.out(`\nGatehouse (${running.roles.join(' + ')}) listening on ${running.url}  ·  policy v${policy.version}  ·  data in ${running.config.data_dir}`);
   if (running.roles.includes('gateway')) {
     io.out(`\nPoint Codex CLI at it:\n`);
     io.out(codexConfigBlock(running.url, Object.keys(running.bootstrapPolicy.models)[0] ?? 'gpt-5.5'));
-    io.out(`export GATEHOUSE_KEY=${firstKey ?? '<a virtual key: npx gatehouse keys create …>'}\ncodex "…"\n`);
+    io.out(`export GATEHOUSE_KEY=<your virtual key>   ${keyHint}\ncodex "…"\n`);
     io.out(`Health ${running.url}/readyz · metrics ${running.url}/metrics · console ${running.url}/console`);
   }
   await new Promise<void>((resolve) => {

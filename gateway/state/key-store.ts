@@ -140,7 +140,11 @@ export class KeyStore {
     for (const row of await result.json<KeyRow>()) this.remember(fromRow(row));
   }
 
-  /** Bootstrap keys follow the policy: new ones are added; ones no longer listed are revoked. */
+  /**
+   * Bootstrap keys follow the policy: new ones are added; ones no longer listed are revoked. A
+   * revoked key (by an admin, or by leaving the policy) stays revoked even if a policy lists it:
+   * give the developer a new key instead.
+   */
   async applyPolicyKeys(policy: PolicyDocument): Promise<void> {
     const wanted = new Set<string>();
     const rows: KeyRow[] = [];
@@ -162,7 +166,9 @@ export class KeyStore {
         source: 'bootstrap',
         createdBy: 'policy',
         createdAt: existing?.createdAt ?? nowText(),
-        revokedAt: null,
+        // Revocation wins over the policy's list: a revoked bootstrap key stays revoked across
+        // restarts and policy reloads (a rollback to a version listing it does not revive it).
+        revokedAt: existing?.revokedAt ?? null,
       };
       const changed = !existing || keyFingerprint(existing) !== keyFingerprint(key);
       this.remember(key);
