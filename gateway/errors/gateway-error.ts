@@ -17,7 +17,7 @@ export interface GatewayErrorOptions {
   retryable?: boolean;
   retryAfterMillis?: number;
   provider?: string;
-  upstream?: { status?: number; type?: string; code?: string; body?: unknown };
+  upstream?: { status?: number; type?: string | undefined; code?: string | undefined; param?: string | undefined; body?: unknown };
   attempts?: UpstreamAttempt[];
   costCenter?: string;
   model?: string;

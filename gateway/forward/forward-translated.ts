@@ -45,7 +45,8 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const iterator = events[Symbol.asyncIterator]();
   const collected: CanonicalResponse = { id: undefined, model: undefined, output: [], usage: undefined, finish: undefined, error: undefined };
   const open = new Map<string, CanonicalOutput>();
-  const renderContext = { requestId: request.requestId, model: typeof request.body['model'] === 'string' ? request.body['model'] : request.target.model, createdAt: Math.floor(Date.now() / 1000), body: request.body };
+  // The body names the model that served (after a fallback or downgrade, not the one asked for).
+  const renderContext = { requestId: request.requestId, model: request.target.model, createdAt: Math.floor(Date.now() / 1000), body: request.body };
 
   // Hold events until the first real output: a failure before it can still fall back.
   const held: CanonicalEvent[] = [];

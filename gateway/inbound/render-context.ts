@@ -4,7 +4,7 @@ import type { CanonicalEvent } from '../canonical/event.ts';
 export interface RenderContext {
   /** Gateway request id; response ids are derived from it. */
   requestId: string;
-  /** Model name the client asked for (echoed back, as OpenAI and Anthropic do). */
+  /** Public name of the model that served the answer (OpenAI and Anthropic name the serving model too). */
   model: string;
   /** Unix seconds. */
   createdAt: number;

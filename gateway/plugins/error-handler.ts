@@ -3,7 +3,11 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { renderErrorBody } from '../errors/render-error.ts';
 import { ERROR_CODES } from '../errors/error-codes.ts';
 
-const DENIAL_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded']);
+/**
+ * Codes Codex CLI must show at once: denials and a wrong or revoked key. It retries 401/403/402 five
+ * times (~7 s of "Reconnecting… 5/5") and hides most 429 messages, but shows a 400's body at once.
+ */
+const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded', 'invalid_api_key']);
 
 /** Longest Retry-After we send: Codex CLI hangs on long ones (../shared/CODEX-CLI.md). */
 const MAX_RETRY_AFTER_SECONDS = 5;
@@ -30,8 +34,9 @@ function toGatewayError(error: FastifyError | Error): GatewayError {
 
 /**
  * The only error handler: every failure becomes the contract's structured body in the caller's
- * protocol. Denials to Codex CLI go out as 400 so its terminal shows our message at once (it retries
- * 403 five times and hides most 429 messages); the contract status stays in the body.
+ * protocol. Denials and authentication failures to Codex CLI go out as 400 so its terminal shows our
+ * message at once (it retries 401/403 five times and hides most 429 messages); the contract status
+ * stays in `error.gatehouse.status` and the `x-gatehouse-denied-status` header.
  */
 export function registerErrorHandler(app: FastifyInstance, options: { debug: boolean }): void {
   app.setErrorHandler((rawError: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
@@ -42,7 +47,7 @@ export function registerErrorHandler(app: FastifyInstance, options: { debug: boo
     const protocol = request.inbound ?? (request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses');
     const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug: options.debug });
     let status = error.status;
-    if (request.isCodex && DENIAL_CODES.has(error.code)) {
+    if (request.isCodex && CODEX_AT_ONCE_CODES.has(error.code)) {
       status = 400;
       reply.header('x-gatehouse-denied-status', String(error.status));
     }

@@ -5,6 +5,8 @@ import type { UpstreamFailure } from './provider-adapter.ts';
 export interface UpstreamErrorFields {
   type?: string | undefined;
   code?: string | undefined;
+  /** The request field the upstream blamed (OpenAI `param`). */
+  param?: string | undefined;
   message?: string | undefined;
   /** Adapter override of the status-based retry rule (e.g. OpenAI `insufficient_quota` is final). */
   retryable?: boolean | undefined;
@@ -36,7 +38,7 @@ export function classifyUpstreamFailure(provider: string, failure: UpstreamFailu
   }
   const status = failure.status ?? 502;
   const retryable = fields.retryable ?? (RETRYABLE_STATUS.has(status) || status >= 500);
-  const upstream = { status, type: fields.type, code: fields.code };
+  const upstream = { status, type: fields.type, code: fields.code, ...(fields.param !== undefined ? { param: fields.param } : {}) };
   const detail = fields.message !== undefined ? `: ${fields.message}` : '';
   if (status === 429) {
     return new GatewayError('upstream_rate_limited', {
@@ -83,11 +85,11 @@ function parseRetryAfter(headers: Record<string, string> | undefined): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Reads `{error:{type,code,message}}` (OpenAI, Anthropic, Gemini `status`) without trusting the shape. */
+/** Reads `{error:{type,code,param,message}}` (OpenAI, Anthropic, Gemini `status`) without trusting the shape. */
 export function readErrorFields(body: unknown): UpstreamErrorFields {
   if (typeof body !== 'object' || body === null) return typeof body === 'string' && body !== '' ? { message: body.slice(0, 500) } : {};
   const record = body as Record<string, unknown>;
   const error = (typeof record['error'] === 'object' && record['error'] !== null ? record['error'] : record) as Record<string, unknown>;
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined);
-  return { type: text(error['type']) ?? text(error['status']), code: text(error['code']), message: text(error['message'])?.slice(0, 500) };
+  return { type: text(error['type']) ?? text(error['status']), code: text(error['code']), param: text(error['param']), message: text(error['message'])?.slice(0, 500) };
 }

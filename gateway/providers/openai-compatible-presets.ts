@@ -1,4 +1,5 @@
 import type { ProviderConfig } from '../../shared/config/config-schema.ts';
+import type { OpenAICompatiblePresetName } from '../../shared/config/openai-compatible-preset-names.ts';
 
 /** An OpenAI-compatible (Chat Completions) server with its defaults and known quirks. */
 export interface OpenAICompatiblePreset {
@@ -20,7 +21,7 @@ const base = { authStyle: 'bearer', legacyMaxTokens: true, streamUsageOption: tr
  * Presets selected by the provider config field `preset`; `base_url`/`auth_style` in the config
  * override them. @see ../../shared/config/config-schema.ts
  */
-export const OPENAI_COMPATIBLE_PRESETS: Record<string, OpenAICompatiblePreset> = {
+export const OPENAI_COMPATIBLE_PRESETS: Record<OpenAICompatiblePresetName, OpenAICompatiblePreset> = {
   openai: { ...base, baseUrl: 'https://api.openai.com/v1', legacyMaxTokens: false, reasoningEffort: true },
   vllm: { ...base, baseUrl: 'http://127.0.0.1:8000/v1' },
   ollama: { ...base, baseUrl: 'http://127.0.0.1:11434/v1', authStyle: 'none' },
@@ -35,10 +36,10 @@ export const OPENAI_COMPATIBLE_PRESETS: Record<string, OpenAICompatiblePreset> =
 
 /** The effective settings of an `openai-chat` provider: preset, then explicit config. */
 export function resolveOpenAICompatible(provider: ProviderConfig): OpenAICompatiblePreset {
-  const preset = provider.preset !== undefined ? OPENAI_COMPATIBLE_PRESETS[provider.preset] : undefined;
+  const preset = provider.preset !== undefined ? (OPENAI_COMPATIBLE_PRESETS as Record<string, OpenAICompatiblePreset | undefined>)[provider.preset] : undefined;
   if (provider.preset !== undefined && preset === undefined) {
     throw new Error(`unknown openai-chat preset "${provider.preset}" (known: ${Object.keys(OPENAI_COMPATIBLE_PRESETS).join(', ')})`);
   }
-  const chosen = preset ?? OPENAI_COMPATIBLE_PRESETS['openai']!;
+  const chosen = preset ?? OPENAI_COMPATIBLE_PRESETS.openai;
   return { ...chosen, baseUrl: provider.base_url ?? chosen.baseUrl, authStyle: provider.auth_style ?? chosen.authStyle };
 }

@@ -3,8 +3,15 @@ import type { ReserveDenied } from './budget-ledger.ts';
 
 const KIND_WORDS = { developer: 'developer', cost_center: 'cost center', key: 'key' } as const;
 
-function usd(value: number): string {
-  return `$${value.toFixed(2)}`;
+/**
+ * Dollars with enough digits to be true: cents from $0.10 up, two significant digits below
+ * (`$0.0002 spent of $0.0001`, never `$0.02 spent of $0.00` for a sub-cent budget).
+ */
+export function usd(value: number): string {
+  if (value === 0 || Math.abs(value) >= 0.1) return `$${value.toFixed(2)}`;
+  const precise = value.toPrecision(2);
+  const [whole, fraction = ''] = (precise.includes('e') ? value.toFixed(Math.min(20, 1 - Math.floor(Math.log10(Math.abs(value))))) : precise).split('.');
+  return `$${whole}.${fraction.replace(/0+$/, '').padEnd(2, '0')}`;
 }
 
 /**

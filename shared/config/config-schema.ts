@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPENAI_COMPATIBLE_PRESET_NAMES } from './openai-compatible-preset-names.ts';
 
 /** Provider wire types Gatehouse can speak to. @see ../../README.md#providers */
 export const ProviderTypeSchema = z.enum(['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'openai-chat']);
@@ -20,8 +21,11 @@ export const ProviderConfigSchema = z
     api_version: z.string().optional(),
     /** How the key is sent for OpenAI-compatible servers. @defaultValue bearer */
     auth_style: z.enum(['bearer', 'api-key', 'x-api-key', 'none']).optional(),
-    /** Preset name for OpenAI-compatible servers (vllm, ollama, groq, …) filling `base_url`/`auth_style`. */
-    preset: z.string().optional(),
+    /** Preset name for OpenAI-compatible servers (vllm, ollama, groq, …) filling `base_url`/`auth_style`; an unknown name is refused at start. */
+    preset: z
+      .string()
+      .refine((name) => (OPENAI_COMPATIBLE_PRESET_NAMES as readonly string[]).includes(name), { error: (issue) => `unknown preset "${String(issue.input)}"; known presets: ${OPENAI_COMPATIBLE_PRESET_NAMES.join(', ')}` })
+      .optional(),
     /** Bedrock */
     region: z.string().optional(),
     access_key_id: z.string().optional(),

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream, type ScriptedTurn } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { runCodex, type CodexRun } from '../helpers/run-codex.ts';
 import { startTestGatehouse, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
-import { postTurn, simpleTurn } from './helpers/e2e-client.ts';
+import { admin, postTurn, simpleTurn } from './helpers/e2e-client.ts';
 
 /**
  * The real Codex CLI (0.171.0) meets Gatehouse's denials: the developer's terminal shows the
@@ -127,6 +127,21 @@ describe('real Codex CLI sees Gatehouse denials in its terminal, at once', () =>
     expect(terminal).toMatch(/gatehouse: the daily budget of developer bruno \(cost center broke\) is exhausted: \$1\.25 spent of \$1\.00 \(requests pause at 110%\); it resets/);
     expect(run.code).not.toBe(0);
     expect(run.requests).toBeLessThanOrEqual(2);
+    expectPrompt(run);
+    expect(run.upstreamRequests).toBe(0);
+  });
+
+  it('revoked key: the terminal shows why after one request (was: 401 retried five times, ~7 s of "Reconnecting… 5/5")', async () => {
+    const created = await admin(gatehouse.url, 'POST', '/admin/keys', { developer: 'rita', cost_center: 'platform' });
+    expect(created.status).toBe(201);
+    expect((await admin(gatehouse.url, 'DELETE', `/admin/keys/${created.body.id}`)).status).toBe(200);
+    const run = await codex(created.body.key, 'gpt-5.5', 'fix the flaky test');
+    const terminal = run.stdout + run.stderr;
+    expect(terminal).toContain('gatehouse: this virtual key is unknown or revoked. Ask your platform team for a key');
+    // The contract status travels in the body for tools that read it.
+    expect(terminal).toContain('\\"status\\":401');
+    expect(run.code).not.toBe(0);
+    expect(run.requests).toBe(1);
     expectPrompt(run);
     expect(run.upstreamRequests).toBe(0);
   });

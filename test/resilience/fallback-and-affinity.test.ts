@@ -130,6 +130,9 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     expect(first.headers).toMatchObject({ 'x-gatehouse-provider': 'anthropic', 'x-gatehouse-served-model': 'claude-fallback', 'x-gatehouse-fallback-from': model });
     expect(first.text).toContain('event: response.completed');
     expect(first.text).toContain('the fallback answers');
+    // The body names the model that served, as the headers do (not the one that failed).
+    const completed = first.text.split('\n').find((line) => line.startsWith('data: ') && line.includes('"response.completed"')) ?? '';
+    expect((JSON.parse(completed.slice(6)) as { response: { model: string } }).response.model).toBe('claude-fallback');
     const primaryAfterFirst = primaryRequestsFor(model);
     expect(primaryAfterFirst).toBe(fail === 'refused' ? 0 : 1);
     expect(fallback.requests.length).toBe(fallbackBefore + 1);
@@ -189,7 +192,11 @@ describe('fallback chains, sticky affinity and the hop record', () => {
     const before = fallback.requests.length;
     const answer = await postResponses(gatehouse.url, 'hop-400', { model: 'p-400' });
     expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.text).error.message).toContain('bad tool schema');
+    const error = JSON.parse(answer.text).error;
+    expect(error.message).toContain('bad tool schema');
+    // The upstream decided: its own code reaches the client; the gateway's is kept beside it.
+    expect(error.code).toBe('invalid_value');
+    expect(error.gatehouse.code).toBe('invalid_request');
     expect(fallback.requests.length).toBe(before);
   });
 

@@ -5,32 +5,62 @@ import type { RenderContext } from '../render-context.ts';
 
 type Json = Record<string, unknown>;
 
-/** The `response` object of the Responses API (streamed snapshots and non-streaming bodies). */
+const orNull = (value: unknown): unknown => value ?? null;
+const numberOr = (value: unknown, fallback: number): number => (typeof value === 'number' ? value : fallback);
+
+/**
+ * Echoed tools: function tools always carry `strict` (the Responses API defaults it to true when
+ * the request omits it), everything else as the client sent it.
+ */
+function echoTools(tools: unknown): unknown[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.map((tool) => {
+    if (typeof tool !== 'object' || tool === null) return tool;
+    const record = tool as Json;
+    if (record['type'] !== 'function') return record;
+    return { ...record, parameters: record['parameters'] ?? null, strict: typeof record['strict'] === 'boolean' ? record['strict'] : true };
+  });
+}
+
+/**
+ * The `response` object of the Responses API (streamed snapshots and non-streaming bodies): every
+ * field the Open Responses specification requires, with the request's value or the API's
+ * documented default (sampling 1, penalties 0, service tier "default").
+ */
 export function responseObject(context: RenderContext, status: string, output: Json[], usage: Json | null | undefined): Json {
   const body = context.body;
   return {
     id: `resp_${context.requestId.replace(/[^A-Za-z0-9]/g, '')}`,
     object: 'response',
     created_at: context.createdAt,
+    completed_at: status === 'completed' ? Math.max(context.createdAt, Math.floor(Date.now() / 1000)) : null,
     status,
     background: false,
     error: null,
     incomplete_details: null,
-    instructions: body['instructions'] ?? null,
-    max_output_tokens: body['max_output_tokens'] ?? null,
+    instructions: orNull(body['instructions']),
+    max_output_tokens: orNull(body['max_output_tokens']),
+    max_tool_calls: orNull(body['max_tool_calls']),
     model: context.model,
     output,
     parallel_tool_calls: body['parallel_tool_calls'] ?? true,
-    previous_response_id: null,
+    previous_response_id: orNull(body['previous_response_id']),
     reasoning: body['reasoning'] ?? { effort: null, summary: null },
     store: body['store'] ?? false,
-    temperature: body['temperature'] ?? null,
+    temperature: numberOr(body['temperature'], 1),
+    top_p: numberOr(body['top_p'], 1),
+    presence_penalty: numberOr(body['presence_penalty'], 0),
+    frequency_penalty: numberOr(body['frequency_penalty'], 0),
+    top_logprobs: numberOr(body['top_logprobs'], 0),
     text: body['text'] ?? { format: { type: 'text' } },
     tool_choice: body['tool_choice'] ?? 'auto',
-    tools: body['tools'] ?? [],
-    top_p: body['top_p'] ?? null,
-    truncation: 'disabled',
+    tools: echoTools(body['tools']),
+    truncation: body['truncation'] ?? 'disabled',
     usage: usage ?? null,
+    user: orNull(body['user']),
+    service_tier: typeof body['service_tier'] === 'string' && body['service_tier'] !== 'auto' ? body['service_tier'] : 'default',
+    safety_identifier: orNull(body['safety_identifier']),
+    prompt_cache_key: orNull(body['prompt_cache_key']),
     metadata: body['metadata'] ?? {},
   };
 }
