@@ -2,6 +2,7 @@ import type { CanonicalPart, ImagePart } from '../../canonical/item.ts';
 import type { CanonicalRequest } from '../../canonical/request.ts';
 import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
+import { normalizeConversation, type WireTurn } from '../normalize-conversation.ts';
 import { joinUrl, parseArguments } from '../wire-json.ts';
 import {
   ANTHROPIC_DEFAULT_VERSION,
@@ -22,13 +23,7 @@ const DEFAULT_MAX_TOKENS = 32_000;
 export function toAnthropicBody(request: CanonicalRequest, version: string, defaultMaxTokens = DEFAULT_MAX_TOKENS): { body: AnthropicRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const system: AnthropicTextBlock[] = [];
-  const messages: AnthropicMessage[] = [];
-  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlock[]): void => {
-    if (blocks.length === 0) return;
-    const last = messages.at(-1);
-    if (last !== undefined && last.role === role) last.content.push(...blocks);
-    else messages.push({ role, content: blocks });
-  };
+  const turns: WireTurn<AnthropicContentBlock>[] = [];
   let unsignedReasoning = 0;
   for (const message of request.messages) {
     if (message.role === 'system') {
@@ -41,8 +36,12 @@ export function toAnthropicBody(request: CanonicalRequest, version: string, defa
       if (block === 'unsigned-reasoning') unsignedReasoning++;
       else if (block !== undefined) blocks.push(block);
     }
-    push(message.role === 'assistant' ? 'assistant' : 'user', blocks);
+    turns.push({ role: message.role === 'assistant' ? 'assistant' : 'user', content: blocks });
   }
+  // Anthropic refuses empty text blocks, wants a user turn first and alternating roles.
+  const normalized = normalizeConversation(turns, { provider: 'Anthropic', userFirst: true, textOf: (block) => (block.type === 'text' ? block.text : undefined), text: (text): AnthropicContentBlock => ({ type: 'text', text }) });
+  const messages: AnthropicMessage[] = normalized.turns;
+  warnings.push(...normalized.warnings);
   if (unsignedReasoning > 0) warnings.push(warning('unsupported', 'reasoning', `${unsignedReasoning} reasoning item(s) without an Anthropic signature not sent (Anthropic only accepts its own signed thinking)`));
 
   const body: AnthropicRequest = { model: request.model, max_tokens: request.maxOutputTokens ?? defaultMaxTokens, messages };
@@ -109,7 +108,7 @@ function thinkingConflict(body: AnthropicRequest): string | undefined {
 function toBlock(part: CanonicalPart, warnings: TranslationWarning[]): AnthropicContentBlock | 'unsigned-reasoning' | undefined {
   switch (part.type) {
     case 'text':
-      return part.text === '' ? undefined : { type: 'text', text: part.text };
+      return { type: 'text', text: part.text };
     case 'image':
       return imageBlock(part);
     case 'reasoning':

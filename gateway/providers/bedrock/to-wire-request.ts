@@ -2,6 +2,7 @@ import type { ImagePart } from '../../canonical/item.ts';
 import type { CanonicalRequest } from '../../canonical/request.ts';
 import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
+import { normalizeConversation, type WireTurn } from '../normalize-conversation.ts';
 import { parseArguments } from '../wire-json.ts';
 import { BEDROCK_SIGNING_SERVICE, type ConverseContentBlock, type ConverseMessage, type ConverseRequest, type ConverseSystemBlock, type ConverseTool } from './wire-schema.ts';
 
@@ -11,13 +12,7 @@ const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medi
 export function toConverseBody(request: CanonicalRequest): { body: ConverseRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const system: ConverseSystemBlock[] = [];
-  const messages: ConverseMessage[] = [];
-  const push = (role: 'user' | 'assistant', blocks: ConverseContentBlock[]): void => {
-    if (blocks.length === 0) return;
-    const last = messages.at(-1);
-    if (last !== undefined && last.role === role) last.content.push(...blocks);
-    else messages.push({ role, content: blocks });
-  };
+  const turns: WireTurn<ConverseContentBlock>[] = [];
   const image = (part: ImagePart): { image: { format: string; source: { bytes: string } } } | undefined => {
     if (part.data === undefined) {
       warnings.push(warning('unsupported', 'image.url', 'Bedrock takes image bytes only; an image URL was not sent'));
@@ -34,7 +29,7 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
     const blocks: ConverseContentBlock[] = [];
     for (const part of message.parts) {
       if (part.type === 'text') {
-        if (part.text !== '') blocks.push({ text: part.text });
+        blocks.push({ text: part.text });
       } else if (part.type === 'image') {
         const block = image(part);
         if (block !== undefined) blocks.push(block);
@@ -55,8 +50,12 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
         blocks.push({ toolResult: { toolUseId: part.callId, content, status: part.isError ? 'error' : 'success' } });
       }
     }
-    push(message.role === 'assistant' ? 'assistant' : 'user', blocks);
+    turns.push({ role: message.role === 'assistant' ? 'assistant' : 'user', content: blocks });
   }
+  // Converse refuses blank text, a conversation that does not start with the user, and two turns of one role in a row.
+  const normalized = normalizeConversation(turns, { provider: 'Bedrock', userFirst: true, textOf: (block) => ('text' in block && typeof block.text === 'string' ? block.text : undefined), text: (text) => ({ text }) });
+  const messages: ConverseMessage[] = normalized.turns;
+  warnings.push(...normalized.warnings);
   if (unsigned > 0) warnings.push(warning('unsupported', 'reasoning', `${unsigned} reasoning item(s) without a Bedrock signature not sent`));
   const body: ConverseRequest = { messages };
   if (system.length > 0) body.system = [...system, { cachePoint: { type: 'default' } }];

@@ -1,6 +1,7 @@
 import type { CanonicalRequest } from '../../canonical/request.ts';
 import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
+import { normalizeConversation, type WireTurn } from '../normalize-conversation.ts';
 import { parseArguments } from '../wire-json.ts';
 import { GEMINI_CALL_ID_PREFIX, GEMINI_SCHEMA_KEYWORDS, type GeminiContent, type GeminiPart, type GeminiRequest } from './wire-schema.ts';
 
@@ -13,12 +14,7 @@ export function toGeminiBody(request: CanonicalRequest): { body: GeminiRequest; 
   const callNames = new Map<string, string>();
   for (const message of request.messages) for (const part of message.parts) if (part.type === 'tool-call') callNames.set(part.callId, part.name);
   const systemParts: GeminiPart[] = [];
-  const push = (role: 'user' | 'model', parts: GeminiPart[]): void => {
-    if (parts.length === 0) return;
-    const last = body.contents.at(-1);
-    if (last !== undefined && last.role === role) last.parts.push(...parts);
-    else body.contents.push({ role, parts });
-  };
+  const turns: WireTurn<GeminiPart>[] = [];
   for (const message of request.messages) {
     if (message.role === 'system') {
       for (const part of message.parts) if (part.type === 'text') systemParts.push({ text: part.text });
@@ -43,8 +39,13 @@ export function toGeminiBody(request: CanonicalRequest): { body: GeminiRequest; 
         for (const image of part.images ?? []) if (image.data !== undefined) parts.push({ inlineData: { mimeType: image.mediaType ?? 'image/png', data: image.data } });
       }
     }
-    push(message.role === 'assistant' ? 'model' : 'user', parts);
+    turns.push({ role: message.role === 'assistant' ? 'assistant' : 'user', content: parts });
   }
+  // Gemini refuses empty text parameters, a first turn that is not the user's and roles that do not alternate.
+  const textOf = (part: GeminiPart): string | undefined => ('text' in part && typeof part.text === 'string' && part.thoughtSignature === undefined ? part.text : undefined);
+  const normalized = normalizeConversation(turns, { provider: 'Gemini', userFirst: true, textOf, text: (text) => ({ text }) });
+  body.contents = normalized.turns.map((turn) => ({ role: turn.role === 'assistant' ? 'model' : 'user', parts: turn.content }));
+  warnings.push(...normalized.warnings);
   if (systemParts.length > 0) body.systemInstruction = { parts: systemParts };
   const declarations = request.tools.flatMap((tool) => {
     if (tool.kind !== 'function') return [];

@@ -3,6 +3,7 @@ import type { CanonicalRequest } from '../../canonical/request.ts';
 import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import { resolveOpenAICompatible, type OpenAICompatiblePreset } from '../openai-compatible-presets.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
+import { MERGE_SEPARATOR } from '../normalize-conversation.ts';
 import { joinUrl } from '../wire-json.ts';
 import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolCall } from './wire-schema.ts';
 
@@ -12,6 +13,7 @@ export function toChatBody(request: CanonicalRequest, preset: OpenAICompatiblePr
   const callId = (id: string): string => mapToolCallId(id, preset.toolCallIdStyle);
   const messages: ChatMessage[] = [];
   let droppedReasoning = 0;
+  let mergedAssistantTexts = 0;
   for (const message of request.messages) {
     if (message.role === 'system') {
       const text = message.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n\n');
@@ -19,7 +21,10 @@ export function toChatBody(request: CanonicalRequest, preset: OpenAICompatiblePr
       continue;
     }
     if (message.role === 'assistant') {
-      const text = message.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
+      // Consecutive assistant messages arrive as one message of several texts: a blank line keeps them apart.
+      const texts = message.parts.flatMap((part) => (part.type === 'text' && part.text !== '' ? [part.text] : []));
+      if (texts.length > 1) mergedAssistantTexts += texts.length - 1;
+      const text = texts.join(MERGE_SEPARATOR);
       const toolCalls: ChatToolCall[] = message.parts.flatMap((part) => (part.type === 'tool-call' ? [{ id: callId(part.callId), type: 'function' as const, function: { name: part.name, arguments: part.input } }] : []));
       droppedReasoning += message.parts.filter((part) => part.type === 'reasoning').length;
       if (text === '' && toolCalls.length === 0) continue;
@@ -45,6 +50,7 @@ export function toChatBody(request: CanonicalRequest, preset: OpenAICompatiblePr
     }
     flush();
   }
+  if (mergedAssistantTexts > 0) warnings.push(warning('compatibility', 'conversation.consecutive_roles', `${mergedAssistantTexts} consecutive assistant text(s) merged into one message (blank line between)`));
   if (droppedReasoning > 0) warnings.push(warning('unsupported', 'reasoning', `${droppedReasoning} reasoning item(s) not sent (Chat Completions has no reasoning input)`));
 
   const body: ChatRequest = { model: request.model, messages };

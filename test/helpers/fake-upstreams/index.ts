@@ -4,6 +4,7 @@ import { renderGeminiTurn } from './fake-gemini.ts';
 import { renderOpenAIChatTurn } from './fake-openai-chat.ts';
 import { renderOpenAIResponsesTurn } from './fake-openai-responses.ts';
 import { startFakeServer, type FakeServer, type RenderTurn } from './fake-server.ts';
+import { refusingAnthropic, refusingBedrock, refusingGemini } from './refuse-conversation.ts';
 import type { ScriptedTurn } from './scripted-turn.ts';
 
 export type { FakeServer as FakeUpstream } from './fake-server.ts';
@@ -16,9 +17,10 @@ const RENDERERS: Record<FakeProvider, RenderTurn> = {
   openai: renderOpenAIResponsesTurn,
   'azure-openai': renderOpenAIResponsesTurn,
   'openai-chat': renderOpenAIChatTurn,
-  anthropic: renderAnthropicTurn,
-  gemini: renderGeminiTurn,
-  bedrock: renderBedrockTurn,
+  // These three refuse conversations their real API refuses (order of roles, empty text).
+  anthropic: refusingAnthropic(renderAnthropicTurn),
+  gemini: refusingGemini(renderGeminiTurn),
+  bedrock: refusingBedrock(renderBedrockTurn),
 };
 
 /**

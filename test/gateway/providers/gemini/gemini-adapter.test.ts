@@ -119,7 +119,9 @@ describe('gemini call ids', () => {
       ],
     });
     const body = JSON.parse(geminiAdapter.buildRequest(prepareRequest(history, geminiAdapter.capabilities).request, { providerName: 'g', provider: { type: 'gemini' }, requestId: 'r' }).body) as { contents: { parts: Record<string, { id?: string }>[] }[] };
-    expect(body.contents[0]!.parts.map((part) => part['functionCall']?.id)).toEqual(['fc-77', undefined]);
-    expect(body.contents[1]!.parts.map((part) => part['functionResponse']?.id)).toEqual(['fc-77', undefined]);
+    // The history opens with the model's turn: Gemini needs a user turn first, which the normaliser puts there.
+    expect(body.contents[0]!.parts).toEqual([{ text: '(continue the conversation)' }]);
+    expect(body.contents[1]!.parts.map((part) => part['functionCall']?.id)).toEqual(['fc-77', undefined]);
+    expect(body.contents[2]!.parts.map((part) => part['functionResponse']?.id)).toEqual(['fc-77', undefined]);
   });
 });
