@@ -139,7 +139,7 @@ describe('real Codex CLI sees Gatehouse denials in its terminal, at once', () =>
     const terminal = run.stdout + run.stderr;
     expect(terminal).toContain('gatehouse: this virtual key is unknown or revoked. Ask your platform team for a key');
     // The contract status travels in the body for tools that read it.
-    expect(terminal).toContain('\\"status\\":401');
+    expect(terminal).toContain('"gatehouse":{"code":"invalid_api_key","status":401');
     expect(run.code).not.toBe(0);
     expect(run.requests).toBe(1);
     expectPrompt(run);
