@@ -192,7 +192,17 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     await rebuildLedgerFromClickHouse(memoryLedger, clickhouse, database, Date.now(), { timeZones });
     ledger = memoryLedger;
   }
-  const breaker = new CircuitBreaker({ concurrencyFor: (target) => config.providers[target.split('/')[0] ?? '']?.max_concurrency });
+  const breaker = new CircuitBreaker({
+    concurrencyFor: (target) => config.providers[target.split('/')[0] ?? '']?.max_concurrency,
+    onTransition: (change) => {
+      const details = { target: change.target, from: change.from, to: change.to, window_failures: change.failures, window_requests: change.requests, last_failure: change.lastFailure };
+      logger.warn(details, `upstream circuit ${change.target} ${change.from} → ${change.to}`);
+      // Opening and closing are audited (an operator asks "when was openai/gpt-5.5 cut off, and why");
+      // half-open is a probe, logged only.
+      if (change.to === 'open' && change.from === 'closed') audit.record({ actor: 'gateway', action: 'breaker.opened', subject: change.target, details });
+      if (change.to === 'closed') audit.record({ actor: 'gateway', action: 'breaker.closed', subject: change.target, details });
+    },
+  });
 
   // Distributed gateways enqueue for remote workers; an embedded process evaluates only with the evaluator role.
   const evaluator = roles.includes('evaluator') || (roles.includes('gateway') && redis !== undefined)

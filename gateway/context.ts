@@ -56,10 +56,12 @@ export interface AffinityGate {
 /** Circuit breaker and per-target concurrency limit (gateway/transport/circuit-breaker.ts). */
 export interface UpstreamGuard {
   /** undefined = go ahead (and `release` afterwards); otherwise why not. */
-  acquire(targetId: string): 'circuit_open' | 'concurrency_limit' | undefined;
+  /** `panic`: every target the request could use is open; go ahead despite an open circuit. */
+  acquire(targetId: string, options?: { panic?: boolean }): 'circuit_open' | 'concurrency_limit' | undefined;
   release(targetId: string): void;
   onSuccess(targetId: string): void;
-  onFailure(targetId: string): void;
+  /** `description`: what failed (code and low-level cause), kept for the breaker's transition log. */
+  onFailure(targetId: string, description?: string): void;
 }
 
 /** Everything the gateway's routes use; built once at start-up by the composer (cli/start.ts or tests). */

@@ -21,8 +21,20 @@ export type CanonicalEvent =
   | { type: 'tool-call-end'; id: string; input: string; opaque?: OpaqueData | undefined }
   | { type: 'usage'; usage: CanonicalUsage }
   | { type: 'finish'; reason: FinishReason }
-  | { type: 'error'; code: StreamErrorCode; message: string; retryable: boolean; upstreamType?: string | undefined };
+  | { type: 'error'; code: StreamErrorCode; message: string; retryable: boolean; upstreamType?: string | undefined; transport?: TransportCause | undefined };
 
 export type StreamErrorCode = 'upstream_error' | 'upstream_rate_limited' | 'upstream_timeout' | 'no_healthy_upstream' | 'internal_error';
 
 export type CanonicalEventType = CanonicalEvent['type'];
+
+/** The phase of an upstream exchange a transport failure happened in. */
+export type UpstreamPhase = 'connect' | 'headers' | 'body';
+
+/** The real cause of a transport failure, for logs, spans and the breaker. */
+export interface TransportCause {
+  phase: UpstreamPhase;
+  /** The undici or socket error code (`UND_ERR_SOCKET`, `ECONNRESET`, `UND_ERR_HEADERS_TIMEOUT`…), else the error's name. */
+  code: string;
+  /** The low-level message (`other side closed`), bounded. */
+  detail: string;
+}

@@ -1,4 +1,7 @@
+import type { TransportCause, UpstreamPhase } from '../canonical/event.ts';
 import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
+
+export type { TransportCause, UpstreamPhase };
 
 /** One upstream try, kept on errors from a fallback chain and on spans. */
 export interface UpstreamAttempt {
@@ -8,7 +11,15 @@ export interface UpstreamAttempt {
   code?: string | undefined;
   durationMillis: number;
   reason?: string | undefined;
+  /** Where a transport failure happened and what the socket said (e.g. `body`, `UND_ERR_SOCKET`). */
+  phase?: UpstreamPhase | undefined;
+  cause?: string | undefined;
+  /** `panic`: sent although its circuit was open, because every target the request could use was open. */
+  breaker?: 'panic' | undefined;
+  /** Times the request was sent again after its reused keep-alive connection was reset before any answer byte. */
+  resent?: number | undefined;
 }
+
 
 export interface GatewayErrorOptions {
   message: string;
@@ -19,6 +30,7 @@ export interface GatewayErrorOptions {
   provider?: string;
   upstream?: { status?: number; type?: string | undefined; code?: string | undefined; param?: string | undefined; body?: unknown };
   attempts?: UpstreamAttempt[];
+  transport?: TransportCause;
   costCenter?: string;
   model?: string;
   cause?: unknown;
@@ -34,6 +46,8 @@ export class GatewayError extends Error {
   readonly provider: string | undefined;
   readonly upstream: GatewayErrorOptions['upstream'];
   attempts: UpstreamAttempt[];
+  /** Set on transport failures: phase and low-level code (never parsed from the message). */
+  transport: TransportCause | undefined;
   readonly costCenter: string | undefined;
   readonly model: string | undefined;
 
@@ -48,6 +62,7 @@ export class GatewayError extends Error {
     this.provider = options.provider;
     this.upstream = options.upstream;
     this.attempts = options.attempts ?? [];
+    this.transport = options.transport;
     this.costCenter = options.costCenter;
     this.model = options.model;
   }

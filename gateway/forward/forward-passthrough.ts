@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { upstreamPool } from '../transport/upstream-pool.ts';
 import { requestDeadline } from '../transport/request-deadline.ts';
-import { classifyTransportError, classifyUpstreamStatus } from '../transport/classify-transport-error.ts';
+import { classifyTransportError, classifyUpstreamStatus, isResetBeforeAnswer } from '../transport/classify-transport-error.ts';
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
 import { PASSTHROUGH_PROTOCOLS, type PassthroughProtocol } from './passthrough-protocols.ts';
 import { SseSideReader } from './sse-side-reader.ts';
@@ -84,9 +84,8 @@ export async function forwardPassthrough(forward: ForwardRequest): Promise<Forwa
 
 async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughProtocol, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal, started: number): Promise<ForwardOutcome> {
   const { target, sink, timeouts } = forward;
-  let response: Awaited<ReturnType<typeof request>>;
-  try {
-    response = await request(url, {
+  const send = () =>
+    request(url, {
       method: 'POST',
       headers,
       body,
@@ -95,10 +94,21 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
       headersTimeout: timeouts.firstByteMillis,
       bodyTimeout: timeouts.idleMillis,
     });
+  let response: Awaited<ReturnType<typeof request>>;
+  let resent = 0;
+  try {
+    response = await send().catch((error: unknown) => {
+      // A kept-alive connection reset before any answer byte: the upstream never started this
+      // request; send it once more (on another connection) instead of failing the turn.
+      if (sink.signal.aborted || signal.aborted || !isResetBeforeAnswer(error)) throw error;
+      resent = 1;
+      return send();
+    });
   } catch (error) {
     if (sink.signal.aborted) throw clientClosed(target.providerName);
     throw classifyTransportError(error, target.providerName, target.model);
   }
+  forward.onResent?.(resent);
   const ttfbMillis = performance.now() - started;
 
   if (response.statusCode >= 400) {
@@ -117,7 +127,8 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
       const whole = await response.body.bytes();
       bytes = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
     } catch (error) {
-      throw classifyTransportError(error, target.providerName, target.model);
+      if (sink.signal.aborted) throw clientClosed(target.providerName);
+      throw classifyTransportError(error, target.providerName, target.model, 'body');
     }
     try {
       const facts = protocol.readAnswer(JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
@@ -140,13 +151,15 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
       reader.push(chunk as Buffer);
     }
   } catch (error) {
-    const transport = classifyTransportError(error, target.providerName, target.model);
+    const transport = classifyTransportError(error, target.providerName, target.model, 'body');
     const finalEvent = protocol.finalEvent;
+    const cause = transport.transport;
     const failure = sink.signal.aborted
       ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
       : new GatewayError(transport.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error', {
-          message: `gatehouse: provider "${target.providerName}" stream for model "${target.model}" broke before ${finalEvent} (${(error as { code?: string }).code ?? transport.code})`,
+          message: `gatehouse: provider "${target.providerName}" stream for model "${target.model}" broke before ${finalEvent} (body: ${cause?.code ?? transport.code}${cause?.detail ? ` ${cause.detail}` : ''})`,
         });
+    outcome.transport = sink.signal.aborted ? undefined : cause;
     reader.finish();
     outcome.usage = reader.usage;
     outcome.toolCalls = reader.toolCalls;

@@ -1,7 +1,9 @@
 import type { CanonicalEvent } from '../canonical/event.ts';
 import { applyEvent, type CanonicalOutput, type CanonicalResponse } from '../canonical/response.ts';
 import { formatWarning } from '../canonical/warning.ts';
-import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
+import { GatewayError, isGatewayError, type TransportCause } from '../errors/gateway-error.ts';
+import { transportCause } from '../transport/classify-transport-error.ts';
+import { clientClosed } from './forward-passthrough.ts';
 import type { AdapterContext } from '../providers/provider-adapter.ts';
 import { getProviderAdapter } from '../providers/registry.ts';
 import { sendUpstream, UpstreamFailureError, type UpstreamResponse } from '../transport/send-upstream.ts';
@@ -35,9 +37,14 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
 
   let upstream: UpstreamResponse;
   try {
-    upstream = await sendUpstream(outbound, { timeouts: request.timeouts, signal: request.sink.signal, maxConnections: request.target.provider.max_concurrency });
+    upstream = await sendUpstream(outbound, { timeouts: request.timeouts, signal: request.sink.signal, maxConnections: request.target.provider.max_concurrency, onResent: request.onResent });
   } catch (error) {
-    if (error instanceof UpstreamFailureError) throw withProvider(adapter.classifyError(error.failure), request.target.providerName);
+    if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
+    if (error instanceof UpstreamFailureError) {
+      const failure = withProvider(adapter.classifyError(error.failure), request.target.providerName);
+      if (error.failure.kind !== 'http') failure.transport ??= transportCause(error.failure.cause, 'before-answer');
+      throw failure;
+    }
     throw new GatewayError('upstream_error', { message: `gatehouse: upstream ${request.target.providerName} failed`, retryable: true, provider: request.target.providerName, cause: error });
   }
   const ttfbMillis = performance.now() - started;
@@ -54,14 +61,18 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
     const next = await iterator.next();
     if (next.done === true) break;
     const event = next.value;
-    if (event.type === 'error') throw withProvider(streamErrorToGatewayError(event, request.target.providerName), request.target.providerName);
+    if (event.type === 'error') {
+      // The client went away: the aborted read is not the upstream failing.
+      if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
+      throw withProvider(streamErrorToGatewayError(event, request.target.providerName), request.target.providerName);
+    }
     held.push(event);
     if (event.type !== 'response-metadata' && event.type !== 'usage') break;
   }
 
   // Output deltas seen: the output estimate when the stream is cut before the upstream's usage.
   let deltaEvents = 0;
-  const outcome = (errorEvent: { code: string; message: string } | undefined): ForwardOutcome => ({
+  const outcome = (errorEvent: { code: string; message: string; transport?: TransportCause | undefined } | undefined): ForwardOutcome => ({
     status: 200,
     usage: errorEvent === undefined ? collected.usage : partialUsage(collected.usage, deltaEvents),
     ttfbMillis,
@@ -70,6 +81,7 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
     warnings,
     toolCalls: toolCallsOf(collected),
     upstreamModel: collected.model,
+    transport: errorEvent?.transport,
   });
 
   if (!request.stream) {
@@ -77,7 +89,10 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) break;
-      if (next.value.type === 'error') throw withProvider(streamErrorToGatewayError(next.value, request.target.providerName), request.target.providerName);
+      if (next.value.type === 'error') {
+        if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
+        throw withProvider(streamErrorToGatewayError(next.value, request.target.providerName), request.target.providerName);
+      }
       applyEvent(collected, open, next.value);
     }
     const body = JSON.stringify(protocol.renderBody(collected, renderContext));
@@ -138,7 +153,7 @@ function toolCallsOf(response: CanonicalResponse): OutputToolCall[] {
 }
 
 function streamErrorToGatewayError(event: Extract<CanonicalEvent, { type: 'error' }>, provider: string): GatewayError {
-  return new GatewayError(event.code, { message: event.message, retryable: event.retryable, provider, ...(event.upstreamType !== undefined ? { upstream: { type: event.upstreamType } } : {}) });
+  return new GatewayError(event.code, { message: event.message, retryable: event.retryable, provider, ...(event.upstreamType !== undefined ? { upstream: { type: event.upstreamType } } : {}), ...(event.transport !== undefined ? { transport: event.transport } : {}) });
 }
 
 function withProvider(error: GatewayError, providerName: string): GatewayError {
@@ -151,6 +166,7 @@ function withProvider(error: GatewayError, providerName: string): GatewayError {
     ...(error.retryAfterMillis !== undefined ? { retryAfterMillis: error.retryAfterMillis } : {}),
     provider: providerName,
     ...(error.upstream !== undefined ? { upstream: error.upstream } : {}),
+    ...(error.transport !== undefined ? { transport: error.transport } : {}),
     cause: error.cause,
   });
 }

@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '../../shared/config/config-schema.ts';
 import type { Price } from '../../shared/policy/policy-schema.ts';
 import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
+import type { TransportCause } from '../errors/gateway-error.ts';
 
 /** The client protocols the gateway answers. */
 export type InboundProtocol = 'openai-responses' | 'openai-chat' | 'anthropic-messages';
@@ -59,6 +60,8 @@ export interface ForwardRequest {
   timeouts: UpstreamTimeouts;
   sessionId: string;
   requestId: string;
+  /** Told how many times the request was sent again after a keep-alive reset before any answer byte (0 or 1). */
+  onResent?: ((times: number) => void) | undefined;
 }
 
 export interface ForwardOutcome {
@@ -76,6 +79,8 @@ export interface ForwardOutcome {
   toolCalls: OutputToolCall[];
   /** Response id / model as reported upstream. */
   upstreamModel?: string | undefined;
+  /** When the answer broke after bytes were sent because of the transport: where and why. */
+  transport?: TransportCause | undefined;
 }
 
 /**

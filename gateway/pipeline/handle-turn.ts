@@ -8,7 +8,7 @@ import { evaluatePolicy, type Decision } from '../policy/evaluate-policy.ts';
 import { clockIn } from '../policy/match-rule.ts';
 import { sessionDraw } from '../../shared/policy/optimizer-settings.ts';
 import { computeCostUsd, estimateCostUsd } from '../accounting/compute-cost.ts';
-import { forwardPassthrough, forwardableHeaders } from '../forward/forward-passthrough.ts';
+import { clientClosed, forwardPassthrough, forwardableHeaders } from '../forward/forward-passthrough.ts';
 import type { ForwardOutcome, Forwarder, InboundProtocol, ResolvedTarget } from '../forward/forward-types.ts';
 import { ReplySink } from './client-sink.ts';
 import { estimateInputTokens, readSessionFacts, type SessionFacts } from './request-facts.ts';
@@ -257,82 +257,13 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   const sink = new ReplySink(reply, baseHeaders);
   const forwardHeaders = forwardableHeaders(request.headers);
 
-  let outcome: ForwardOutcome | undefined;
-  let served: ResolvedTarget | undefined;
-  let lastError: GatewayError | undefined;
-  for (const entry of decision.chain) {
-    if (entry.deniedBy) {
-      lastError = new GatewayError(entry.deniedBy.code, { message: `${entry.deniedBy.message} (fallback after: ${lastError?.message ?? 'primary failed'})`, param: 'model' });
-      break;
-    }
-    let target: ResolvedTarget;
-    try {
-      target = resolveTarget(policy, context, entry.model);
-    } catch (error) {
-      lastError = error as GatewayError;
-      continue;
-    }
-    const targetId = `${target.providerName}/${target.model}`;
-    const refusal = context.upstreamGuard?.acquire(targetId);
-    if (refusal) {
-      const words = refusal === 'circuit_open' ? 'is failing (circuit open)' : 'is at its concurrency limit (providers.*.max_concurrency)';
-      state.attempts.push({ model: target.model, provider: target.providerName, code: refusal, durationMillis: 0, reason: words });
-      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" ${words} for model "${target.model}"`, retryable: true, provider: target.providerName });
-      continue;
-    }
-    const samePath = SAME_PROTOCOL[inbound] === target.provider.type;
-    if (options.upstreamPath && !samePath) {
-      // Remote compaction is an OpenAI Responses feature; other upstreams have nothing to call.
-      lastError = new GatewayError('invalid_request', { message: `gatehouse: ${options.upstreamPath} is only available when the model is served by an OpenAI Responses upstream ("${target.model}" is served by ${target.provider.type})`, provider: target.providerName });
-      break;
-    }
-    const forwarder: Forwarder | undefined = samePath ? forwardPassthrough : context.forwardTranslated;
-    if (!forwarder) {
-      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: no translation from ${inbound} to provider type ${target.provider.type} is available`, provider: target.providerName });
-      continue;
-    }
-    sink.setHeader('x-gatehouse-served-model', target.model);
-    sink.setHeader('x-gatehouse-provider', target.providerName);
-    // Same origin as the span's fallback_from: the failed first attempt, else the sticky session's model.
-    const fallbackFrom = state.attempts[0]?.model ?? decision.affinityFrom;
-    if (fallbackFrom && fallbackFrom !== target.model) sink.setHeader('x-gatehouse-fallback-from', fallbackFrom);
-    const attemptStart = performance.now();
-    try {
-      outcome = await forwarder({
-        inbound,
-        upstreamPath: options.upstreamPath,
-        query: queryOf(request.url),
-        body,
-        rawBody,
-        forwardHeaders,
-        target,
-        stream,
-        sink,
-        timeouts: {
-          connectMillis: context.config.timeouts.connect_ms,
-          firstByteMillis: context.config.timeouts.first_byte_ms,
-          idleMillis: context.config.timeouts.idle_ms,
-          totalMillis: context.config.timeouts.total_ms,
-        },
-        sessionId: state.facts.sessionId,
-        requestId: state.requestId,
-      });
-      served = target;
-      context.upstreamGuard?.onSuccess(targetId);
-      if (state.attempts.length > 0) state.attempts.push({ model: target.model, provider: target.providerName, status: outcome.status, durationMillis: performance.now() - attemptStart });
-      break;
-    } catch (error) {
-      const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
-      // A request the upstream rejected (400) says nothing about the upstream's health.
-      if (failure.retryable) context.upstreamGuard?.onFailure(targetId);
-      else context.upstreamGuard?.onSuccess(targetId);
-      context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
-      state.attempts.push({ model: target.model, provider: target.providerName, status: failure.upstream?.status ?? failure.status, code: failure.code, durationMillis: performance.now() - attemptStart, reason: failure.message.slice(0, 300) });
-      lastError = failure;
-      if (sink.started || !failure.retryable) break;
-    } finally {
-      context.upstreamGuard?.release(targetId);
-    }
+  const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };
+  let { outcome, served, lastError, allOpen } = await forwardAlongChain(chain, false);
+  if (!outcome && allOpen) {
+    // Every target this request could use has an open circuit: send it anyway (Envoy's panic
+    // threshold) rather than turn a flaky provider into a total outage.
+    context.logger.warn({ request_id: state.requestId, model: state.requestedModel }, 'every upstream target is open; sending anyway (breaker panic mode)');
+    ({ outcome, served, lastError } = await forwardAlongChain(chain, true));
   }
 
   if (!outcome || !served) {
@@ -353,6 +284,142 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   }
 
   finishServedTurn(context, state, body, served, outcome, sink);
+}
+
+/** What one pass along the decision's chain needs. */
+interface ChainRun {
+  context: GatewayContext;
+  state: TurnState;
+  request: { inbound: InboundProtocol; body: Record<string, unknown>; rawBody: Buffer; forwardHeaders: Record<string, string>; stream: boolean; sink: ReplySink; upstreamPath: string | undefined; query: string };
+}
+
+interface ChainResult {
+  outcome?: ForwardOutcome | undefined;
+  served?: ResolvedTarget | undefined;
+  lastError?: GatewayError | undefined;
+  /** Nothing was sent: every target was skipped because its circuit was open. */
+  allOpen: boolean;
+}
+
+/** Tries the chain's targets in order; falls back only while nothing has reached the client. `panic` ignores open circuits. */
+async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainResult> {
+  const { context, state, request } = run;
+  const decision = state.decision as Extract<Decision, { kind: 'route' }>;
+  const { sink, inbound } = request;
+  let lastError: GatewayError | undefined;
+  let allOpen = true;
+  for (const entry of decision.chain) {
+    if (entry.deniedBy) {
+      lastError = new GatewayError(entry.deniedBy.code, { message: `${entry.deniedBy.message} (fallback after: ${lastError?.message ?? 'primary failed'})`, param: 'model' });
+      return { lastError, allOpen: false };
+    }
+    let target: ResolvedTarget;
+    try {
+      target = resolveTarget(state.policy, context, entry.model);
+    } catch (error) {
+      lastError = error as GatewayError;
+      allOpen = false;
+      continue;
+    }
+    const targetId = `${target.providerName}/${target.model}`;
+    const refusal = context.upstreamGuard?.acquire(targetId, { panic });
+    if (refusal) {
+      const words = refusal === 'circuit_open' ? 'is failing (circuit open)' : 'is at its concurrency limit (providers.*.max_concurrency)';
+      if (refusal !== 'circuit_open') allOpen = false;
+      if (!panic) state.attempts.push({ model: target.model, provider: target.providerName, code: refusal, durationMillis: 0, reason: words });
+      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: provider "${target.providerName}" ${words} for model "${target.model}"`, retryable: true, provider: target.providerName });
+      continue;
+    }
+    allOpen = false;
+    const samePath = SAME_PROTOCOL[inbound] === target.provider.type;
+    if (request.upstreamPath && !samePath) {
+      context.upstreamGuard?.release(targetId);
+      // Remote compaction is an OpenAI Responses feature; other upstreams have nothing to call.
+      lastError = new GatewayError('invalid_request', { message: `gatehouse: ${request.upstreamPath} is only available when the model is served by an OpenAI Responses upstream ("${target.model}" is served by ${target.provider.type})`, provider: target.providerName });
+      break;
+    }
+    const forwarder: Forwarder | undefined = samePath ? forwardPassthrough : context.forwardTranslated;
+    if (!forwarder) {
+      context.upstreamGuard?.release(targetId);
+      lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: no translation from ${inbound} to provider type ${target.provider.type} is available`, provider: target.providerName });
+      continue;
+    }
+    const attempt = await attemptTarget(run, target, targetId, forwarder, panic);
+    if (attempt.outcome) return { outcome: attempt.outcome, served: target, allOpen: false };
+    lastError = attempt.error;
+    if (sink.started || !attempt.error?.retryable || sink.signal.aborted) break;
+  }
+  return { lastError, allOpen: allOpen && !panic && lastError !== undefined };
+}
+
+/** One upstream attempt, with the breaker told what happened and the attempt recorded with its real cause. */
+async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: string, forwarder: Forwarder, panic: boolean): Promise<{ outcome?: ForwardOutcome; error?: GatewayError }> {
+  const { context, state, request } = run;
+  const { sink } = request;
+  sink.setHeader('x-gatehouse-served-model', target.model);
+  sink.setHeader('x-gatehouse-provider', target.providerName);
+  // Same origin as the span's fallback_from: the failed first attempt, else the sticky session's model.
+  const fallbackFrom = state.attempts[0]?.model ?? (state.decision?.kind === 'route' ? state.decision.affinityFrom : undefined);
+  if (fallbackFrom && fallbackFrom !== target.model) sink.setHeader('x-gatehouse-fallback-from', fallbackFrom);
+  const attemptStart = performance.now();
+  let resent = 0;
+  try {
+    const outcome = await forwarder({
+      inbound: request.inbound,
+      upstreamPath: request.upstreamPath,
+      query: request.query,
+      body: request.body,
+      rawBody: request.rawBody,
+      forwardHeaders: request.forwardHeaders,
+      target,
+      stream: request.stream,
+      sink,
+      timeouts: {
+        connectMillis: context.config.timeouts.connect_ms,
+        firstByteMillis: context.config.timeouts.first_byte_ms,
+        idleMillis: context.config.timeouts.idle_ms,
+        totalMillis: context.config.timeouts.total_ms,
+      },
+      sessionId: state.facts.sessionId,
+      requestId: state.requestId,
+      onResent: (times) => (resent = times),
+    });
+    // An answer that broke after its first byte because of the transport counts against the upstream; a client that left does not.
+    const brokeUpstream = outcome.transport !== undefined && outcome.errorCode !== 'client_disconnected';
+    if (brokeUpstream) {
+      context.upstreamGuard?.onFailure(targetId, `${outcome.errorCode ?? 'upstream_error'} ${outcome.transport?.code ?? ''}`);
+      context.logger.warn({ request_id: state.requestId, provider: target.providerName, model: target.model, phase: outcome.transport?.phase, cause: outcome.transport?.code, detail: outcome.transport?.detail }, 'upstream answer broke mid-stream');
+    } else context.upstreamGuard?.onSuccess(targetId);
+    if (state.attempts.length > 0 || panic || resent > 0 || brokeUpstream) {
+      state.attempts.push({ model: target.model, provider: target.providerName, status: outcome.status, durationMillis: performance.now() - attemptStart, ...(panic ? { breaker: 'panic' as const } : {}), ...(resent > 0 ? { resent } : {}), ...(outcome.transport ? { code: outcome.errorCode, phase: outcome.transport.phase, cause: outcome.transport.code } : {}) });
+    }
+    return { outcome };
+  } catch (error) {
+    const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
+    const clientLeft = sink.signal.aborted;
+    // A request the upstream rejected (400), or one the client abandoned, says nothing about the upstream's health.
+    if (failure.retryable && !clientLeft) context.upstreamGuard?.onFailure(targetId, `${failure.code}${failure.transport ? ` ${failure.transport.code}` : ''}`);
+    else if (!clientLeft) context.upstreamGuard?.onSuccess(targetId);
+    if (!clientLeft) context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
+    const cause = failure.transport;
+    if (!clientLeft && failure.retryable) {
+      context.logger.warn({ request_id: state.requestId, provider: target.providerName, model: target.model, code: failure.code, status: failure.upstream?.status, phase: cause?.phase, cause: cause?.code, detail: cause?.detail }, 'upstream attempt failed');
+    }
+    state.attempts.push({
+      model: target.model,
+      provider: target.providerName,
+      status: failure.upstream?.status ?? failure.status,
+      code: clientLeft ? 'client_closed_request' : failure.code,
+      durationMillis: performance.now() - attemptStart,
+      reason: failure.message.slice(0, 300),
+      ...(cause ? { phase: cause.phase, cause: cause.code } : {}),
+      ...(panic ? { breaker: 'panic' as const } : {}),
+      ...(resent > 0 ? { resent } : {}),
+    });
+    return { error: clientLeft && failure.code !== 'client_closed_request' ? clientClosed(target.providerName) : failure };
+  } finally {
+    context.upstreamGuard?.release(targetId);
+  }
 }
 
 function finishServedTurn(context: GatewayContext, state: TurnState, body: Record<string, unknown>, served: ResolvedTarget, outcome: ForwardOutcome, sink: ReplySink): void {

@@ -4,6 +4,7 @@ import { decodeAwsEventStream } from './decode-aws-event-stream.ts';
 import { decodeSse } from './decode-sse.ts';
 import { signAwsRequest } from './sign-aws-request.ts';
 import { upstreamPool } from './upstream-pool.ts';
+import { isResetBeforeAnswer } from './classify-transport-error.ts';
 
 /** A 2xx upstream answer whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -31,6 +32,8 @@ export interface SendOptions {
   timeouts: UpstreamTimeouts;
   signal?: AbortSignal | undefined;
   maxConnections?: number | undefined;
+  /** Told when the request was sent again after a keep-alive reset before any answer byte. */
+  onResent?: ((times: number) => void) | undefined;
 }
 
 /**
@@ -44,9 +47,8 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
   const totalSignal = AbortSignal.timeout(options.timeouts.totalMillis);
   const signal = options.signal !== undefined ? AbortSignal.any([options.signal, totalSignal]) : totalSignal;
   const pool = upstreamPool(url.origin, options.timeouts.connectMillis, options.maxConnections);
-  let response;
-  try {
-    response = await pool.request({
+  const send = () =>
+    pool.request({
       method: request.method,
       path: `${url.pathname}${url.search}`,
       headers,
@@ -54,6 +56,15 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
       signal,
       headersTimeout: options.timeouts.firstByteMillis,
       bodyTimeout: options.timeouts.idleMillis,
+    });
+  let response;
+  try {
+    response = await send().catch((error: unknown) => {
+      // A kept-alive connection reset before any answer byte: the upstream never started this
+      // request; send it once more (on another connection) instead of failing the turn.
+      if (signal.aborted || !isResetBeforeAnswer(error)) throw error;
+      options.onResent?.(1);
+      return send();
     });
   } catch (error) {
     throw new UpstreamFailureError(describeFailure(error, totalSignal));

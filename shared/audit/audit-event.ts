@@ -15,6 +15,8 @@ export type AuditAction =
   | 'policy.rule_accepted'
   | 'policy.refused'
   | 'config.error'
+  | 'breaker.opened'
+  | 'breaker.closed'
   | (string & {});
 
 export interface AuditEvent {

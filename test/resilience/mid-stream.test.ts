@@ -136,7 +136,9 @@ describe('failures after the first byte', () => {
     expect(failed.response).toMatchObject({ status: 'failed', error: { code: 'upstream_error' } });
     expect(anthropic.requests).toHaveLength(0);
     const span = await spanOf(answer.headers['x-gatehouse-request-id']!);
-    expect(span).toMatchObject({ provider: 'openai', status_code: 200, error_code: 'upstream_error', fallback_from: '', attempts: '' });
+    expect(span).toMatchObject({ provider: 'openai', status_code: 200, error_code: 'upstream_error', fallback_from: '' });
+    // The span says what broke and where (issue #17: the cause used to be dropped): one attempt, no hop.
+    expect(JSON.parse(span?.attempts ?? '[]')).toMatchObject([{ model: 'dies', provider: 'openai', status: 200, code: 'upstream_error', phase: 'body', cause: 'UND_ERR_SOCKET' }]);
   });
 
   it('translated: the Anthropic upstream drops the connection mid-stream → response.failed, the fallback gets nothing', async () => {

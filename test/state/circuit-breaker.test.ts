@@ -2,19 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, renderCircuitMetrics, targetKey } from '../../gateway/transport/circuit-breaker.ts';
 
 describe('CircuitBreaker', () => {
-  it('closed → open after N consecutive failures → half-open after the cool-down → closed on success', () => {
+  it('closed → open when the failure rate over the window reaches the threshold (with the minimum volume) → half-open after the cool-down → closed on success', () => {
     let now = 1_000;
-    const breaker = new CircuitBreaker({ failureThreshold: 3, coolDownMillis: 5_000, now: () => now });
+    const transitions: string[] = [];
+    const breaker = new CircuitBreaker({ failureRate: 0.5, minimumRequests: 4, coolDownMillis: 5_000, now: () => now, onTransition: (change) => transitions.push(`${change.from}→${change.to} ${change.failures}/${change.requests} ${change.lastFailure}`) });
     const target = targetKey('openai', 'gpt-5.5');
     expect(breaker.stateOf(target)).toBe('closed');
     breaker.onFailure(target);
     breaker.onFailure(target);
-    breaker.onSuccess(target); // not consecutive any more
     breaker.onFailure(target);
-    breaker.onFailure(target);
-    expect(breaker.canAttempt(target)).toBe(true);
-    breaker.onFailure(target);
+    expect(breaker.canAttempt(target)).toBe(true); // 3 requests: under the minimum volume
+    breaker.onSuccess(target);
+    breaker.onSuccess(target);
+    breaker.onSuccess(target);
+    breaker.onSuccess(target);
+    breaker.onFailure(target); // 4 of 8 = 50 %
     expect(breaker.stateOf(target)).toBe('open');
+    breaker.onFailure(target, 'upstream_error UND_ERR_SOCKET'); // already open: no second transition
     expect(breaker.canAttempt(target)).toBe(false);
     expect(breaker.acquire(target)).toBe('circuit_open');
     now += 4_999;
@@ -32,13 +36,36 @@ describe('CircuitBreaker', () => {
     breaker.release(target);
     breaker.release(target);
     expect(breaker.snapshot()).toEqual([
-      { target: 'openai/gpt-5.5', state: 'closed', consecutiveFailures: 0, inFlight: 0, maxConcurrency: 256, openedAt: 1_000, opens: 1, rejected: 2 },
+      { target: 'openai/gpt-5.5', state: 'closed', windowFailures: 0, windowRequests: 0, inFlight: 0, maxConcurrency: 256, openedAt: 1_000, opens: 1, closes: 1, rejected: 2, panics: 0 },
     ]);
+    expect(transitions).toEqual(['closed→open 4/8 ', 'open→half_open 5/9 upstream_error UND_ERR_SOCKET', 'half_open→closed 5/10 upstream_error UND_ERR_SOCKET']);
+  });
+
+  it('a burst of failures among many answers does not open the circuit (it did with 5 consecutive failures)', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ now: () => now });
+    for (let index = 0; index < 200; index++) breaker.onSuccess('p/m');
+    for (let index = 0; index < 30; index++) breaker.onFailure('p/m');
+    expect(breaker.stateOf('p/m')).toBe('closed');
+    // The window slides: ten seconds later the old successes no longer count.
+    now += 10_000;
+    for (let index = 0; index < 5; index++) breaker.onFailure('p/m');
+    expect(breaker.stateOf('p/m')).toBe('open');
+  });
+
+  it('panic: an open target is still acquired when the caller says every target is open, and counted', () => {
+    const breaker = new CircuitBreaker({ minimumRequests: 1 });
+    breaker.onFailure('p/m');
+    expect(breaker.acquire('p/m')).toBe('circuit_open');
+    expect(breaker.acquire('p/m', { panic: true })).toBeUndefined();
+    breaker.release('p/m');
+    expect(breaker.snapshot()[0]).toMatchObject({ state: 'open', panics: 1, rejected: 1, inFlight: 0 });
+    expect(renderCircuitMetrics(breaker.snapshot())).toContain('gatehouse_upstream_panic_total{target="p/m"} 1');
   });
 
   it('a failed probe re-opens the circuit for another cool-down', () => {
     let now = 0;
-    const breaker = new CircuitBreaker({ failureThreshold: 1, coolDownMillis: 100, now: () => now });
+    const breaker = new CircuitBreaker({ minimumRequests: 1, coolDownMillis: 100, now: () => now });
     breaker.onFailure('p/m');
     now = 100;
     expect(breaker.acquire('p/m')).toBeUndefined();
@@ -66,7 +93,7 @@ describe('CircuitBreaker', () => {
   });
 
   it('renders Prometheus text', () => {
-    const breaker = new CircuitBreaker({ failureThreshold: 1 });
+    const breaker = new CircuitBreaker({ minimumRequests: 1 });
     breaker.onFailure('anthropic/claude "x"');
     const text = renderCircuitMetrics(breaker.snapshot());
     expect(text).toContain('gatehouse_upstream_circuit_state{target="anthropic/claude \\"x\\""} 2');
