@@ -5,14 +5,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Profiler } from 'node:inspector';
 import autocannon from 'autocannon';
-import { BENCH_HEADERS, ask, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { ask, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { isScenario, scenario } from './bench-scenarios.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 64);
 
 const upstream = await startBenchServer('fake-upstream-server.ts');
-const gateway = await startBenchServer(process.env.TARGET === 'bare' ? 'bare-proxy-server.ts' : 'gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` });
-const options = { url: `http://127.0.0.1:${gateway.port}/v1/responses`, method: 'POST' as const, headers: BENCH_HEADERS, body: benchBody(process.env.STREAM === '1'), connections };
+const gateway = await startBenchServer(process.env.TARGET === 'bare' ? 'bare-proxy-server.ts' : 'gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1`, ...(process.env.TRANSLATED_PROVIDER_TYPE ? { TRANSLATED_PROVIDER_TYPE: process.env.TRANSLATED_PROVIDER_TYPE } : {}) });
+const request = scenario(isScenario(process.env.SCENARIO ?? '') ? (process.env.SCENARIO as never) : 'tiny', process.env.STREAM === '1');
+const options = { url: `http://127.0.0.1:${gateway.port}/v1${request.path}`, method: 'POST' as const, headers: request.headers, body: request.body, connections };
 await autocannon({ ...options, duration: 2 });
 const cpuBefore = await cpuMicros(gateway.child);
 await ask(gateway.child, 'profile:start', 'profiling');
