@@ -10,7 +10,7 @@ export function disableParts(gatehouse: RunningGatehouse, parts: string | undefi
     if (part === 'tracing') context.tracing = { recordTurn: () => ({ traceId: '', spanId: '' }), forceFlush: async () => {}, shutdown: async () => {} };
     else if (part === 'metrics') {
       const noop = { inc() {}, observe() {} };
-      Object.assign(gatehouse.context.metrics, { requests: noop, latency: noop, ttfb: noop });
+      Object.assign(gatehouse.context.metrics, { recordTurn() {}, denials: noop, ttfb: noop, upstreamErrors: noop, hops: noop });
     } else if (part === 'storage') (gatehouse.writer as unknown as { write: () => void }).write = () => {};
     else context[part] = undefined;
   }

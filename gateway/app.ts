@@ -184,8 +184,7 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     context.metrics.spoolBytes.set(spool.bytes);
     context.metrics.spoolFiles.set(spool.files);
     context.metrics.policyVersion.set(context.policy.current().version);
-    const extra = context.extraMetrics?.() ?? '';
-    return reply.type(context.metrics.registry.contentType).send((await context.metrics.registry.metrics()) + extra);
+    return reply.type(context.metrics.registry.contentType).send(await context.metrics.render(context.extraMetrics?.() ?? ''));
   });
 
   registerKeyRoutes(app, context);

@@ -127,8 +127,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
 
 function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
   const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
-  context.metrics.requests.inc({ inbound: state.inbound, status: String(row.status_code), code: row.error_code });
-  context.metrics.latency.observe({ inbound: state.inbound, provider: row.provider }, row.duration_ms / 1000);
+  context.metrics.recordTurn(row);
   if (context.onTurnComplete) {
     const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
     setImmediate(() => {
@@ -148,6 +147,7 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
   row.error_code = error.code;
   row.error_message = error.message;
   recordTurn(context, row, state, body, []);
+  context.metrics.denials.inc({ code: error.code, cost_center: state.key.costCenter });
   context.denials.recordDenied(
     context.audit,
     {

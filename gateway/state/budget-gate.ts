@@ -2,7 +2,7 @@ import type { AuditSink } from '../../shared/audit/audit-event.ts';
 import type { BudgetAdmission, BudgetGate } from '../context.ts';
 import { budgetAlertEvent } from '../alerts/budget-alert-event.ts';
 import type { AlertEvent } from '../alerts/webhook-alerter.ts';
-import type { BudgetLedger, ReserveResult, SettleRequest } from './budget-ledger.ts';
+import type { BudgetCrossing, BudgetLedger, ReserveResult, SettleRequest } from './budget-ledger.ts';
 import { budgetScopesFor } from './budget-periods.ts';
 import { budgetExhaustedError } from './budget-errors.ts';
 import { affinityKeyFor } from './affinity-store.ts';
@@ -12,6 +12,8 @@ export interface BudgetGateOptions {
   audit: AuditSink;
   alert: (event: AlertEvent) => void;
   onError?: (error: unknown) => void;
+  /** Each stage crossing, once per scope and period (metrics). */
+  onCrossing?: (crossing: BudgetCrossing, costCenter: string) => void;
 }
 
 const NO_SETTLE = () => {};
@@ -61,6 +63,7 @@ export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
             details: event,
           });
           options.alert(event);
+          options.onCrossing?.(crossing, input.costCenterName);
         }
         if (!result.admitted) {
           return {
