@@ -143,6 +143,10 @@ export function checkStatement(root: AstNode, options: GateOptions): void {
   if (root.kind === 'SelectWithUnionQuery') checkSelectTail(root, options);
   if (root.kind === 'ShowTables') return checkShowTables(root);
   if (root.kind === 'ExistsTableQuery' || root.kind === 'ShowCreateTableQuery') return checkTableName(root.text.split(' ').join('.'), options.access);
+  if (root.kind === 'DescribeQuery') {
+    for (const child of root.children) walk(child, options.access, root);
+    return;
+  }
   walk(root, options.access, undefined);
 }
 

@@ -96,8 +96,8 @@ export const ANALYST_TABLES: readonly string[] = [
   'quality_by_model_daily', 'quality_by_cost_center_daily', 'quality_by_rule', 'quality_by_policy_version', 'quality_by_bucket_hour',
 ];
 
-/** Tables of the database only admins read: key hashes. */
-export const ADMIN_ONLY_TABLES: readonly string[] = ['virtual_keys'];
+/** Tables of the database only admins read: key hashes, and the migration bookkeeping. */
+export const ADMIN_ONLY_TABLES: readonly string[] = ['virtual_keys', 'schema_migrations'];
 
 /** What each role may name: analysts and approvers the analyst tables; admins every table of the database. */
 export function tableAccessFor(role: AdminRole, database: string): TableAccess {
@@ -145,7 +145,10 @@ export async function gateStatement(parse: EngineParser, sql: string, access: Ta
   try {
     dump = await parse.explainAst(statement, queryParams);
   } catch (error) {
-    throw new QueryRefusedError('syntax', engineMessage(error));
+    const message = engineMessage(error);
+    // The parser connection is readonly: explaining a statement applies its SETTINGS clause, which it refuses.
+    if (/Cannot modify '.*' setting in readonly mode/.test(message)) throw new QueryRefusedError('settings', 'a query may not carry SETTINGS; the gateway fixes the limits analyst queries run with (time, rows, memory, readonly)');
+    throw new QueryRefusedError('syntax', message);
   }
   checkStatement(parseAstDump(dump), { access, allowFormatClause });
   return statement;
