@@ -160,11 +160,14 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
         throw error;
       }));
 
+  // The last whole-policy run's results, for GET /admin/optimizer/status (the console's warm-up view).
+  let lastResults: { at: string; results: OptimizerResult[] } | undefined;
   const run: OptimizerLoop['run'] = async (input = {}) => {
     const policy = governance.store.current();
     const found = await runOptimizer({ clickhouse: options.clickhouse, database: options.database, policy: policy.document, costCenter: input.costCenter, seed: options.config.optimizer.seed, onProgress: input.onProgress });
     const rollbacks = guardRollbacks(await governance.store.versions(), new Date(Date.now() - ROLLBACK_COOLDOWN_DAYS * 86_400_000));
     const results = found.map((result) => coolDown(result, rollbacks));
+    if (input.costCenter === undefined) lastResults = { at: new Date().toISOString(), results };
     const proposals: ProposalView[] = [];
     if (input.dryRun) return { results, proposals };
     // Approving one optimizer proposal makes the others of the same run stale (approval needs the base
@@ -289,6 +292,12 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
           reply.raw.end(`${JSON.stringify({ error: { message: (error as Error).message } })}\n`);
         }
         return reply;
+      });
+      // Where each cost center stands (warming up and what it lacks, no improvement and why, or a proposal):
+      // the last run's results, or a dry run now when there was none since start.
+      app.get('/admin/optimizer/status', { preHandler: requireRole('analyst') }, async () => {
+        const latest = lastResults ?? { at: new Date().toISOString(), results: (await run({ dryRun: true })).results };
+        return { at: latest.at, results: latest.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)) };
       });
       app.post('/admin/optimizer/guard', { preHandler: requireRole('admin') }, async () => ({ checks: await guard() }));
     },

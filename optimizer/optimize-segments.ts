@@ -1,4 +1,5 @@
 import type { CostCenter, PolicyDocument } from '../shared/policy/policy-schema.ts';
+import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
 import { buildPairIndex, estimateCandidate, type CandidateEstimate, type EstimateSettings, type PairIndex } from './estimate-candidate.ts';
 import { expectedImprovement, fitGaussianProcess, normalCdf, type GaussianProcess } from './gaussian-process.ts';
 import { buildProposal, type InsufficientDataResult, type MissingRequirement, type OptimizerResult } from './proposal.ts';
@@ -57,7 +58,10 @@ export interface OptimizeOptions {
   onProgress?: ((progress: OptimizerProgress) => void) | undefined;
 }
 
-const DEFAULT_WARM_UP: WarmUpRequirements = { minDays: 7, minTurns: 1000, minBaselineScoredTurns: 300, minTargetScoredTurns: 200 };
+/** Warm-up of a cost center: the policy's `optimizer.warm_up` (global, then the cost center's), then explicit options. */
+export function warmUpOf(policy: PolicyDocument, costCenter: string, overrides: Partial<WarmUpRequirements> | undefined): WarmUpRequirements {
+  return { ...optimizerSettingsOf(policy, costCenter).warmUp, ...overrides };
+}
 
 /** One evaluated point of the search. */
 interface Evaluated {
@@ -104,7 +108,7 @@ function optimizeCostCenter(
   const own = aggregates.filter((row) => row.costCenter === name);
   const pairs = modelPairsFor(name, center, policy, aggregates);
   const observedDays = options.observedDays[name] ?? 0;
-  const missing = warmUpGaps(own, aggregates, pairs, observedDays, { ...DEFAULT_WARM_UP, ...options.warmUp });
+  const missing = warmUpGaps(own, aggregates, pairs, observedDays, warmUpOf(policy, name, options.warmUp));
   if (missing.length > 0) return insufficient(name, missing);
   if (pairs.length === 0) return { status: 'no_improvement', costCenter: name, reason: 'no_cheaper_model', summary: `for ${name}, no allowed model is cheaper than the ones requested` };
 
@@ -277,23 +281,37 @@ function bestFeasible(evaluated: readonly Evaluated[]): Evaluated | undefined {
 
 function warmUpGaps(own: readonly SegmentAggregate[], all: readonly SegmentAggregate[], pairs: readonly ModelPair[], observedDays: number, needs: WarmUpRequirements): MissingRequirement[] {
   const missing: MissingRequirement[] = [];
-  const push = (entry: Omit<MissingRequirement, 'message'>) => missing.push({ ...entry, message: `${entry.requirement.replaceAll('_', ' ')} ${entry.have}/${entry.need}: ${entry.hint}` });
+  const push = (entry: Omit<MissingRequirement, 'message'>) => {
+    const more = entry.need - entry.have;
+    const what = entry.requirement === 'observed_days' ? `${more} more day(s) of traffic` : entry.requirement === 'turns' ? `${more} more turns` : `${more} more scored turns${entry.model ? ` on ${entry.model}` : ''}`;
+    missing.push({ ...entry, message: `needs ${what} (have ${entry.have} of ${entry.need})` });
+  };
   const turns = own.reduce((total, row) => total + row.turns, 0);
-  if (observedDays < needs.minDays) push({ requirement: 'observed_days', have: observedDays, need: needs.minDays, hint: `${needs.minDays - observedDays} more day(s) of traffic` });
-  if (turns < needs.minTurns) push({ requirement: 'turns', have: turns, need: needs.minTurns, hint: `${needs.minTurns - turns} more turns` });
-  const baseline = own.filter((row) => row.servedModel === row.requestedModel).reduce((total, row) => total + row.scoredTurns, 0);
-  if (baseline < needs.minBaselineScoredTurns) push({ requirement: 'baseline_scored_turns', have: baseline, need: needs.minBaselineScoredTurns, hint: 'more turns scored by the evaluator' });
-  if (pairs.length > 0) {
-    const bestTarget = Math.max(...pairs.map((pair) => all.filter((row) => row.requestedModel === pair.requestedModel && row.servedModel === pair.targetModel).reduce((total, row) => total + row.scoredTurns, 0)));
-    if (bestTarget < needs.minTargetScoredTurns)
-      push({ requirement: 'target_scored_turns', have: bestTarget, need: needs.minTargetScoredTurns, hint: 'scored turns served by a cheaper model: set cost_centers.<name>.exploration (rate, models) so the optimizer can learn its quality' });
-  }
+  if (observedDays < needs.minDays) push({ requirement: 'observed_days', have: observedDays, need: needs.minDays, hint: 'lower optimizer.warm_up.min_days to propose sooner' });
+  if (turns < needs.minTurns) push({ requirement: 'turns', have: turns, need: needs.minTurns, hint: 'a cost center with less traffic can lower optimizer.warm_up.min_turns' });
+  // The pair closest to ready (most target-arm scored turns) names the models the report speaks of.
+  const targets = pairs.map((pair) => ({ pair, scored: all.filter((row) => row.requestedModel === pair.requestedModel && row.servedModel === pair.targetModel).reduce((total, row) => total + row.scoredTurns, 0) }));
+  const best = [...targets].sort((a, b) => b.scored - a.scored)[0];
+  const baselineByModel = new Map<string, number>();
+  for (const row of own) if (row.servedModel === row.requestedModel) baselineByModel.set(row.requestedModel, (baselineByModel.get(row.requestedModel) ?? 0) + row.scoredTurns);
+  const baselineModel = best?.pair.requestedModel ?? [...baselineByModel].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
+  const baseline = baselineModel === undefined ? 0 : (baselineByModel.get(baselineModel) ?? 0);
+  if (baseline < needs.minBaselineScoredTurns) push({ requirement: 'baseline_scored_turns', have: baseline, need: needs.minBaselineScoredTurns, model: baselineModel, hint: 'turns the evaluator scored on the model developers ask for' });
+  if (best && best.scored < needs.minTargetScoredTurns)
+    push({
+      requirement: 'target_scored_turns',
+      have: best.scored,
+      need: needs.minTargetScoredTurns,
+      model: best.pair.targetModel,
+      hint: `scored turns that asked for ${best.pair.requestedModel} and were served by ${best.pair.targetModel} (any cost center): set optimizer.exploration_share or cost_centers.<name>.exploration so the optimizer can learn its quality`,
+    });
   return missing;
 }
 
 function insufficient(costCenter: string, missing: MissingRequirement[]): InsufficientDataResult {
   const what = missing.map((entry) => `${entry.requirement.replaceAll('_', ' ')} ${entry.have}/${entry.need}`).join(', ');
-  return { status: 'insufficient_data', costCenter, missing, summary: `for ${costCenter}, still warming up: ${what}` };
+  const needs = missing.map((entry) => entry.message).join('; ');
+  return { status: 'insufficient_data', costCenter, missing, summary: `for ${costCenter}, still warming up: ${what} (${needs})` };
 }
 
 function pct(fraction: number): string {

@@ -51,8 +51,10 @@ export interface MissingRequirement {
   requirement: 'observed_days' | 'turns' | 'baseline_scored_turns' | 'target_scored_turns';
   have: number;
   need: number;
+  /** The model the scored turns are missing on (scored-turn requirements). */
+  model?: string | undefined;
   hint: string;
-  /** One line for people: "observed days 3/7: 4 more day(s) of traffic". */
+  /** One line for people: "needs 340 more scored turns on gpt-5.1-mini (have 60 of 400)". */
   message: string;
 }
 

@@ -177,7 +177,8 @@ describe('warm-up', () => {
       expect(requirements).toContain('turns');
       expect(requirements).toContain('target_scored_turns');
       expect(result.summary).toMatch(/still warming up: observed days 3\/7/);
-      expect(result.missing[0]?.message).toBe('observed days 3/7: 4 more day(s) of traffic');
+      // Issue #18: the report says what is missing in words an owner can act on.
+      expect(result.missing[0]?.message).toBe('needs 4 more day(s) of traffic (have 3 of 7)');
     }
   });
 

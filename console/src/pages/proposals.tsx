@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { activePolicy, getJson, postJson, type Session } from '../api.ts';
+import { ApiError, activePolicy, getJson, postJson, type Session } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { signDigest } from '../sign.ts';
 import { ErrorBox, Section, useLoad } from '../ui.tsx';
@@ -167,6 +167,61 @@ function ProposalCard({ proposal, approvers, session, onDone }: { proposal: Prop
   );
 }
 
+interface OptimizerStatusResult {
+  costCenter: string;
+  status: 'proposal' | 'insufficient_data' | 'no_improvement';
+  summary: string;
+  missing?: { requirement: string; message: string; hint: string; model?: string }[];
+}
+
+/** Where each cost center stands with the optimizer: warming up (and exactly what is missing), no improvement, or a proposal. */
+export function OptimizerStatus() {
+  const status = useLoad(
+    () =>
+      getJson<{ at: string; results: OptimizerStatusResult[] }>('/admin/optimizer/status').catch((error: unknown) => {
+        // A gateway without the optimizer role has no such route: show nothing rather than an error.
+        if (error instanceof ApiError && error.status === 404) return undefined;
+        throw error;
+      }),
+    [],
+  );
+  if (!status.data) return status.error ? <ErrorBox error={status.error} /> : null;
+  return (
+    <div class="optimizer-status">
+      <h3>Optimizer by cost center</h3>
+      <table>
+        <thead>
+          <tr>
+            <th>cost center</th>
+            <th>status</th>
+            <th>what</th>
+          </tr>
+        </thead>
+        <tbody>
+          {status.data.results.map((result) => (
+            <tr data-cost-center={result.costCenter}>
+              <td>{result.costCenter}</td>
+              <td>{result.status === 'insufficient_data' ? 'warming up' : result.status.replace('_', ' ')}</td>
+              <td>
+                {result.missing && result.missing.length > 0 ? (
+                  <ul class="missing">
+                    {result.missing.map((entry) => (
+                      <li title={entry.hint}>{entry.message}</li>
+                    ))}
+                  </ul>
+                ) : (
+                  result.summary
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="hint">as of {status.data.at}</p>
+    </div>
+  );
+}
+
 export function ProposalsPage({ session }: { session: Session }) {
   const [status, setStatus] = useState('pending');
   const [notice, setNotice] = useState<string>();
@@ -194,6 +249,7 @@ export function ProposalsPage({ session }: { session: Session }) {
           {notice}
         </p>
       ) : null}
+      <OptimizerStatus />
       <ErrorBox error={proposals.error} />
       {(proposals.data ?? []).length === 0 && !proposals.loading ? <p class="empty">No {status === 'all' ? '' : status} proposals.</p> : null}
       {(proposals.data ?? []).map((proposal) => (
