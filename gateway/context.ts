@@ -33,6 +33,8 @@ export interface BudgetAdmitInput {
   costCenterName: string;
   costCenter: CostCenter;
   estimateUsd: number;
+  /** Worst case at the model served past the downgrade line (ReserveRequest.downgradeEstimateUsd). */
+  downgradeEstimateUsd?: number | undefined;
   now: Date;
   sessionId: string;
   requestedModel: string;

@@ -4,7 +4,7 @@ import type { GatewayContext, BudgetAdmission } from '../context.ts';
 import type { ActivePolicy } from '../policy/active-policy.ts';
 import type { VirtualKey } from '../state/key-store.ts';
 import { GatewayError, type UpstreamAttempt } from '../errors/gateway-error.ts';
-import { evaluatePolicy, type Decision } from '../policy/evaluate-policy.ts';
+import { evaluatePolicy, type Decision, type RequestFacts } from '../policy/evaluate-policy.ts';
 import { clockIn } from '../policy/match-rule.ts';
 import { sessionDraw } from '../../shared/policy/optimizer-settings.ts';
 import { computeCostUsd, estimateCostUsd } from '../accounting/compute-cost.ts';
@@ -50,6 +50,20 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
 function queryOf(url: string): string {
   const at = url.indexOf('?');
   return at === -1 ? '' : url.slice(at);
+}
+
+/**
+ * The request's worst case at the model the policy serves in the downgrade stage, so the ledger can
+ * reserve at that price when it finds the budget past the downgrade line (in the same atomic step
+ * that reads the stage). Undefined when the downgrade stage would serve the same model.
+ */
+function downgradeEstimateUsd(policy: ActivePolicy, facts: RequestFacts, body: Record<string, unknown>): number | undefined {
+  const center = policy.document.cost_centers[facts.costCenter];
+  if (!center || Object.keys(center.downgrade).length === 0) return undefined;
+  const decision = evaluatePolicy(policy.document, { ...facts, budgetStage: 'downgrade' });
+  const target = decision.kind === 'route' && decision.downgradedFrom ? policy.document.models[decision.servedModel] : undefined;
+  if (!target) return undefined;
+  return estimateCostUsd(facts.inputTokenEstimate, maxOutputTokens(body, target.default_max_output_tokens ?? 4096), modelPrice(target));
 }
 
 function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
@@ -210,6 +224,21 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   const center = policy.document.cost_centers[key.costCenter];
   const requestedDefinition = policy.document.models[state.requestedModel];
 
+  const facts: RequestFacts = {
+    costCenter: key.costCenter,
+    developer: key.developer,
+    tags: key.tags,
+    requestedModel: state.requestedModel,
+    inputTokenEstimate: state.inputTokenEstimate,
+    clock: clockIn(center?.timezone ?? 'UTC', new Date(startedAtEpoch)),
+    budgetStage: 'ok',
+    trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
+    // Drawn from the session, not per turn: a session's outcome then belongs to one model.
+    explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
+    sessionId: state.facts.sessionId,
+    explorationPlan: context.explorationPlan?.(key.costCenter),
+  };
+
   if (context.budgets && center && requestedDefinition) {
     const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), modelPrice(requestedDefinition));
     state.budget = await context.budgets.admit({
@@ -218,6 +247,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       costCenterName: key.costCenter,
       costCenter: center,
       estimateUsd,
+      downgradeEstimateUsd: downgradeEstimateUsd(policy, facts, body),
       now: new Date(startedAtEpoch),
       sessionId: state.facts.sessionId,
       requestedModel: state.requestedModel,
@@ -226,21 +256,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   }
   const affinityModel = state.budget ? state.budget.affinity : center && context.affinity ? await context.affinity.get(state.facts.sessionId, state.requestedModel) : undefined;
 
-  const decision = evaluatePolicy(policy.document, {
-    costCenter: key.costCenter,
-    developer: key.developer,
-    tags: key.tags,
-    requestedModel: state.requestedModel,
-    inputTokenEstimate: state.inputTokenEstimate,
-    clock: clockIn(center?.timezone ?? 'UTC', new Date(startedAtEpoch)),
-    budgetStage: state.budget?.stage ?? 'ok',
-    affinityModel,
-    trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
-    // Drawn from the session, not per turn: a session's outcome then belongs to one model.
-    explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
-    sessionId: state.facts.sessionId,
-    explorationPlan: context.explorationPlan?.(key.costCenter),
-  });
+  const decision = evaluatePolicy(policy.document, { ...facts, budgetStage: state.budget?.stage ?? 'ok', affinityModel });
   state.decision = decision;
   if (decision.kind === 'deny') {
     state.budget?.settle(0);

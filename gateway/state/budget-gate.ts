@@ -86,7 +86,7 @@ export function createBudgetGate(options: BudgetGateOptions): BudgetGate {
           },
         };
       };
-      const reserved = options.ledger.reserve({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, stages: input.costCenter.stages, affinityKey });
+      const reserved = options.ledger.reserve({ requestId: input.requestId, scopes, estimateUsd: input.estimateUsd, downgradeEstimateUsd: input.downgradeEstimateUsd, stages: input.costCenter.stages, affinityKey });
       return reserved instanceof Promise ? reserved.then(finish) : finish(reserved);
     },
   };

@@ -27,8 +27,15 @@ export interface ReserveRequest {
   /** Unique per client request; `settle` releases the reservation made under it. */
   requestId: string;
   scopes: readonly BudgetScope[];
-  /** Worst-case cost of the request (input × price + max output × price). */
+  /** Worst-case cost of the request (input × price + max output × price) at the model served below the downgrade line. */
   estimateUsd: number;
+  /**
+   * Worst-case cost at the model the policy serves once a scope is past its downgrade line (the
+   * cheaper target). The ledger picks it in the same atomic step that reads the stage, so a
+   * developer between the downgrade and pause lines is priced, admitted and served at the cheaper
+   * model instead of being paused early by the expensive model's worst case. Absent: `estimateUsd`.
+   */
+  downgradeEstimateUsd?: number | undefined;
   stages: BudgetStages;
   /**
    * Session affinity key (`affinityKeyFor(sessionId, requestedModel)`): its value is read in the

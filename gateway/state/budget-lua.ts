@@ -20,7 +20,9 @@ import type { Redis } from 'ioredis';
 
 /**
  * KEYS: expiry zset, reservation key, affinity key, scope keys…
- * ARGV: now, estimate, reservation expiry, want affinity (1/0), then per scope: alertAt, downgradeAt, pauseAt, key expiry.
+ * ARGV: now, estimate, reservation expiry, want affinity (1/0), downgrade estimate, then per scope: alertAt, downgradeAt, pauseAt, key expiry.
+ * The downgrade estimate (the cheaper model's worst case) replaces the estimate when any scope is
+ * past its downgrade line: the stage and the price it implies are decided in this one step.
  * Returns: admitted (1/0), deny index (1-based, 0 = none), affinity or nil, then per scope: new flags, s, r.
  */
 export const RESERVE_LUA = `
@@ -47,14 +49,22 @@ local affinity = false
 if ARGV[4] == '1' then affinity = redis.call('GET', KEYS[3]) end
 local estimate = tonumber(ARGV[2])
 local n = #KEYS - 3
+local values = {}
+local downgraded = false
+for i = 1, n do
+  local v = redis.call('HMGET', KEYS[3 + i], 's', 'r', 'f')
+  values[i] = v
+  if (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0) >= tonumber(ARGV[5 + (i - 1) * 4 + 2]) then downgraded = true end
+end
+if downgraded then estimate = tonumber(ARGV[5]) end
 local out = {0, 0, affinity}
 local denyIndex = 0
 local denyOver = 0
 local flags = {}
 for i = 1, n do
   local key = KEYS[3 + i]
-  local base = 4 + (i - 1) * 4
-  local v = redis.call('HMGET', key, 's', 'r', 'f')
+  local base = 5 + (i - 1) * 4
+  local v = values[i]
   local s = tonumber(v[1]) or 0
   local r = tonumber(v[2]) or 0
   local f = tonumber(v[3]) or 0
@@ -87,7 +97,7 @@ for i = 1, n do
     redis.call('HINCRBY', key, 'r', estimate)
     redis.call('HSET', KEYS[2], key, estimate)
   end
-  local keyExpiry = tonumber(ARGV[4 + (i - 1) * 4 + 4])
+  local keyExpiry = tonumber(ARGV[5 + (i - 1) * 4 + 4])
   if keyExpiry > latest then latest = keyExpiry end
   if new ~= 0 or (denyIndex == 0 and estimate > 0) then redis.call('PEXPIREAT', key, keyExpiry) end
 end

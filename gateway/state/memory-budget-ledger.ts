@@ -81,8 +81,8 @@ export class MemoryBudgetLedger implements BudgetLedger {
       this.reservations.delete(request.requestId);
       for (const state of prior.states) state.reserved -= prior.amount;
     }
-    const estimate = usdToMicrosCeil(request.estimateUsd);
     const states: ScopeState[] = new Array(scopes.length);
+    const pauseAts: number[] = new Array(scopes.length);
     let tightest = 0;
     let tightestRatio = -1;
     let denyIndex = -1;
@@ -100,11 +100,7 @@ export class MemoryBudgetLedger implements BudgetLedger {
         tightestRatio = ratio;
         tightest = index;
       }
-      const over = used >= thresholds.pauseAt ? Infinity : used + estimate - thresholds.pauseAt;
-      if (over > 0 && over > denyOver) {
-        denyOver = over;
-        denyIndex = index;
-      }
+      pauseAts[index] = thresholds.pauseAt;
       if (used >= thresholds.downgradeAt) stageRank = 2;
       else if (used >= thresholds.alertAt && stageRank === 0) stageRank = 1;
       let newFlags = 0;
@@ -114,6 +110,16 @@ export class MemoryBudgetLedger implements BudgetLedger {
         state.flags |= newFlags;
         crossed ??= [];
         pushCrossings(crossed, newFlags, scope, used, ratio);
+      }
+    }
+    // The stage decides the price: past the downgrade line the policy serves the cheaper model.
+    const estimate = usdToMicrosCeil(stageRank === 2 && request.downgradeEstimateUsd !== undefined ? request.downgradeEstimateUsd : request.estimateUsd);
+    for (let index = 0; index < scopes.length; index++) {
+      const used = states[index]!.spend + states[index]!.reserved;
+      const over = used >= pauseAts[index]! ? Infinity : used + estimate - pauseAts[index]!;
+      if (over > 0 && over > denyOver) {
+        denyOver = over;
+        denyIndex = index;
       }
     }
     if (denyIndex >= 0) {

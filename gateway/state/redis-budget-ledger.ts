@@ -155,8 +155,9 @@ export class RedisBudgetLedger implements BudgetLedger {
     if (!this.available()) return this.reserveDegraded(request);
     const now = this.now();
     const estimate = usdToMicrosCeil(request.estimateUsd);
+    const downgradeEstimate = request.downgradeEstimateUsd === undefined ? estimate : usdToMicrosCeil(request.downgradeEstimateUsd);
     const keys: string[] = [this.expiryKey, `${this.prefix}budget-rq:${request.requestId}`, `${this.prefix}affinity:${request.affinityKey ?? ''}`];
-    const args: (string | number)[] = [now, estimate, now + this.reservationTtlMillis, request.affinityKey === undefined ? '0' : '1'];
+    const args: (string | number)[] = [now, estimate, now + this.reservationTtlMillis, request.affinityKey === undefined ? '0' : '1', downgradeEstimate];
     const limits: ScopeThresholds[] = new Array(scopes.length);
     for (let index = 0; index < scopes.length; index++) {
       const scope = scopes[index]!;
@@ -172,7 +173,7 @@ export class RedisBudgetLedger implements BudgetLedger {
       this.markFailure(error, 'reserve');
       return this.reserveDegraded(request);
     }
-    return this.interpretReserve(request, reply, limits, estimate);
+    return this.interpretReserve(request, reply, limits, estimate, downgradeEstimate);
   }
 
   async settle(request: SettleRequest): Promise<void> {
@@ -297,7 +298,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     this.onError(error, operation);
   }
 
-  private interpretReserve(request: ReserveRequest, reply: unknown[], limits: ScopeThresholds[], estimate: number): ReserveResult {
+  private interpretReserve(request: ReserveRequest, reply: unknown[], limits: ScopeThresholds[], normalEstimate: number, downgradeEstimate: number): ReserveResult {
     const scopes = request.scopes;
     const now = this.now();
     if (this.degraded) this.degraded = false;
@@ -307,6 +308,9 @@ export class RedisBudgetLedger implements BudgetLedger {
     let tightest = 0;
     let tightestRatio = scopes.length === 0 ? 0 : -1;
     let stageRank = 0;
+    // The script's rule: any scope past its downgrade line prices the request at the cheaper model.
+    const downgraded = scopes.some((_scope, index) => Number(reply[4 + index * 3]) + Number(reply[5 + index * 3]) >= limits[index]!.downgradeAt);
+    const estimate = downgraded ? downgradeEstimate : normalEstimate;
     for (let index = 0; index < scopes.length; index++) {
       const scope = scopes[index]!;
       const newFlags = Number(reply[3 + index * 3]);
