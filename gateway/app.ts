@@ -4,6 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import type { GatewayContext } from './context.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
+import { readJsonBody } from './inbound/read-json-body.ts';
 import { handleTurn } from './pipeline/handle-turn.ts';
 import { authenticateClient } from './pipeline/authenticate-client.ts';
 import { modelRefusal } from './policy/evaluate-policy.ts';
@@ -106,6 +107,16 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     // toString would silently turn invalid bytes into U+FFFD while pass-through forwards the raw bytes.
     if (!isUtf8(buffer)) {
       done(new GatewayError('invalid_request', { message: 'gatehouse: the request body is not valid UTF-8 (JSON must be UTF-8 encoded)' }), undefined);
+      return;
+    }
+    // Client routes: one pass over the bytes, the big history parsed only where it is read
+    // (gateway/inbound/read-json-body.ts); what Codex resends every turn is mostly forwarded as is.
+    if (request.routeOptions.url?.startsWith('/v1/')) {
+      try {
+        done(null, readJsonBody(buffer, MAX_JSON_DEPTH));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
       return;
     }
     try {

@@ -6,6 +6,7 @@ import { classifyTransportError, classifyUpstreamStatus, isResetBeforeAnswer } f
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
 import { PASSTHROUGH_PROTOCOLS, type PassthroughProtocol } from './passthrough-protocols.ts';
 import { SseSideReader } from './sse-side-reader.ts';
+import { withTopLevelMember } from '../inbound/read-json-body.ts';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -39,7 +40,10 @@ function upstreamBody(forward: ForwardRequest, protocol: PassthroughProtocol): s
   const needsModel = copy.model !== forward.target.upstreamModel;
   if (needsModel) copy.model = forward.target.upstreamModel;
   const patched = protocol.patchBody(copy, forward.stream);
-  return needsModel || patched ? JSON.stringify(copy) : forward.rawBody;
+  if (!needsModel && !patched) return forward.rawBody;
+  // Only the model changes (an alias): splice its bytes instead of re-serialising the history.
+  if (!patched) return withTopLevelMember(forward.body, 'model', forward.target.upstreamModel) ?? JSON.stringify(copy);
+  return JSON.stringify(copy);
 }
 
 async function readErrorBody(body: AsyncIterable<Buffer>): Promise<unknown> {

@@ -1,0 +1,262 @@
+/**
+ * Reads a client's JSON body without decoding the whole of it.
+ *
+ * Codex resends the whole conversation every turn (50–500 KB), and `JSON.parse(buffer.toString())`
+ * of such a body costs ~20 µs per KB here: the decoded text is one string above V8's 128 KB
+ * regular-object limit, so every request maps (and page-faults) a fresh large-object page, then
+ * parses it all — for a request the gateway mostly forwards byte for byte. Instead one pass over the
+ * bytes checks the structure (brackets, commas, colons, literals, numbers, nesting depth) and notes
+ * where each top-level member and each item of a top-level array starts and ends; string contents
+ * are skipped with `indexOf` (native), never decoded.
+ *
+ * The result is an ordinary object: small top-level members are parsed at once (`model`, `stream`,
+ * `tools`…), while a large top-level array (`input`, `messages`) is a lazy array: a Proxy over a
+ * real array (so `Array.isArray` holds) that parses an item the first time it is read. Reading the
+ * model, the flags and the last items — what a turn's decisions need — costs what those bytes
+ * cost; translation, guardrails or the evaluator that read everything pay for everything, item by
+ * item (each item is small, so no large-object page either).
+ *
+ * What the pass does not check: the characters inside strings (control characters, escapes). A
+ * string the upstream refuses comes back as the upstream's 400; a lazy item that does not parse
+ * throws `invalid_request` when it is read.
+ */
+import { GatewayError } from '../errors/gateway-error.ts';
+
+/** Arrays with more bytes than this are parsed lazily, item by item. */
+const LAZY_ARRAY_BYTES = 16 * 1024;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Where a top-level member's value sits in the body, and for arrays where each item sits. */
+interface MemberSpan {
+  start: number;
+  end: number;
+  /** Start and end offsets of each item, flattened, when the value is an array. */
+  items: number[] | undefined;
+}
+
+const SPANS = Symbol('gatehouse.jsonBodySpans');
+
+interface SpannedBody {
+  [SPANS]?: { bytes: Buffer; members: Map<string, MemberSpan> };
+}
+
+/** A structural error: what was expected and where (byte offset). */
+function malformed(message: string, position: number): GatewayError {
+  return new GatewayError('invalid_request', { message: `gatehouse: malformed JSON body: ${message} at position ${position}` });
+}
+
+function skipWhitespace(bytes: Uint8Array, position: number): number {
+  let at = position;
+  for (;;) {
+    const byte = bytes[at];
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return at;
+    at++;
+  }
+}
+
+/** Offset just past the string starting at `position` (its opening quote). */
+function skipString(bytes: Buffer, position: number): number {
+  let quote = position;
+  for (;;) {
+    quote = bytes.indexOf(QUOTE, quote + 1);
+    if (quote === -1) throw malformed('unterminated string', position);
+    let backslashes = 0;
+    while (bytes[quote - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+}
+
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
+/** Offset just past the number at `position` (JSON grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?). */
+function skipNumber(bytes: Uint8Array, position: number): number {
+  let at = position;
+  if (bytes[at] === 0x2d) at++;
+  if (bytes[at] === 0x30) at++;
+  else if (isDigit(bytes[at])) while (isDigit(bytes[at])) at++;
+  else throw malformed('invalid number', position);
+  if (bytes[at] === 0x2e) {
+    at++;
+    if (!isDigit(bytes[at])) throw malformed('invalid number', position);
+    while (isDigit(bytes[at])) at++;
+  }
+  if (bytes[at] === 0x65 || bytes[at] === 0x45) {
+    at++;
+    if (bytes[at] === 0x2b || bytes[at] === 0x2d) at++;
+    if (!isDigit(bytes[at])) throw malformed('invalid number', position);
+    while (isDigit(bytes[at])) at++;
+  }
+  return at;
+}
+
+const LITERALS: [number, Buffer][] = [
+  [0x74, Buffer.from('true')],
+  [0x66, Buffer.from('false')],
+  [0x6e, Buffer.from('null')],
+];
+
+/** Offset just past the scalar (string, number, literal) at `position`. */
+function skipScalar(bytes: Buffer, position: number): number {
+  const byte = bytes[position];
+  if (byte === QUOTE) return skipString(bytes, position);
+  if (byte === 0x2d || isDigit(byte)) return skipNumber(bytes, position);
+  for (const [first, literal] of LITERALS) {
+    if (byte === first && bytes.compare(literal, 0, literal.length, position, position + literal.length) === 0) return position + literal.length;
+  }
+  throw malformed(byte === undefined ? 'unexpected end' : `unexpected character ${JSON.stringify(String.fromCharCode(byte))}`, position);
+}
+
+/**
+ * One pass over the body. Returns the top-level members (key → span) in order. Containers are
+ * tracked on a stack of booleans (true = object); items of top-level arrays are recorded.
+ */
+function scanObject(bytes: Buffer, maxDepth: number): Map<string, MemberSpan> {
+  const members = new Map<string, MemberSpan>();
+  let at = skipWhitespace(bytes, 0);
+  if (bytes[at] !== 0x7b) throw new GatewayError('invalid_request', { message: 'gatehouse: the JSON body must be an object' });
+  const isObject: boolean[] = [true];
+  at = skipWhitespace(bytes, at + 1);
+  let member: MemberSpan | undefined;
+  let expectKey = true;
+  let itemStart = -1;
+  // After `{`/`[` a closing bracket may follow at once; after `,` a value (or key) must.
+  let allowClose = true;
+  for (;;) {
+    const inObject = isObject[isObject.length - 1] === true;
+    const depth = isObject.length;
+    if (allowClose && bytes[at] === (inObject ? 0x7d : 0x5d)) {
+      ({ at, member, itemStart } = closeContainer(bytes, at, isObject, member, itemStart));
+      if (isObject.length === 0) break;
+      ({ at, expectKey, allowClose } = afterValue(bytes, at, isObject));
+      continue;
+    }
+    if (inObject && expectKey) {
+      if (bytes[at] !== QUOTE) throw malformed(bytes[at] === undefined ? 'unexpected end' : 'expected a property name', at);
+      const keyEnd = skipString(bytes, at);
+      const key = depth === 1 ? (JSON.parse(bytes.toString('utf8', at, keyEnd)) as string) : '';
+      at = skipWhitespace(bytes, keyEnd);
+      if (bytes[at] !== 0x3a) throw malformed(bytes[at] === undefined ? 'unexpected end' : 'expected ":"', at);
+      at = skipWhitespace(bytes, at + 1);
+      if (depth === 1) {
+        member = { start: at, end: at, items: undefined };
+        members.set(key, member);
+      }
+    }
+    if (depth === 2 && !inObject) itemStart = at;
+    const byte = bytes[at];
+    if (byte === 0x7b || byte === 0x5b) {
+      if (depth + 1 > maxDepth) throw new GatewayError('invalid_request', { message: `gatehouse: the JSON body nests deeper than ${maxDepth} levels` });
+      if (depth === 1 && byte === 0x5b && member) member.items = [];
+      isObject.push(byte === 0x7b);
+      at = skipWhitespace(bytes, at + 1);
+      expectKey = byte === 0x7b;
+      allowClose = true;
+      continue;
+    }
+    at = skipScalar(bytes, at);
+    if (depth === 1 && member) member.end = at;
+    if (depth === 2 && !inObject) member?.items?.push(itemStart, at);
+    ({ at, expectKey, allowClose } = afterValue(bytes, skipWhitespace(bytes, at), isObject));
+  }
+  if (skipWhitespace(bytes, at) !== bytes.length) throw malformed('unexpected data after the JSON value', at);
+  return members;
+}
+
+/** Pops the container closing at `at`, recording top-level ends and array items. */
+function closeContainer(bytes: Buffer, at: number, isObject: boolean[], member: MemberSpan | undefined, itemStart: number) {
+  isObject.pop();
+  const end = at + 1;
+  const depth = isObject.length;
+  if (depth === 1 && member) member.end = end;
+  if (depth === 2 && isObject[1] === false) member?.items?.push(itemStart, end);
+  return { at: isObject.length === 0 ? end : skipWhitespace(bytes, end), member, itemStart };
+}
+
+/** After a value: a comma (then a key in objects) or the container's end. */
+function afterValue(bytes: Buffer, at: number, isObject: boolean[]): { at: number; expectKey: boolean; allowClose: boolean } {
+  const inObject = isObject[isObject.length - 1] === true;
+  if (bytes[at] === 0x2c) return { at: skipWhitespace(bytes, at + 1), expectKey: inObject, allowClose: false };
+  if (bytes[at] === (inObject ? 0x7d : 0x5d)) return { at, expectKey: false, allowClose: true };
+  throw malformed(bytes[at] === undefined ? 'unexpected end' : `expected "," or "${inObject ? '}' : ']'}"`, at);
+}
+
+function parseSlice(bytes: Buffer, start: number, end: number): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8', start, end));
+  } catch (error) {
+    throw new GatewayError('invalid_request', { message: `gatehouse: malformed JSON body: ${(error as Error).message} (in the value at position ${start})` });
+  }
+}
+
+/**
+ * An array whose items are parsed from `bytes` the first time each is read: a Proxy over a real
+ * array of the right length (so `Array.isArray`, `length`, iteration, `slice`, spread and
+ * `JSON.stringify` behave as on the parsed array).
+ */
+function lazyArray(bytes: Buffer, items: number[]): unknown[] {
+  const count = items.length / 2;
+  const target: unknown[] = new Array<unknown>(count).fill(undefined);
+  const parsed = new Uint8Array(count);
+  const indexOf = (property: string | symbol): number => {
+    if (typeof property !== 'string' || property.length > 9) return -1;
+    const index = Number(property);
+    return Number.isInteger(index) && index >= 0 && index < count && String(index) === property ? index : -1;
+  };
+  const itemAt = (index: number): unknown => {
+    if (parsed[index] === 0) {
+      target[index] = parseSlice(bytes, items[2 * index] as number, items[2 * index + 1] as number);
+      parsed[index] = 1;
+    }
+    return target[index];
+  };
+  return new Proxy(target, {
+    get(array, property, receiver) {
+      const index = indexOf(property);
+      return index === -1 ? Reflect.get(array, property, receiver) : itemAt(index);
+    },
+    getOwnPropertyDescriptor(array, property) {
+      const index = indexOf(property);
+      if (index !== -1) itemAt(index);
+      return Reflect.getOwnPropertyDescriptor(array, property);
+    },
+    set(array, property, value, receiver) {
+      const index = indexOf(property);
+      if (index !== -1) parsed[index] = 1;
+      return Reflect.set(array, property, value, receiver);
+    },
+  });
+}
+
+/**
+ * Parses a JSON object body as described above. Throws `invalid_request` naming the problem and
+ * its byte offset for malformed JSON, a non-object body, or nesting deeper than `maxDepth`.
+ */
+export function readJsonBody(bytes: Buffer, maxDepth: number): Record<string, unknown> {
+  const members = scanObject(bytes, maxDepth);
+  const body: Record<string, unknown> & SpannedBody = {};
+  for (const [key, span] of members) {
+    const lazy = span.items !== undefined && span.end - span.start > LAZY_ARRAY_BYTES;
+    const value = lazy ? lazyArray(bytes, span.items as number[]) : parseSlice(bytes, span.start, span.end);
+    // A "__proto__" key is an own property in JSON.parse's result; an assignment would set the prototype.
+    if (key === '__proto__') Object.defineProperty(body, key, { value, writable: true, enumerable: true, configurable: true });
+    else body[key] = value;
+  }
+  Object.defineProperty(body, SPANS, { value: { bytes, members }, enumerable: false });
+  return body;
+}
+
+/**
+ * The body's bytes with one top-level member's value replaced (e.g. `model` rewritten to the
+ * upstream's id) without re-serialising the rest; undefined when `body` was not read by
+ * `readJsonBody` or has no such member.
+ */
+export function withTopLevelMember(body: Record<string, unknown>, key: string, value: unknown): Buffer | undefined {
+  const spans = (body as SpannedBody)[SPANS];
+  const span = spans?.members.get(key);
+  if (spans === undefined || span === undefined) return undefined;
+  return Buffer.concat([spans.bytes.subarray(0, span.start), Buffer.from(JSON.stringify(value)), spans.bytes.subarray(span.end)]);
+}
