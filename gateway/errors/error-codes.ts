@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   provider_not_allowed: { status: 403, openaiType: 'invalid_request_error', anthropicType: 'permission_error', level: 'info' },
   budget_exhausted: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   retry_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
+  secret_detected: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
   invalid_request: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
   not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', level: 'info' },
   payload_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', level: 'info' },

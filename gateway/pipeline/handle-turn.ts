@@ -14,6 +14,8 @@ import { ReplySink } from './client-sink.ts';
 import { estimateInputTokens, readSessionFacts, type SessionFacts } from './request-facts.ts';
 import { authenticateClient } from './authenticate-client.ts';
 import { modelPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
+import { guardrailActive, TurnGuard, type GuardedHop, type TurnFacts, type TurnGuardContext } from '../guardrails/turn-guard.ts';
+import { HistoryScanCache } from '../guardrails/history-scan.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -85,6 +87,8 @@ interface TurnState {
   decision?: Decision;
   budget?: BudgetAdmission;
   attempts: UpstreamAttempt[];
+  /** The secret guardrail of this turn, when the cost center has one. */
+  guard?: TurnGuard | undefined;
 }
 
 function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
@@ -118,7 +122,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
     reasoning_tokens: 0,
     cost_usd: 0,
     price_source: '',
-    guardrail_findings: 0,
+    guardrail_findings: state.guard?.findingsSent ?? 0,
     budget_stage: state.budget?.stage ?? 'ok',
     downgraded_from: route?.downgradedFrom ?? '',
     fallback_from: '',
@@ -183,6 +187,18 @@ function refuse(context: GatewayContext, state: TurnState, body: Record<string, 
     attempts: state.attempts,
     ...(error.retryAfterMillis === undefined ? {} : { retryAfterMillis: error.retryAfterMillis }),
   });
+}
+
+const guardContexts = new WeakMap<GatewayContext, TurnGuardContext>();
+/** One scan memory per gateway: sessions are scanned once per item, whichever turn brings it. */
+function guardContextOf(context: GatewayContext): TurnGuardContext {
+  let guardContext = guardContexts.get(context);
+  if (!guardContext) guardContexts.set(context, (guardContext = { cache: new HistoryScanCache(), record: (event) => context.audit.record(event) }));
+  return guardContext;
+}
+
+function guardFacts(state: TurnState): TurnFacts {
+  return { costCenter: state.key.costCenter, developer: state.key.developer, sessionId: state.facts.sessionId, requestId: state.requestId, policyVersion: state.policy.version };
 }
 
 export interface TurnOptions {
@@ -271,6 +287,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   };
   if (decision.downgradedFrom) baseHeaders['x-gatehouse-downgraded-from'] = decision.downgradedFrom;
   const sink = new ReplySink(reply, baseHeaders);
+  state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, inbound, guardFacts(state)) : undefined;
   const forwardHeaders = forwardableHeaders(request.headers);
 
   const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };
@@ -287,7 +304,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
     failure.attempts = state.attempts;
     // A fallback the policy forbids is a denial: refuse() writes the turn's one span and audit event.
-    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed') refuse(context, state, body, failure);
+    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed' || failure.code === 'secret_detected') refuse(context, state, body, failure);
     const row = baseRow(state);
     row.status_code = failure.status;
     row.error_code = failure.code;
@@ -337,6 +354,13 @@ async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainRe
       allOpen = false;
       continue;
     }
+    // The secret guardrail decides per hop, before anything leaves: a fallback to another provider may be stricter.
+    let hop: GuardedHop | undefined;
+    try {
+      hop = state.guard ? await state.guard.forHop(target.providerName, request.body, request.rawBody) : undefined;
+    } catch (error) {
+      return { lastError: error as GatewayError, allOpen: false };
+    }
     const targetId = `${target.providerName}/${target.model}`;
     const refusal = context.upstreamGuard?.acquire(targetId, { panic });
     if (refusal) {
@@ -360,7 +384,7 @@ async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainRe
       lastError = new GatewayError('no_healthy_upstream', { message: `gatehouse: no translation from ${inbound} to provider type ${target.provider.type} is available`, provider: target.providerName });
       continue;
     }
-    const attempt = await attemptTarget(run, target, targetId, forwarder, panic);
+    const attempt = await attemptTarget(run, target, targetId, forwarder, panic, hop);
     if (attempt.outcome) return { outcome: attempt.outcome, served: target, allOpen: false };
     lastError = attempt.error;
     if (sink.started || !attempt.error?.retryable || sink.signal.aborted) break;
@@ -369,7 +393,7 @@ async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainRe
 }
 
 /** One upstream attempt, with the breaker told what happened and the attempt recorded with its real cause. */
-async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: string, forwarder: Forwarder, panic: boolean): Promise<{ outcome?: ForwardOutcome; error?: GatewayError }> {
+async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: string, forwarder: Forwarder, panic: boolean, hop: GuardedHop | undefined): Promise<{ outcome?: ForwardOutcome; error?: GatewayError }> {
   const { context, state, request } = run;
   const { sink } = request;
   sink.setHeader('x-gatehouse-served-model', target.model);
@@ -384,8 +408,8 @@ async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: st
       inbound: request.inbound,
       upstreamPath: request.upstreamPath,
       query: request.query,
-      body: request.body,
-      rawBody: request.rawBody,
+      body: hop?.body ?? request.body,
+      rawBody: hop?.rawBody ?? request.rawBody,
       forwardHeaders: request.forwardHeaders,
       target,
       stream: request.stream,

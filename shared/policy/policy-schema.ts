@@ -76,6 +76,40 @@ export const OptimizerPolicySchema = z
   .strict();
 export type OptimizerPolicy = z.infer<typeof OptimizerPolicySchema>;
 
+const isValidRegex = (source: string): boolean => {
+  try {
+    new RegExp(source, 'g');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Secret guardrail of a cost center (docs/CONFIG.md#guardrails): what happens before every upstream hop
+ * to a secret found in what would be sent. Absent = off.
+ */
+export const GuardrailsSchema = z
+  .object({
+    /** `off` sends as is; `redact` replaces each secret with «secret:<rule>:<hash>»; `block` refuses the turn (400 secret_detected). */
+    secrets: z.enum(['off', 'redact', 'block']).default('off'),
+    /** What a fallback hop to another provider than the first one does with a found secret; `same` = as `secrets`. */
+    cross_provider: z.enum(['same', 'redact', 'block']).default('same'),
+    /** Extra patterns beside the maintained rule set (secretlint's recommended preset). */
+    patterns: z
+      .array(
+        z
+          .object({
+            id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
+            regex: z.string().min(1).refine(isValidRegex, { message: 'not a valid JavaScript regular expression' }),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+export type Guardrails = z.infer<typeof GuardrailsSchema>;
+
 export const CostCenterSchema = z
   .object({
     allowed_models: z.array(z.string()).default([]),
@@ -99,6 +133,8 @@ export const CostCenterSchema = z
     exploration: z.object({ rate: z.number().min(0).max(0.2), models: z.array(z.string()) }).strict().optional(),
     /** Overrides of the global `optimizer` settings for this cost center. */
     optimizer: OptimizerPolicySchema.optional(),
+    /** Secret guardrail before every upstream hop. Absent = off. */
+    guardrails: GuardrailsSchema.optional(),
   })
   .strict();
 export type CostCenter = z.infer<typeof CostCenterSchema>;

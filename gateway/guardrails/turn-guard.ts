@@ -1,0 +1,117 @@
+import type { Guardrails } from '../../shared/policy/policy-schema.ts';
+import type { AuditEvent } from '../../shared/audit/audit-event.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { InboundProtocol } from '../forward/forward-types.ts';
+import { scanConversation, type ConversationScan, type HistoryScanCache } from './history-scan.ts';
+import { compilePatterns, type ExtraPattern } from './secret-scanner.ts';
+
+type Mode = 'off' | 'redact' | 'block';
+
+const compiled = new WeakMap<Guardrails, ExtraPattern[]>();
+function patternsOf(guardrails: Guardrails): ExtraPattern[] {
+  let patterns = compiled.get(guardrails);
+  if (!patterns) compiled.set(guardrails, (patterns = compilePatterns(guardrails.patterns)));
+  return patterns;
+}
+
+/** Whether a cost center's guardrail can change or refuse anything (else nothing is scanned). */
+export function guardrailActive(guardrails: Guardrails | undefined): guardrails is Guardrails {
+  return guardrails !== undefined && (guardrails.secrets !== 'off' || guardrails.cross_provider !== 'same');
+}
+
+export interface TurnGuardContext {
+  cache: HistoryScanCache;
+  record(event: AuditEvent): void;
+}
+
+export interface TurnFacts {
+  costCenter: string;
+  developer: string;
+  sessionId: string;
+  requestId: string;
+  policyVersion: number;
+}
+
+/** What a hop may send. */
+export interface GuardedHop {
+  body: Record<string, unknown>;
+  rawBody: Buffer;
+}
+
+const summary = (rules: Record<string, number>): string =>
+  Object.entries(rules)
+    .map(([rule, count]) => (count > 1 ? `${rule} ×${count}` : rule))
+    .join(', ');
+
+/**
+ * The secret guardrail of one turn: scans the conversation once (only the items the session has not
+ * sent before), then decides per upstream hop — the first provider under `guardrails.secrets`, any
+ * other provider under `guardrails.cross_provider` — before anything leaves the gateway.
+ */
+export class TurnGuard {
+  /** Secrets in what was sent upstream (placeholders count too): the span's `guardrail_findings`. */
+  findingsSent = 0;
+  private scan: Promise<ConversationScan> | undefined;
+  private firstProvider: string | undefined;
+  private redactedRaw: Buffer | undefined;
+  private readonly audited = new Set<string>();
+  private readonly context: TurnGuardContext;
+  private readonly guardrails: Guardrails;
+  private readonly inbound: InboundProtocol;
+  private readonly facts: TurnFacts;
+
+  constructor(context: TurnGuardContext, guardrails: Guardrails, inbound: InboundProtocol, facts: TurnFacts) {
+    this.context = context;
+    this.guardrails = guardrails;
+    this.inbound = inbound;
+    this.facts = facts;
+  }
+
+  private modeFor(provider: string): Mode {
+    this.firstProvider ??= provider;
+    if (provider === this.firstProvider || this.guardrails.cross_provider === 'same') return this.guardrails.secrets;
+    return this.guardrails.cross_provider;
+  }
+
+  /** The body to send to `provider`, redacted if the mode says so; throws `secret_detected` to block. */
+  async forHop(provider: string, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
+    const mode = this.modeFor(provider);
+    if (mode === 'off') return { body, rawBody };
+    this.scan ??= scanConversation(this.context.cache, this.facts.sessionId, this.inbound, body, patternsOf(this.guardrails));
+    const scan = await this.scan;
+    const total = Object.values(scan.rules).reduce((sum, count) => sum + count, 0);
+    if (total === 0) return { body, rawBody };
+    const crossProvider = provider !== this.firstProvider;
+    if (mode === 'block') {
+      this.audit('guardrail.blocked', scan, provider, crossProvider);
+      const setting = crossProvider ? 'guardrails.cross_provider' : 'guardrails.secrets';
+      throw new GatewayError('secret_detected', {
+        message:
+          `gatehouse: this conversation contains ${total === 1 ? 'a secret' : `${total} secrets`} (${summary(scan.rules)} in ${scan.locations.join(', ')}) and cost center "${this.facts.costCenter}" ` +
+          `does not let secrets reach provider "${provider}" (${setting}: block). Rotate the credential, then start a new session without it ` +
+          `(the history is resent every turn), or ask the cost center's owner for ${setting}: redact.`,
+        param: scan.locations[0] ?? null,
+      });
+    }
+    this.findingsSent = total;
+    this.audit('guardrail.redacted', scan, provider, crossProvider);
+    this.redactedRaw ??= Buffer.from(JSON.stringify(scan.redactedBody));
+    return { body: scan.redactedBody, rawBody: this.redactedRaw };
+  }
+
+  /** One audit event per turn that found something new (values never leave the gateway, not even here). */
+  private audit(action: 'guardrail.redacted' | 'guardrail.blocked', scan: ConversationScan, provider: string, crossProvider: boolean): void {
+    // A redaction is audited when the session shows a secret for the first time; every block is audited.
+    const fresh = Object.keys(scan.newRules).length > 0;
+    if (this.audited.has(action) || (action === 'guardrail.redacted' && !fresh)) return;
+    this.audited.add(action);
+    this.context.record({
+      actor: this.facts.developer,
+      action,
+      subject: this.facts.requestId,
+      cost_center: this.facts.costCenter,
+      policy_version: this.facts.policyVersion,
+      details: { session_id: this.facts.sessionId, provider, cross_provider: crossProvider, rules: scan.rules, new_rules: scan.newRules, locations: scan.locations },
+    });
+  }
+}
