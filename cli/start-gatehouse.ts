@@ -70,6 +70,8 @@ export interface RunningGatehouse {
   governance: Awaited<ReturnType<typeof startGovernance>>;
   /** The bootstrap policy file as read (plain keys included), for start-up messages. */
   bootstrapPolicy: PolicyDocument;
+  /** Where the bootstrap policy file is. */
+  policyFile: string;
   /** Drains in-flight requests, flushes spans and audit events, closes storage. Runs once. */
   close(): Promise<void>;
 }
@@ -326,5 +328,5 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     })();
     return closing;
   };
-  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, bootstrapPolicy, close };
+  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, bootstrapPolicy, policyFile: loaded.policyFile, close };
 }

@@ -1,6 +1,9 @@
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliIo } from '../cli-io.ts';
 import { codexConfigBlock } from './codex-config.ts';
+import { describeBootstrapDrift } from '../../gateway/governance/bootstrap-drift.ts';
+import type { RunningGatehouse } from '../start-gatehouse.ts';
 
 type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
 
@@ -46,6 +49,7 @@ async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo):
     roles: role === 'start' ? ['gateway', 'collector', 'evaluator', 'optimizer'] : [role],
   });
   const policy = running.context.policy.current();
+  await reportBootstrapDrift(running, io);
   // A placeholder, never a key: start output lands in terminals, CI logs and screen shares.
   const keyHint = running.bootstrapPolicy.keys.some((key) => key.key)
     ? `# the demo keys are in the policy file; your own: npx gatehouse keys create --developer YOU --cost-center CENTER`
@@ -69,4 +73,17 @@ async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo):
     process.once('SIGINT', () => stop('SIGINT'));
   });
   io.out('stopped.');
+}
+
+/** Says so at start when the bootstrap policy file is not what is served (it is read only on a fresh data dir). */
+async function reportBootstrapDrift(running: RunningGatehouse, io: CliIo): Promise<void> {
+  const store = running.governance.store;
+  const served = store.current();
+  const drift = describeBootstrapDrift({
+    file: relative(process.cwd(), running.policyFile) || running.policyFile,
+    bootstrap: running.bootstrapPolicy,
+    served: { version: served.version, document: served.document },
+    versions: (await store.versions()).map((row) => ({ version: row.version, document: row.document })),
+  });
+  if (drift) io.error(`gatehouse: ${drift.level}: ${drift.message}`);
 }

@@ -80,7 +80,7 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
     const number = Number(request.params.version);
     const row = Number.isInteger(number) ? await store.version(number) : undefined;
     if (!row) throw new GatewayError('not_found', { message: `gatehouse: no policy version ${request.params.version}` });
-    return { ...versionView(row, store.current().version), document: JSON.parse(row.document) as unknown };
+    return { ...versionView(store.isRefused(row) ? { ...row, status: 'refused' } : row, store.current().version), document: JSON.parse(row.document) as unknown };
   });
 
   app.post('/admin/policy/proposals', { preHandler: requireRole('approver') }, async (request, reply) => {
@@ -113,7 +113,7 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
 
   app.post<{ Params: { id: string } }>('/admin/policy/proposals/:id/approve', { preHandler: requireRole('approver') }, async (request) => {
     const body = parseBody(ApproveBody, request.body);
-    const result = await governance.approveProposal(request.params.id, body);
+    const result = await governance.approveProposal(request.params.id, { ...body, caller: request.admin });
     return { version: result.version, proposal: result.proposal };
   });
 

@@ -20,6 +20,7 @@ import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { hashKeySecrets } from './hash-key-secrets.ts';
 import { diffPolicies, scopeRefusal } from './policy-diff.ts';
+import { firstApproversRefusal } from './first-approvers.ts';
 import { ProposalRepository, type ProposalRow } from './proposal-repository.ts';
 import { verifyOidcSubject } from './verify-oidc-approver.ts';
 
@@ -34,6 +35,8 @@ export interface GovernanceServiceOptions {
 }
 
 export interface ApproveInput {
+  /** Who calls (the admin token's name and role); the first-approvers rule needs an `admin`. */
+  caller?: { name: string; role: string } | undefined;
   /** Approver id from the active policy's `approvers` (optional when an OIDC ID token names one). */
   approver?: string | undefined;
   /** Base64 Ed25519 signature of the proposal's `digest` (UTF-8) by that approver's key. */
@@ -42,12 +45,16 @@ export interface ApproveInput {
   id_token?: string | undefined;
 }
 
+/** Status of a policy version (CONTRACT.md, second round). */
+export type PolicyVersionStatus = 'active' | 'superseded' | 'rolled_back' | 'refused';
+
 /** One version for `GET /admin/policy/versions` and `policy history`. */
 export interface PolicyVersionView {
   version: number;
   hash: string;
   parent_hash: string;
-  status: string;
+  status: PolicyVersionStatus;
+  /** True for the version being served (the one with status `active`). */
   active: boolean;
   signed_by: string;
   approved_by: string;
@@ -190,14 +197,16 @@ export class GovernanceService {
     const documentHash = sha256Hex(row.document);
     const digest = approvalDigest({ proposalId: row.id, baseHash: row.base_hash, documentHash });
     if (digest !== row.digest) throw new GatewayError('forbidden', { message: `proposal ${id} was altered after it was proposed (digest mismatch)` });
-    const approver = await this.resolveApprover(input, current.document);
+    const document = parsePolicyDocument(JSON.parse(row.document), `proposal ${id}`);
+    // While the active policy lists no approvers, only the first-approvers rule lets a change through.
+    const firstApprovers = current.document.approvers.length === 0;
+    const approver = firstApprovers ? firstApproverOf(id, input, current.document, document) : await this.resolveApprover(input, current.document);
     if (this.options.requireDistinctApprover !== false && row.proposed_by !== '' && row.proposed_by === approver.id) {
       throw new GatewayError('forbidden', {
         message: `approver ${approver.id} proposed ${id} and may not approve it too: another approver in scope must sign (four-eyes rule, governance.require_distinct_approver in gatehouse.yaml)`,
       });
     }
-    const document = parsePolicyDocument(JSON.parse(row.document), `proposal ${id}`);
-    const refusal = scopeRefusal(approver.scopes, diffPolicies(current.document, document).cost_centers);
+    const refusal = firstApprovers ? undefined : scopeRefusal(approver.scopes, diffPolicies(current.document, document).cost_centers);
     if (refusal) throw new GatewayError('forbidden', { message: `approver ${approver.id} may not approve proposal ${id}: ${refusal}` });
     if (!verifyText(approver.public_key, digest, input.signature)) {
       throw new GatewayError('forbidden', { message: `the signature does not verify against approver ${approver.id}'s public key for proposal ${id}'s digest` });
@@ -224,7 +233,9 @@ export class GovernanceService {
     await this.repository.save(decided);
     const centers = row.cost_centers;
     const costCenter = centers.length === 1 && centers[0] !== '*' ? { cost_center: centers[0] } : {};
-    this.options.audit.record({ actor: approver.id, action: 'policy.approved', subject: id, ...costCenter, details: { proposal_id: id, approver: approver.id, digest, signature: input.signature, version: activated.version, cost_centers: centers }, policy_version: activated.version });
+    // First approvers: the admin who let the change through is the actor, the new approver's signature the proof of key.
+    const firstApproversDetails = firstApprovers ? { first_approvers: true, admin: input.caller?.name ?? '', rule: FIRST_APPROVERS_RULE } : {};
+    this.options.audit.record({ actor: firstApprovers ? (input.caller?.name ?? approver.id) : approver.id, action: 'policy.approved', subject: id, ...costCenter, details: { proposal_id: id, approver: approver.id, digest, signature: input.signature, version: activated.version, cost_centers: centers, ...firstApproversDetails }, policy_version: activated.version });
     this.options.audit.record({ actor: approver.id, action: 'policy.activated', subject: `policy:${activated.version}`, ...costCenter, details: { version: activated.version, hash: activated.hash, parent_hash: activated.parentHash, proposal_id: id, approved_by: approver.id, previous_version: current.version }, policy_version: activated.version });
     if (rollbackTo !== undefined) {
       this.options.audit.record({ actor: approver.id, action: 'policy.rolled_back', subject: `policy:${current.version}`, ...costCenter, details: { from_version: current.version, restored_version: rollbackTo, version: activated.version, proposal_id: id, reason: row.justification, automatic: false }, policy_version: activated.version });
@@ -397,13 +408,25 @@ function rollbackTarget(row: ProposalRow): number | undefined {
   return typeof math?.rollback_to_version === 'number' && row.summary.startsWith('Roll back to version') ? math.rollback_to_version : undefined;
 }
 
+/**
+ * What a version is now. Storage only distinguishes `active` (written so, never rewritten) from
+ * `rolled_back`; a version a newer one replaced is `superseded`, and one newer than the version in
+ * force (its signature chain failed to verify, so it is not served) is `refused`.
+ */
+export function versionStatus(row: PolicyVersionRow, activeVersion: number): PolicyVersionStatus {
+  if (row.status === 'rolled_back') return 'rolled_back';
+  if (row.status === 'refused') return 'refused';
+  if (row.version === activeVersion) return 'active';
+  return row.version < activeVersion ? 'superseded' : 'refused';
+}
+
 export function versionView(row: PolicyVersionRow, activeVersion: number): PolicyVersionView {
   const iso = (text: string) => (text.includes('T') ? text : `${text.replace(' ', 'T')}Z`);
   return {
     version: row.version,
     hash: row.hash,
     parent_hash: row.parent_hash,
-    status: row.status,
+    status: versionStatus(row, activeVersion),
     active: row.version === activeVersion,
     signed_by: row.signed_by,
     approved_by: row.approved_by,
@@ -412,4 +435,23 @@ export function versionView(row: PolicyVersionRow, activeVersion: number): Polic
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };
+}
+
+const FIRST_APPROVERS_RULE = 'the active policy listed no approvers; an admin approved a change that only adds approvers, signed by one of them';
+
+/**
+ * The approver of a first-approvers change (gateway/governance/first-approvers.ts): the caller is an
+ * admin, the proposal only adds approvers, and `input.approver` is one it adds (whose key must sign).
+ */
+function firstApproverOf(id: string, input: ApproveInput, current: PolicyDocument, proposed: PolicyDocument): PolicyDocument['approvers'][number] {
+  const refusal = firstApproversRefusal(current, proposed);
+  if (refusal) throw new GatewayError('forbidden', { message: `proposal ${id} cannot be approved: ${refusal}` });
+  if (input.caller !== undefined && input.caller.role !== 'admin') {
+    throw new GatewayError('forbidden', { message: `the first approvers can only be approved with an admin token (${input.caller.name} has role ${input.caller.role})` });
+  }
+  const added = proposed.approvers.map((approver) => approver.id);
+  if (!input.approver) throw invalid(`approver is required: one of the approvers proposal ${id} adds (${added.join(', ')}) signs with their new key`, 'approver');
+  const approver = proposed.approvers.find((candidate) => candidate.id === input.approver);
+  if (!approver) throw new GatewayError('forbidden', { message: `"${input.approver}" is not among the approvers proposal ${id} adds (${added.join(', ')}); one of them signs with their new key` });
+  return approver;
 }

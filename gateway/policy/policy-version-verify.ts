@@ -5,6 +5,7 @@ import { verifyText } from '../../shared/signing/ed25519.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
 import { canonicalJson } from '../../shared/signing/canonical-json.ts';
+import { isFirstApproversChange } from '../governance/first-approvers.ts';
 
 /** A `gatehouse.policy_versions` row (latest state of one version). */
 export interface PolicyVersionRow {
@@ -66,7 +67,8 @@ export function findParent(row: PolicyVersionRow, rows: Map<number, PolicyVersio
 /**
  * Verifies a version and, recursively, its parents back to the bootstrap version: the stored
  * document hashes to `hash`; the signature over the approval digest verifies with the signer's key
- * (the system key, or an approver listed in the parent version whose scopes cover the change).
+ * (the system key, or an approver listed in the parent version whose scopes cover the change, or, for
+ * the first approvers, one listed in the version itself: gateway/governance/first-approvers.ts).
  * Throws PolicyVerificationError naming the first version that fails.
  */
 export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContext, depth = 0): VerifiedVersion {
@@ -95,10 +97,12 @@ export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContex
     if (!verifyText(context.systemPublicKeyPem, digest, row.signature)) throw new PolicyVerificationError(row.version, 'system signature does not verify');
     if (parent) checkSystemRestore(row, document, parent, context, depth);
   } else {
-    const approver = parent?.document.approvers.find((candidate) => candidate.id === row.signed_by);
+    // First approvers: while the parent lists none, a version that only adds approvers is signed by one of them.
+    const firstApprovers = parent !== undefined && isFirstApproversChange(parent.document, document);
+    const approver = (firstApprovers ? document : parent?.document)?.approvers.find((candidate) => candidate.id === row.signed_by);
     if (!approver || !parent) throw new PolicyVerificationError(row.version, `signer "${row.signed_by}" is not an approver of the parent version`);
     if (!verifyText(approver.public_key, digest, row.signature)) throw new PolicyVerificationError(row.version, `signature of "${row.signed_by}" does not verify`);
-    const refusal = scopeRefusal(approver.scopes, diffPolicies(parent.document, document).cost_centers);
+    const refusal = firstApprovers ? undefined : scopeRefusal(approver.scopes, diffPolicies(parent.document, document).cost_centers);
     if (refusal) throw new PolicyVerificationError(row.version, `signer "${row.signed_by}" was out of scope: ${refusal}`);
   }
   const verified = { row, document };
