@@ -111,3 +111,39 @@ describe('batch writer on embedded ClickHouse', () => {
     await writer.shutdown();
   });
 });
+
+/** A ClickHouse server that accepts the insert and never answers: the writer must not wait for it forever. */
+describe('batch writer against a ClickHouse that hangs', () => {
+  it('treats an insert with no answer after insertTimeoutMillis as failed and spools the batch', async () => {
+    const { createServer } = await import('node:http');
+    const held: import('node:http').ServerResponse[] = [];
+    let received = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      received += 1;
+      held.push(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const folder = mkdtempSync(join(tmpdir(), 'gatehouse-hung-insert-'));
+    const client = await createClickHouse({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, database: 'gatehouse', dataDir: folder });
+    const errors: string[] = [];
+    const writer = new BatchWriter({ client, database: 'gatehouse', spool: new DiskSpool(join(folder, 'spool'), 10 * 1024 * 1024), flushIntervalMillis: 60_000, replayIntervalMillis: 60_000, insertTimeoutMillis: 300, onError: (error) => errors.push((error as Error).message) });
+    try {
+      writer.write('spans', [spanRow({ request_id: 'hung_1' }), spanRow({ request_id: 'hung_2' })]);
+      const started = Date.now();
+      await writer.flush();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(received).toBe(1);
+      expect(errors).toEqual([expect.stringMatching(/did not answer within 300 ms; batch spooled/)]);
+      expect(writer.stats()).toMatchObject({ failedBatches: 1, spooledBatches: 1, writtenRows: 0 });
+      const spooled = readdirSync(join(folder, 'spool')).map((name) => readFileSync(join(folder, 'spool', name), 'utf8')).join('');
+      expect(spooled).toContain('hung_1');
+      expect(spooled).toContain('hung_2');
+    } finally {
+      for (const response of held) response.destroy();
+      await writer.shutdown().catch(() => undefined);
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 20_000);
+});
