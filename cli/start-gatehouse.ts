@@ -38,6 +38,7 @@ import { consoleRoutes } from '../gateway/admin/console-routes.ts';
 import { SpanRowProcessor } from '../collector/span-row-processor.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from './optimizer-loop.ts';
+import { OtlpExportProcessor, renderOtlpMetrics } from '../gateway/telemetry/otlp-export.ts';
 
 /** Roles of a process: all four in embedded mode, one each in distributed mode. */
 export type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
@@ -173,7 +174,8 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   if (redis) keys.startRefreshing(2_000, (error) => logger.warn({ err: { message: (error as Error).message } }, 'key refresh failed'));
 
   const metrics = createMetrics();
-  const tracing = createTracing(new SpanRowProcessor(writer));
+  const otlp = config.telemetry.otlp ? new OtlpExportProcessor(config.telemetry.otlp, (error) => logger.warn({ err: { message: error.message } }, 'OTLP span export failed')) : undefined;
+  const tracing = createTracing(new SpanRowProcessor(writer), ...(otlp ? [otlp] : []));
   const alerter = new WebhookAlerter({
     url: () => policy.current().document.alerts.webhook_url,
     onError: (error, event, attempt) => logger.warn({ err: { message: (error as Error).message }, alert: event.event, attempt }, 'alert webhook delivery failed'),
@@ -248,7 +250,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
         return { name: 'clickhouse', ok: ping.success, detail: ping.success ? 'reachable' : 'unreachable (spans are spooled to disk)' };
       },
     ],
-    extraMetrics: () => renderCircuitMetrics(breaker.snapshot()) + renderStateMetrics({ ledger: ledger instanceof RedisBudgetLedger ? ledger.stats() : undefined, alerts: alerter.stats() }),
+    extraMetrics: () => renderCircuitMetrics(breaker.snapshot()) + renderStateMetrics({ ledger: ledger instanceof RedisBudgetLedger ? ledger.stats() : undefined, alerts: alerter.stats() }) + renderOtlpMetrics(otlp?.stats),
     draining: false,
   };
 

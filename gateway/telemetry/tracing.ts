@@ -3,6 +3,7 @@ import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trac
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { UpstreamAttempt } from '../errors/gateway-error.ts';
 import { attributeNameOf, ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../../shared/telemetry/span-attributes.ts';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 
 export interface Tracing {
   /** Records one finished turn: a server span with the row's columns and a child span per upstream attempt. */
@@ -16,8 +17,8 @@ export interface Tracing {
  * process in tests) whose processor (the collector's) turns finished spans into rows for the
  * batched inserts.
  */
-export function createTracing(processor: SpanProcessor): Tracing {
-  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+export function createTracing(processor: SpanProcessor, ...exporters: SpanProcessor[]): Tracing {
+  const provider = new BasicTracerProvider({ spanProcessors: [processor, ...exporters], resource: resourceFromAttributes({ 'service.name': 'gatehouse', 'service.namespace': 'gatehouse' }) });
   const tracer: Tracer = provider.getTracer('gatehouse-gateway', '0.1.0');
   return {
     recordTurn(row, startedAtMillis, attempts) {

@@ -176,6 +176,27 @@ export const DeploymentConfigSchema = z
       .default({ level: 'info' }),
     /** Private key (PEM, Ed25519) the system signs automatic rollbacks with; generated under data_dir when absent. */
     system_key_file: z.string().optional(),
+    /** Where else turn spans go (besides ClickHouse): any OTLP/HTTP endpoint. */
+    telemetry: z
+      .object({
+        otlp: z
+          .object({
+            /** OTLP/HTTP endpoint: a base (`http://otel-collector:4318`, `/v1/traces` is added) or the full traces URL. */
+            endpoint: z.string().url(),
+            /** Sent with every export (API keys of Honeycomb, Datadog, Langfuse…). */
+            headers: z.record(z.string(), z.string()).default({}),
+            protocol: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+            /** Spans waiting for export; beyond it new spans are dropped and counted, never buffered. */
+            max_queue_size: z.number().int().positive().default(4096),
+            max_batch_size: z.number().int().positive().default(512),
+            interval_ms: z.number().int().positive().default(2_000),
+            timeout_ms: z.number().int().positive().default(10_000),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
