@@ -129,7 +129,7 @@ describe('batch writer against a ClickHouse that hangs', () => {
     const errors: string[] = [];
     const writer = new BatchWriter({ client, database: 'gatehouse', spool: new DiskSpool(join(folder, 'spool'), 10 * 1024 * 1024), flushIntervalMillis: 60_000, replayIntervalMillis: 60_000, insertTimeoutMillis: 300, onError: (error) => errors.push((error as Error).message) });
     try {
-      writer.write('spans', [spanRow({ request_id: 'hung_1' }), spanRow({ request_id: 'hung_2' })]);
+      writer.write('spans', [{ ...spanRow({ request_id: 'hung_1' }) }, { ...spanRow({ request_id: 'hung_2' }) }]);
       const started = Date.now();
       await writer.flush();
       expect(Date.now() - started).toBeLessThan(5_000);
