@@ -51,6 +51,10 @@ export function registerErrorHandler(app: FastifyInstance, options: { debug: boo
       status = 400;
       reply.header('x-gatehouse-denied-status', String(error.status));
     }
+    // Stainless-generated SDKs (Claude Code's Anthropic client, OpenAI's SDKs) honour this header: a
+    // refusal that asking again cannot change is answered once, with our message, instead of after
+    // ~10 backed-off retries (Claude Code retries 401/429 otherwise; docs/CLAUDE-CODE.md).
+    if (!error.retryable) reply.header('x-should-retry', 'false');
     if (error.retryAfterMillis !== undefined && status === 429) {
       const seconds = Math.max(1, Math.ceil(error.retryAfterMillis / 1000));
       reply.header('retry-after', String(request.isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds));
