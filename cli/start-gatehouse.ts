@@ -25,6 +25,7 @@ import { closeUpstreamPools } from '../gateway/transport/upstream-pool.ts';
 import { CircuitBreaker, renderCircuitMetrics } from '../gateway/transport/circuit-breaker.ts';
 import { forwardTranslated } from '../gateway/forward/forward-translated.ts';
 import { startGovernance } from '../gateway/governance/start-governance.ts';
+import { startCheckpointBeacon } from '../gateway/governance/checkpoint-beacon.ts';
 import { verifyOidcSubject } from '../gateway/governance/verify-oidc-approver.ts';
 import { createStateRedis } from '../gateway/state/create-state-redis.ts';
 import { MemoryAffinityStore } from '../gateway/state/memory-affinity-store.ts';
@@ -181,6 +182,13 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     onError: (error, event, attempt) => logger.warn({ err: { message: (error as Error).message }, alert: event.event, attempt }, 'alert webhook delivery failed'),
   });
 
+  const stopCheckpointBeacon = startCheckpointBeacon({
+    audit,
+    signer: governance.systemKey,
+    alert: (event) => alerter.send(event),
+    intervalMillis: config.governance.audit_checkpoint_interval_seconds * 1000,
+  });
+
   const affinity: (RedisAffinityStore | MemoryAffinityStore) & { close?: () => Promise<void> } = redis ? new RedisAffinityStore({ redis, keyPrefix }) : new MemoryAffinityStore();
   let ledger: (MemoryBudgetLedger | RedisBudgetLedger) & { close?: () => Promise<void> };
   if (redis) {
@@ -317,6 +325,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       await optimizer?.stop();
       await tracing.shutdown();
       await evaluator?.close();
+      stopCheckpointBeacon();
       await alerter.flush().catch(() => undefined);
       await governance.close();
       await writer.shutdown();

@@ -70,12 +70,14 @@ async function exportAudit(options: ExportOptions, io: CliIo): Promise<void> {
 
 async function verifyAudit(options: AdminOptions & { json?: boolean }, io: CliIo): Promise<void> {
   const result = await new AdminClient(options).json<AuditVerification>('GET', '/admin/audit/verify');
+  const compared = (result.anchors ?? []).map((anchor) => `  compared with ${anchor.source}: seq ${anchor.seq}, ${anchor.status}\n`).join('');
+  const nothing = (result.anchors ?? []).length === 0 ? '  no checkpoint outside audit_log to compare with: removed last rows would not show\n' : '';
   if (options.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
-  else if (result.ok) io.out(`audit chain ok: ${result.rows} rows, seq ${result.firstSeq ?? '-'}..${result.lastSeq ?? '-'}, head ${result.headHash || '-'}\n`);
+  else if (result.ok) io.out(`audit chain ok: ${result.rows} rows, seq ${result.firstSeq ?? '-'}..${result.lastSeq ?? '-'}, head ${result.headHash || '-'}\n${compared}${nothing}`);
   else {
     const broken = result.firstBroken;
     io.out(
-      `audit chain BROKEN at seq ${broken?.seq} (${broken?.action}, ${broken?.ts}): ${broken?.reason}\n  expected ${broken?.expected}\n  found    ${broken?.actual}\n  ${result.rows - 1} rows before it verify\n`,
+      `audit chain BROKEN at seq ${broken?.seq} (${broken?.action}, ${broken?.ts}): ${broken?.reason}\n  expected ${broken?.expected}\n  found    ${broken?.actual}\n  ${result.rows - 1} rows before it verify\n${compared}${nothing}`,
     );
   }
   if (!result.ok) throw new CheckFailed('audit chain broken');

@@ -8,6 +8,7 @@ import { versionView } from '../governance/governance-service.ts';
 import { readAuditRows, toAuditExportLine } from '../../shared/audit/read-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import type { AuditSink } from '../../shared/audit/audit-event.ts';
+import type { AnchoredCheckpoint } from '../../shared/audit/audit-checkpoint.ts';
 
 /** What `governanceRoutes` needs; the lead wires these at start-up. */
 export interface GovernanceRouteOptions {
@@ -17,6 +18,10 @@ export interface GovernanceRouteOptions {
   database: string;
   /** This process's audit log: flushed before audit reads, so an admin sees the events they just caused. */
   audit?: AuditSink | undefined;
+  /** Checkpoints of the audit head kept outside audit_log (verify compares the table against them). */
+  anchors?: (() => Promise<AnchoredCheckpoint[]>) | undefined;
+  /** Highest audit seq waiting in the spool (verify does not call those rows removed). */
+  spooledSeq?: (() => number) | undefined;
   /** The admin-auth preHandler factory (gateway/plugins/admin-auth.ts); sets `request.admin`. */
   requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
 }
@@ -146,6 +151,6 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
 
   app.get('/admin/audit/verify', { preHandler: requireRole('analyst') }, async () => {
     await options.audit?.flush();
-    return verifyAuditChain({ client: options.client, database: options.database });
+    return verifyAuditChain({ client: options.client, database: options.database, anchors: await options.anchors?.(), spooledSeq: options.spooledSeq?.() });
   });
 }

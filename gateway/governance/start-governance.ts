@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { AdminRole } from '../../shared/config/config-schema.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
-import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
+import { HashChainAuditLog, readSpooledHead } from '../../shared/audit/hash-chain-audit-log.ts';
+import { AuditCheckpointStore } from '../../shared/audit/audit-checkpoint.ts';
 import { DenialDedup } from '../../shared/audit/denial-dedup.ts';
 import { loadOrCreateSystemKey, type SystemKey } from '../../shared/signing/system-key.ts';
 import { PolicyStore } from '../policy/policy-store.ts';
@@ -61,21 +62,30 @@ export interface RunningGovernance {
  * it on the audit log, verifies the chain, starts hot-load), then the service.
  */
 export async function startGovernance(options: StartGovernanceOptions): Promise<RunningGovernance> {
+  // The system key first: it signs the audit checkpoints the log reads back when it opens.
+  const systemKey = loadOrCreateSystemKey({
+    dataDir: options.dataDir,
+    systemKeyFile: options.systemKeyFile,
+    baseDir: options.configDir,
+    onWarning: (message) => options.onError?.(new Error(message), 'policy'),
+  });
+  const checkpoints = new AuditCheckpointStore({
+    file: join(options.dataDir, 'audit-checkpoint.json'),
+    signer: systemKey,
+    redis: options.redis,
+    redisKeyPrefix: options.redisKeyPrefix,
+    onError: (error) => options.onError?.(error, 'audit'),
+  });
   const audit = await HashChainAuditLog.open({
     client: options.client,
     database: options.database,
     writer: options.writer,
     spoolDirectory: options.spoolDirectory,
     journalDirectory: join(options.dataDir, 'audit-journal'),
+    checkpoints,
     redis: options.redis,
     redisKeyPrefix: options.redisKeyPrefix,
     onError: (error) => options.onError?.(error, 'audit'),
-  });
-  const systemKey = loadOrCreateSystemKey({
-    dataDir: options.dataDir,
-    systemKeyFile: options.systemKeyFile,
-    baseDir: options.configDir,
-    onWarning: (message) => options.onError?.(new Error(message), 'policy'),
   });
   const anchor = createPolicyAnchor({ file: join(options.dataDir, 'policy-anchor.json'), redis: options.redis, redisKeyPrefix: options.redisKeyPrefix });
   const store = await PolicyStore.open({
@@ -99,7 +109,16 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     service,
     denials,
     systemKey,
-    routes: (requireRole) => (app) => governanceRoutes(app, { governance: service, client: options.client, database: options.database, audit, requireRole }),
+    routes: (requireRole) => (app) =>
+      governanceRoutes(app, {
+        governance: service,
+        client: options.client,
+        database: options.database,
+        audit,
+        requireRole,
+        anchors: () => audit.anchors(),
+        spooledSeq: () => readSpooledHead(options.spoolDirectory)?.seq ?? 0,
+      }),
     async close() {
       await store.close();
       await audit.flush();

@@ -160,9 +160,14 @@ export const DeploymentConfigSchema = z
          * admin token's name, or the approver id after OIDC sign-in). @defaultValue true
          */
         require_distinct_approver: z.boolean().default(true),
+        /**
+         * How often the signed audit checkpoint (head seq and hash) is sent to the SIEM webhook and
+         * recorded as `audit.checkpoint`, when the chain moved. @defaultValue 300
+         */
+        audit_checkpoint_interval_seconds: z.number().positive().default(300),
       })
       .strict()
-      .default({ require_distinct_approver: true }),
+      .default({ require_distinct_approver: true, audit_checkpoint_interval_seconds: 300 }),
     spool: z
       .object({
         /** Upper bound of the on-disk span/audit spool. @defaultValue 268435456 */
