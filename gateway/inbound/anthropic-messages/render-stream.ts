@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import type { CanonicalUsage } from '../../canonical/usage.ts';
 import { ERROR_CODES } from '../../errors/error-codes.ts';
 import { sseFrame, type RenderContext, type StreamRenderer } from '../render-context.ts';
-import { anthropicMessageId, anthropicStopReason, anthropicUsage, thinkingSignature } from './render-response.ts';
+import { anthropicDeltaUsage, anthropicMessage, anthropicStopReason, thinkingSignature } from './render-response.ts';
 
 /**
  * Canonical events → Anthropic Messages SSE. Every frame has an `event:` line (the SDK skips
@@ -19,8 +19,7 @@ export function createAnthropicMessagesStreamRenderer(context: RenderContext): S
   const begin = (): string => {
     if (started) return '';
     started = true;
-    const message = { id: anthropicMessageId(context), type: 'message', role: 'assistant', model: context.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
-    return frame('message_start', { message }) + frame('ping', {});
+    return frame('message_start', { message: anthropicMessage(context, [], null, undefined) }) + frame('ping', {});
   };
   const open = (id: string, contentBlock: Record<string, unknown>): string => {
     const index = nextIndex++;
@@ -32,7 +31,7 @@ export function createAnthropicMessagesStreamRenderer(context: RenderContext): S
     const block = 'id' in event && typeof event.id === 'string' ? blocks.get(event.id) : undefined;
     switch (event.type) {
       case 'text-start':
-        return out + open(event.id, { type: 'text', text: '' });
+        return out + open(event.id, { type: 'text', text: '', citations: null });
       case 'text-delta':
         return block === undefined || event.delta === '' ? out : out + frame('content_block_delta', { index: block.index, delta: { type: 'text_delta', text: event.delta } });
       case 'reasoning-start':
@@ -59,7 +58,7 @@ export function createAnthropicMessagesStreamRenderer(context: RenderContext): S
         usage = event.usage;
         return out;
       case 'finish':
-        return out + frame('message_delta', { delta: { stop_reason: anthropicStopReason(event.reason, hasToolCalls), stop_sequence: null }, usage: anthropicUsage(usage) }) + frame('message_stop', {});
+        return out + frame('message_delta', { delta: { stop_reason: anthropicStopReason(event.reason, hasToolCalls), stop_sequence: null, stop_details: null, container: null }, usage: anthropicDeltaUsage(usage) }) + frame('message_stop', {});
       case 'error':
         return out + frame('error', { error: { type: ERROR_CODES[event.code].anthropicType, message: event.message }, request_id: context.requestId });
       default:

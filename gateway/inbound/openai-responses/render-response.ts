@@ -57,7 +57,8 @@ export function responseObject(context: RenderContext, status: string, output: J
     tools: echoTools(body['tools']),
     truncation: body['truncation'] ?? 'disabled',
     usage: usage ?? null,
-    user: orNull(body['user']),
+    // Open Responses does not require it and OpenAI's spec has no null for it: only when sent.
+    ...(typeof body['user'] === 'string' ? { user: body['user'] } : {}),
     service_tier: typeof body['service_tier'] === 'string' && body['service_tier'] !== 'auto' ? body['service_tier'] : 'default',
     safety_identifier: orNull(body['safety_identifier']),
     prompt_cache_key: orNull(body['prompt_cache_key']),
@@ -69,7 +70,7 @@ export function responseObject(context: RenderContext, status: string, output: J
 export function responsesUsage(usage: CanonicalUsage): Json {
   return {
     input_tokens: usage.inputTokens,
-    input_tokens_details: { cached_tokens: usage.cachedInputTokens, ...(usage.cacheWriteTokens > 0 ? { cache_write_tokens: usage.cacheWriteTokens } : {}) },
+    input_tokens_details: { cached_tokens: usage.cachedInputTokens, cache_write_tokens: usage.cacheWriteTokens },
     output_tokens: usage.outputTokens,
     output_tokens_details: { reasoning_tokens: usage.reasoningTokens },
     total_tokens: usage.inputTokens + usage.outputTokens,
@@ -80,7 +81,7 @@ export function responsesUsage(usage: CanonicalUsage): Json {
 export function renderResponsesBody(response: CanonicalResponse, context: RenderContext): Json {
   const prefix = context.requestId.replace(/[^A-Za-z0-9]/g, '');
   const output: Json[] = response.output.map((item, index) => {
-    if (item.type === 'text') return { id: `msg_${prefix}_${index}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: item.text, annotations: [] }] };
+    if (item.type === 'text') return { id: `msg_${prefix}_${index}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: item.text, annotations: [], logprobs: [] }] };
     if (item.type === 'reasoning') {
       return {
         id: `rs_${prefix}_${index}`,

@@ -50,7 +50,7 @@ export function createResponsesStreamRenderer(context: RenderContext): StreamRen
         return out;
       case 'text-start':
         out += addItem(event.id, { id: nextId('msg'), type: 'message', status: 'in_progress', role: 'assistant', content: [] });
-        out += frame('response.content_part.added', { item_id: open.get(event.id)!.item['id'], output_index: open.get(event.id)!.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+        out += frame('response.content_part.added', { item_id: open.get(event.id)!.item['id'], output_index: open.get(event.id)!.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
         return out;
       case 'text-delta': {
         const state = open.get(event.id);
@@ -62,7 +62,7 @@ export function createResponsesStreamRenderer(context: RenderContext): StreamRen
         const state = open.get(event.id);
         if (state === undefined) return out;
         open.delete(event.id);
-        const part = { type: 'output_text', text: state.text, annotations: [] };
+        const part = { type: 'output_text', text: state.text, annotations: [], logprobs: [] };
         Object.assign(state.item, { status: 'completed', content: [part] });
         const ids = { item_id: state.item['id'], output_index: state.outputIndex, content_index: 0 };
         return out + frame('response.output_text.done', { ...ids, text: state.text, logprobs: [] }) + frame('response.content_part.done', { ...ids, part }) + frame('response.output_item.done', { output_index: state.outputIndex, item: state.item });

@@ -96,6 +96,10 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
     }
   }
   if (request.topK !== undefined) warnings.push(warning('unsupported', 'top_k', 'top_k is not part of Converse inferenceConfig'));
+  // Converse has no response format: a JSON-schema or JSON-object output request is not enforced (said, never silent).
+  if (request.responseFormat !== undefined && request.responseFormat['type'] !== 'text') {
+    warnings.push(warning('unsupported', 'response_format', `structured output (${String(request.responseFormat['type'])}) is not enforced on Bedrock Converse (it has no response format): the answer is not held to the schema`));
+  }
   if (request.parallelToolCalls === false) warnings.push(warning('unsupported', 'parallel_tool_calls', 'Converse cannot disable parallel tool calls'));
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
   return { body, warnings };
