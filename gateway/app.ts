@@ -12,6 +12,8 @@ import { registerKeyRoutes } from './admin/key-routes.ts';
 import { registerSqlRoutes } from './admin/sql-routes.ts';
 import { registerModelRoutes } from './admin/model-routes.ts';
 import type { InboundProtocol } from './forward/forward-types.ts';
+import { registerOpenApi } from './openapi/openapi.ts';
+import { GATEHOUSE_VERSION } from '../shared/version.ts';
 
 export interface BuildGatewayOptions {
   /** Serve the client routes (/v1/…); false for collector/evaluator/optimizer-only processes. @defaultValue true */
@@ -136,6 +138,7 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
   });
 
   registerErrorHandler(app, { debug: options.debug ?? false });
+  await registerOpenApi(app, GATEHOUSE_VERSION);
 
   for (const [path, inbound] of options.clientRoutes === false ? [] : CLIENT_ROUTES) {
     app.post(path, async (request, reply) => {

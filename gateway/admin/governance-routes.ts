@@ -26,7 +26,7 @@ export interface GovernanceRouteOptions {
   requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
 }
 
-const ProposalBody = z
+export const ProposalBody = z
   .object({
     document: z.record(z.string(), z.unknown()).optional(),
     patch: z.record(z.string(), z.unknown()).optional(),
@@ -36,11 +36,11 @@ const ProposalBody = z
   })
   .strict();
 
-const ApproveBody = z
+export const ApproveBody = z
   .object({ approver: z.string().min(1).optional(), signature: z.string().min(1, 'signature is required'), id_token: z.string().min(1).optional() })
   .strict();
-const RejectBody = z.object({ reason: z.string().trim().min(1, 'reason is required') }).strict();
-const RollbackBody = z.object({ to_version: z.number().int().positive(), justification: z.string().trim().min(1, 'justification is required'), author: z.string().optional() }).strict();
+export const RejectBody = z.object({ reason: z.string().trim().min(1, 'reason is required') }).strict();
+export const RollbackBody = z.object({ to_version: z.number().int().positive(), justification: z.string().trim().min(1, 'justification is required'), author: z.string().optional() }).strict();
 const AuditQuery = z
   .object({
     since: z.string().optional(),

@@ -4,7 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { describeKey } from '../state/key-store.ts';
 
-const CreateKeyBody = z
+export const CreateKeyBody = z
   .object({
     developer: z.string().min(1),
     cost_center: z.string().min(1),
