@@ -56,7 +56,7 @@ describe('gatehouse --help on every command and subcommand', () => {
     for (const expected of [
       'start', 'gateway', 'collector', 'evaluator', 'optimizer', 'codex-config', 'keys create', 'keys list', 'keys revoke',
       'policy show', 'policy propose', 'policy diff', 'policy approve', 'policy reject', 'policy history', 'policy rollback', 'policy proposals',
-      'approver keygen', 'optimize', 'audit export', 'audit verify', 'report cache', 'sql',
+      'approver keygen', 'approver add', 'optimize', 'audit export', 'audit verify', 'report cache', 'sql',
     ]) expect(names).toContain(expected);
   });
 

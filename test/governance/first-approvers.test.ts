@@ -123,33 +123,48 @@ describe('from a fresh install to the first approver (real CLI, real gateway)', 
     expect(byCarol).toMatchObject({ actor: 'carol' });
     expect(byCarol?.details.first_approvers).toBeUndefined();
     // An admin can no longer add an approver on their own say-so.
-    const dave = (await gatehouse(['approver', 'keygen', '--id', 'dave', '--out', folder])).stdout;
-    const addDave = await propose({ approvers: [{ id: 'carol', public_key: readFileSync(join(folder, 'carol.pub.pem'), 'utf8'), scopes: ['*'] }, ...(parse(dave) as { approvers: unknown[] }).approvers] }, 'second approver');
+    expect((await gatehouse(['approver', 'keygen', '--id', 'dave', '--out', folder])).code).toBe(0);
+    // approver add restates the active approvers (a merge patch replaces arrays whole) and adds dave.
+    const added = await gatehouse(['approver', 'add', '--id', 'dave', '--public-key', join(folder, 'dave.pub.pem'), '--scope', 'platform', '--justification', 'second approver', '--json'], admin);
+    expect(added.stderr).toBe('');
+    const addDaveProposal = JSON.parse(added.stdout) as { id: string; summary: string; diff: { changes: { path: string }[] } };
+    expect(addDaveProposal.summary).toBe('Add approver dave (scopes platform)');
+    expect(addDaveProposal.diff.changes.map((change) => change.path).join(' ')).not.toContain('carol');
+    const addDave = addDaveProposal.id;
     const refused = await gatehouse(['policy', 'approve', addDave, '--key', join(folder, 'dave.key.pem'), '--approver', 'dave'], admin);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('"dave" is not an approver in the active policy');
+    const byCarolAgain = await gatehouse(['policy', 'approve', addDave, '--key', join(folder, 'carol.key.pem'), '--approver', 'carol'], admin);
+    expect(byCarolAgain.stdout).toContain('policy version 4 is active');
+    expect(gateway.context.policy.current().document.approvers.map((approver) => [approver.id, approver.scopes])).toEqual([['carol', ['*']], ['dave', ['platform']]]);
   });
 
-  it('policy history, the API and a restart agree on the statuses: one active, the rest superseded', async () => {
+  it('policy history, the API and a restart agree on the statuses: active, rolled_back, superseded', async () => {
+    const rollback = await gatehouse(['policy', 'rollback', '--to-version', '3', '--justification', 'dave was a mistake', '--json'], admin);
+    expect(rollback.code).toBe(0);
+    const rolledBack = await gatehouse(['policy', 'approve', (JSON.parse(rollback.stdout) as { id: string }).id, '--key', join(folder, 'carol.key.pem'), '--approver', 'carol'], admin);
+    expect(rolledBack.stdout).toContain('policy version 5 is active');
     const history = await gatehouse(['policy', 'history', '--json'], admin);
     const versions = JSON.parse(history.stdout) as { version: number; status: string; active: boolean }[];
     expect(versions.map(({ version, status, active }) => ({ version, status, active }))).toEqual([
-      { version: 3, status: 'active', active: true },
+      { version: 5, status: 'active', active: true },
+      { version: 4, status: 'rolled_back', active: false },
+      { version: 3, status: 'superseded', active: false },
       { version: 2, status: 'superseded', active: false },
       { version: 1, status: 'superseded', active: false },
     ]);
     const text = await gatehouse(['policy', 'history'], admin);
     expect(text.stdout.split('\n').filter((line) => /\bactive\b/.test(line))).toHaveLength(1);
-    expect(text.stdout).toMatch(/^\* v3 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}active/);
+    expect(text.stdout).toMatch(/^\* v5 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}active/);
     const one = await (await fetch(`${gateway.url}/admin/policy/versions/2`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).json();
     expect(one).toMatchObject({ version: 2, status: 'superseded', active: false });
     // A restart verifies the stored chain again, the first-approvers version included.
     await gateway.stop({ keepData: true });
     gateway = await startTestGatehouse({ providers: { openai: { type: 'openai', base_url: 'http://127.0.0.1:9', api_key: 'sk_test' } }, policy: testPolicy({ approvers: [] }), dataDir: gateway.dataDir });
-    expect(gateway.context.policy.current().version).toBe(3);
+    expect(gateway.context.policy.current().version).toBe(5);
     expect(gateway.context.policy.current().document.approvers.map((approver) => approver.id)).toEqual(['carol']);
     const after = await gatehouse(['policy', 'history', '--json'], { GATEHOUSE_URL: gateway.url, GATEHOUSE_TOKEN: TEST_ADMIN_TOKEN });
-    expect((JSON.parse(after.stdout) as { status: string }[]).map((version) => version.status)).toEqual(['active', 'superseded', 'superseded']);
+    expect((JSON.parse(after.stdout) as { status: string }[]).map((version) => version.status)).toEqual(['active', 'rolled_back', 'superseded', 'superseded', 'superseded']);
   });
 });
 
