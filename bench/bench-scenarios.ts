@@ -5,6 +5,7 @@
 // provider speaks Responses.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { BENCH_HEADERS } from './bench-servers.ts';
 
 export const SCENARIOS = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -43,8 +44,6 @@ export function codexBody(targetBytes: number, stream = true): { headers: Record
   const { 'content-length': _length, authorization: _authorization, 'accept-encoding': _encoding, ...headers } = fixture.headers;
   return { headers: { ...headers, authorization: 'Bearer vk_bench', 'content-type': 'application/json' }, body };
 }
-
-export const BENCH_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer vk_bench' };
 
 /** The request of a scenario; `stream` applies to the short ones (Codex always streams). */
 export function scenario(name: ScenarioName, stream = false): Scenario {

@@ -1,12 +1,14 @@
 // CPU per request by thread and code (JavaScript, V8/Node builtins, kernel, chDB), from Linux `perf`:
-// `node bench/perf-gateway.ts [seconds]` with TARGET=bare|gatehouse, DISABLE=…, STREAM=1, SORT=comm,dso,sym.
+// `node bench/perf-gateway.ts [seconds]` with TARGET=bare|gatehouse, DISABLE=…, STREAM=1, SORT=comm,dso,sym,
+// SCENARIO=tiny|codex-45k|codex-200k|chat-tiny, CONNECTIONS=64.
 // Unlike the V8 profiler this counts on-CPU time only (software clock: no hardware counters needed)
 // and sees the kernel and V8's helper threads. Needs `perf` (Debian: linux-perf) and root or
 // kernel.perf_event_paranoid ≤ 1. Data goes to .test-tmp/perf-<target>.data for `perf report`.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { BENCH_HEADERS, benchBody, startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { isScenario, scenario } from './bench-scenarios.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const target = process.env.TARGET === 'bare' ? 'bare' : 'gatehouse';
@@ -21,7 +23,8 @@ try {
 const upstream = await startBenchServer('fake-upstream-server.ts');
 // --perf-basic-prof writes /tmp/perf-<pid>.map so perf can name JIT-compiled JavaScript functions.
 const server = await startBenchServer(target === 'bare' ? 'bare-proxy-server.ts' : 'gatehouse-server.ts', { UPSTREAM_URL: `http://127.0.0.1:${upstream.port}/v1` }, ['--perf-basic-prof']);
-const options = { url: `http://127.0.0.1:${server.port}/v1/responses`, method: 'POST' as const, headers: BENCH_HEADERS, body: benchBody(process.env.STREAM === '1'), connections: 64 };
+const shape = scenario(isScenario(process.env.SCENARIO ?? '') ? (process.env.SCENARIO as never) : 'tiny', process.env.STREAM === '1');
+const options = { url: `http://127.0.0.1:${server.port}/v1${shape.path}`, method: 'POST' as const, headers: shape.headers, body: shape.body, connections: Number(process.env.CONNECTIONS ?? 64) };
 await autocannon({ ...options, duration: 2 });
 mkdirSync('.test-tmp', { recursive: true });
 const data = `.test-tmp/perf-${target}.data`;
