@@ -64,6 +64,12 @@ async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo):
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       io.out(`\n${signal}: draining in-flight requests and flushing spans…`);
+      // The process ends whatever the embedded engine is doing: a native call that cannot be interrupted
+      // must not keep it alive past the drain timeout (close() kills analyst queries and flushes first).
+      setTimeout(() => {
+        io.error(`gatehouse: shutdown did not finish within server.drain_timeout_ms + 10 s; exiting`);
+        process.exit(1);
+      }, running.config.server.drain_timeout_ms + 10_000).unref();
       void running.close().then(resolve, (error: unknown) => {
         io.error(`gatehouse: shutdown error: ${(error as Error).message}`);
         resolve();
@@ -73,6 +79,8 @@ async function runStart(role: 'start' | Role, options: StartOptions, io: CliIo):
     process.once('SIGINT', () => stop('SIGINT'));
   });
   io.out('stopped.');
+  // Everything is flushed and closed; an engine thread still finishing a cancelled query must not hold the exit.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
 }
 
 /** Says so at start when the bootstrap policy file is not what is served (it is read only on a fresh data dir). */
