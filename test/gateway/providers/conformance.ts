@@ -10,6 +10,9 @@ import { getProviderAdapter } from '../../../gateway/providers/registry.ts';
 import { sendUpstream, UpstreamFailureError } from '../../../gateway/transport/send-upstream.ts';
 import type { ProviderConfig } from '../../../shared/config/config-schema.ts';
 import { startFakeUpstream, type FakeUpstream, type ScriptedTurn } from '../../helpers/fake-upstreams/index.ts';
+import { INBOUND_PROTOCOLS } from '../../../gateway/forward/inbound-protocols.ts';
+import type { InboundProtocol } from '../../../gateway/forward/forward-types.ts';
+import { readAnswer } from '../forward/client-answer.ts';
 
 export const PATCH = '*** Begin Patch\n*** Add File: hello.txt\n+hello "world" \\o/\n*** End Patch\n';
 
@@ -95,6 +98,30 @@ export async function expectGatewayError(id: ProviderId, config: ProviderConfig,
   throw new Error('expected the upstream call to fail');
 }
 
+const FUNCTION_TOOL = { type: 'function', name: 'exec_command', description: 'Runs a command.', parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] }, strict: false };
+const CLIENT_BODIES: Record<InboundProtocol, (custom: boolean) => Record<string, unknown>> = {
+  'openai-responses': (custom) => ({ model: 'gpt-5.5', input: 'create hello.txt', tools: custom ? [FUNCTION_TOOL, { type: 'custom', name: 'apply_patch' }] : [FUNCTION_TOOL], stream: true }),
+  'openai-chat': () => ({ model: 'gpt-5.5', messages: [{ role: 'user', content: 'create hello.txt' }], stream: true, stream_options: { include_usage: true } }),
+  'anthropic-messages': () => ({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'create hello.txt' }], stream: true }),
+};
+
+/**
+ * The adapter's events rendered for every client protocol, streamed and (when the answer did not
+ * fail) as one body: each object and event must be valid for that protocol's published schema.
+ */
+export async function expectValidForEveryClient(events: CanonicalEvent[], options: { custom?: boolean } = {}): Promise<void> {
+  for (const client of Object.keys(CLIENT_BODIES) as InboundProtocol[]) {
+    const context = { requestId: 'req_conformance', model: 'served-model', createdAt: 1_760_000_000, body: CLIENT_BODIES[client](options.custom === true) };
+    const renderer = INBOUND_PROTOCOLS[client].createStreamRenderer(context);
+    const streamed = await readAnswer(client, true, events.map((event) => renderer.render(event)).join(''));
+    expect(streamed.schemaErrors, `${client} stream events`).toEqual([]);
+    expect(streamed.objects).toBeGreaterThan(0);
+    if (events.at(-1)?.type === 'error') continue;
+    const body = await readAnswer(client, false, JSON.stringify(INBOUND_PROTOCOLS[client].renderBody(collectResponse(events), context)));
+    expect(body.schemaErrors, `${client} body`).toEqual([]);
+  }
+}
+
 const text = (events: CanonicalEvent[], type: 'text-delta' | 'reasoning-delta'): string => events.flatMap((event) => (event.type === type ? [event.delta] : [])).join('');
 const terminal = (events: CanonicalEvent[]): CanonicalEvent | undefined => events.at(-1);
 
@@ -124,6 +151,7 @@ export function describeConformance(options: ConformanceOptions): void {
       expect(result.events[0]?.type).toBe('response-metadata');
       expect(terminal(result.events)).toMatchObject({ type: 'finish', reason: { unified: 'stop' } });
       expect(result.wireBody).toMatchSnapshot();
+      await expectValidForEveryClient(result.events);
     });
 
     test('tool call', async () => {
@@ -133,6 +161,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const call = response.output[0];
       expect(call?.type === 'tool-call' ? JSON.parse(call.input) : undefined).toEqual({ cmd: 'ls -la' });
       expect(response.finish?.unified).toBe('tool-calls');
+      await expectValidForEveryClient(result.events);
     });
 
     test('parallel tool calls', async () => {
@@ -140,6 +169,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const calls = collectResponse(result.events).output.flatMap((item) => (item.type === 'tool-call' ? [item] : []));
       expect(calls.map((call) => JSON.parse(call.input))).toEqual([{ cmd: 'ls' }, { cmd: 'pwd' }]);
       expect(new Set(calls.map((call) => call.callId)).size).toBe(2);
+      await expectValidForEveryClient(result.events);
     });
 
     test('custom tool', async () => {
@@ -154,6 +184,7 @@ export function describeConformance(options: ConformanceOptions): void {
         if (options.streamsToolArguments) expect(deltas.length).toBeGreaterThan(2);
         expect(result.warnings).toContain('compatibility:tool:apply_patch');
       }
+      await expectValidForEveryClient(result.events, { custom: true });
     });
 
     test('reasoning', async () => {
@@ -163,6 +194,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const end = result.events.find((event) => event.type === 'reasoning-end');
       if (options.reasoningOpaque) expect(end).toMatchObject({ opaque: { family: getProviderAdapter(options.id).capabilities.family, value: 'sig_conformance' } });
       else expect(end?.type === 'reasoning-end' ? end.opaque : undefined).toBeUndefined();
+      await expectValidForEveryClient(result.events);
     });
 
     test('usage with cache', async () => {
@@ -172,6 +204,7 @@ export function describeConformance(options: ConformanceOptions): void {
         type: 'usage',
         usage: { inputTokens: 1000, cachedInputTokens: 800, cacheWriteTokens: options.reportsCacheWrite ? 100 : 0, outputTokens: 50, reasoningTokens: options.reportsReasoningTokens ? 10 : 0 },
       });
+      await expectValidForEveryClient(result.events);
     });
 
     test('upstream 429', async () => {
@@ -192,18 +225,21 @@ export function describeConformance(options: ConformanceOptions): void {
       expect(result.events.some((event) => event.type === 'finish')).toBe(false);
       expect(terminal(result.events)).toMatchObject({ type: 'error' });
       expect((terminal(result.events) as { message?: string }).message).toContain(`upstream ${options.id} failed mid-stream`);
+      await expectValidForEveryClient(result.events);
     });
 
     test('truncated stream', async () => {
       const result = await run({ text: 'cut short', truncate: true });
       expect(result.events.some((event) => event.type === 'finish')).toBe(false);
       expect(terminal(result.events)).toMatchObject({ type: 'error', code: 'upstream_error', retryable: true });
+      await expectValidForEveryClient(result.events);
     });
 
     test('connection dies mid-stream', async () => {
       const result = await run({ text: 'a long answer that dies on the wire', dropAfterFrames: 3 });
       expect(result.events.some((event) => event.type === 'finish')).toBe(false);
       expect(terminal(result.events)).toMatchObject({ type: 'error', retryable: true });
+      await expectValidForEveryClient(result.events);
     });
   });
 }
