@@ -80,7 +80,7 @@ export function modelRefusal(policy: PolicyDocument, costCenter: string, model: 
     const known = definition ? '' : ' (unknown model)';
     return {
       code: 'model_not_allowed',
-      message: `gatehouse: model "${model}"${known} is not allowed for cost center "${costCenter}"; ${allowedModelsMessage(costCenter, center)}. Pick one of those with -m, or ask your platform team to add the model to the cost center's allowed_models.`,
+      message: `gatehouse: model "${model}"${known} is not allowed for cost center "${costCenter}"; ${allowedModelsMessage(costCenter, center)}. Pick one of those (Codex: -m; Claude Code: /model or --model), or ask your platform team to add the model to the cost center's allowed_models.`,
     };
   }
   if (center.allowed_providers.length > 0 && !center.allowed_providers.includes(definition.provider)) {

@@ -2,7 +2,8 @@
  * Measures how the real Claude Code CLI reacts to each error answer of an Anthropic-speaking
  * server (docs/CLAUDE-CODE.md is written from its output). Run: `npx node test/helpers/measure-claude-code-errors.ts`.
  * Each scenario gets its own loopback server that answers EVERY request the same way and counts them;
- * Claude Code runs headless with a 75 s cap (a run that hits it is reported as hanging).
+ * Claude Code runs headless with a cap (MEASURE_CAP_SECONDS, default 75; a run that hits it is reported
+ * as hanging). MEASURE_PARALLEL (default 3) scenarios run at once; arguments pick scenarios by name.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runClaudeCode } from './run-claude-code.ts';
 
+const CAP_SECONDS = Number(process.env.MEASURE_CAP_SECONDS ?? 75);
 const MARKER = 'gatehouse: cost center "platform" may not use model "claude-opus-4-5"; allowed: claude-sonnet-4-5';
 
 interface Scenario {
@@ -69,9 +71,9 @@ async function measure(scenario: Scenario): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const workdir = mkdtempSync(join(tmpdir(), 'claude-measure-'));
   try {
-    const run = await runClaudeCode({ gatewayUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, workdir, prompt: 'say hi', key: 'vk_measure', timeoutMillis: 75_000 });
+    const run = await runClaudeCode({ gatewayUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, workdir, prompt: 'say hi', key: 'vk_measure', timeoutMillis: CAP_SECONDS * 1000 });
     const shown = run.result?.result ?? (run.stdout + run.stderr).trim();
-    const verdict = run.code === null ? 'HANGS (killed at 75 s)' : `exit ${run.code}`;
+    const verdict = run.code === null ? `HANGS (killed at ${CAP_SECONDS} s)` : `exit ${run.code}`;
     const sees = shown.includes(MARKER) ? 'our message shown' : 'message LOST';
     return `| ${scenario.name} | ${requests} | ${(run.millis / 1000).toFixed(1)} s | ${verdict}, ${sees}: \`${shown.replaceAll('\n', ' ').slice(0, 160)}\` |`;
   } finally {
