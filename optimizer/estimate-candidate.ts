@@ -2,6 +2,7 @@ import { mean, probit } from 'simple-statistics';
 import type { Price } from '../shared/policy/policy-schema.ts';
 import { INPUT_TOKEN_BUCKET_COUNT, DAYS_PER_MONTH, costOfTokens, type SegmentAggregate } from './segment-aggregate.ts';
 import type { ModelPair, RuleCandidate } from './search-space.ts';
+import type { QualityComponents } from './session-outcomes.ts';
 
 /** What the statistics need to know besides the data. */
 export interface EstimateSettings {
@@ -17,6 +18,11 @@ export interface EstimateSettings {
   /** Scored turns of each model (own + pooled for the target) the whole region needs. */
   minRegionSamples: number;
   qualityRegressionLimit: number;
+  /**
+   * Session-level components of the candidate's pair and the turn-level weight (policy
+   * `optimizer.quality_weights`). Absent = turn-level quality only.
+   */
+  session?: { turnWeight: number } & Pick<QualityComponents, 'taskCompletion' | 'codeCorrectness' | 'notes'>;
 }
 
 /** A mean with a symmetric credible interval at the run's credible level. */
@@ -46,6 +52,8 @@ export interface CandidateEstimate {
     /** Between-cost-center variance of the quality gap (empirical Bayes). */
     betweenCostCenterVariance: number;
   };
+  /** Each component of quality and its part in the regression (turn validity, task completion, code correctness). */
+  components: QualityComponents;
   /** `regression.upperBound − limit`; ≤ 0 means the quality constraint holds. */
   constraint: number;
   enoughSamples: boolean;
@@ -240,11 +248,12 @@ function summarise(
   settings: EstimateSettings,
 ): CandidateEstimate {
   const z = probit(settings.credibleLevel);
-  const regressionSd = Math.sqrt(totals.regressionVariance);
-  const upperBound = totals.regressionMean + z * regressionSd;
+  const combined = combineComponents(totals.regressionMean, totals.regressionVariance, settings.session);
+  const regressionSd = Math.sqrt(combined.variance);
+  const upperBound = combined.mean + z * regressionSd;
   const baselineSd = Math.sqrt(totals.baselineVariance);
-  const predictedMean = totals.baselineMean - totals.regressionMean;
-  const predictedSd = Math.sqrt(totals.baselineVariance + totals.regressionVariance);
+  const predictedMean = totals.baselineMean - combined.mean;
+  const predictedSd = Math.sqrt(totals.baselineVariance + combined.variance);
   const enoughSamples = totals.baselineScored >= settings.minRegionSamples && totals.targetScored + totals.pooledTargetScored >= settings.minRegionSamples;
   const constraint = upperBound - settings.qualityRegressionLimit;
   return {
@@ -254,7 +263,8 @@ function summarise(
     trafficShare: settings.costCenterTurns > 0 ? region.affectedTurns / settings.costCenterTurns : 0,
     baselineQuality: { mean: totals.baselineMean, lower: totals.baselineMean - z * baselineSd, upper: totals.baselineMean + z * baselineSd },
     predictedQuality: { mean: predictedMean, lower: predictedMean - z * predictedSd, upper: predictedMean + z * predictedSd },
-    regression: { mean: totals.regressionMean, standardDeviation: regressionSd, upperBound },
+    regression: { mean: combined.mean, standardDeviation: regressionSd, upperBound },
+    components: combined.components,
     samples: {
       baselineScoredTurns: totals.baselineScored,
       targetScoredTurns: totals.targetScored,
@@ -266,6 +276,37 @@ function summarise(
     constraint,
     enoughSamples,
     feasible: enoughSamples && region.affectedTurns > 0 && constraint <= 0,
+  };
+}
+
+/**
+ * The candidate's regression on the weighted quality: turn-level regression of the region plus the
+ * pair's session-level gaps, weights renormalised over the components that have data. Components are
+ * estimated from different units (turns in the region, sessions of the pair), so their variances add.
+ */
+function combineComponents(turnMean: number, turnVariance: number, session: EstimateSettings['session']): { mean: number; variance: number; components: QualityComponents } {
+  if (!session) {
+    return { mean: turnMean, variance: turnVariance, components: { toolUseAccuracy: { weight: 1, regression: turnMean, standardDeviation: Math.sqrt(turnVariance) }, taskCompletion: null, codeCorrectness: null, notes: [] } };
+  }
+  const parts = [session.taskCompletion, session.codeCorrectness].filter((part) => part !== null);
+  const total = session.turnWeight + parts.reduce((sum, part) => sum + part.weight, 0);
+  const scale = total > 0 ? 1 / total : 0;
+  let mean = session.turnWeight * scale * turnMean;
+  let variance = (session.turnWeight * scale) ** 2 * turnVariance;
+  for (const part of parts) {
+    mean += part.weight * scale * part.gap;
+    variance += (part.weight * scale) ** 2 * part.variance;
+  }
+  const normalised = (part: QualityComponents['taskCompletion']) => (part ? { ...part, weight: part.weight * scale } : null);
+  return {
+    mean,
+    variance,
+    components: {
+      toolUseAccuracy: { weight: session.turnWeight * scale, regression: turnMean, standardDeviation: Math.sqrt(turnVariance) },
+      taskCompletion: normalised(session.taskCompletion),
+      codeCorrectness: normalised(session.codeCorrectness),
+      notes: session.notes,
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { CostCenter, PolicyDocument } from '../shared/policy/policy-schema.ts';
 import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
+import { sessionComponents, type SessionOutcome } from './session-outcomes.ts';
 import { buildPairIndex, estimateCandidate, type CandidateEstimate, type EstimateSettings, type PairIndex } from './estimate-candidate.ts';
 import { expectedImprovement, fitGaussianProcess, normalCdf, type GaussianProcess } from './gaussian-process.ts';
 import { buildProposal, type InsufficientDataResult, type MissingRequirement, type OptimizerResult } from './proposal.ts';
@@ -56,6 +57,11 @@ export interface OptimizeOptions {
   /** Propose the rule with `dry_run: true` (warm-up). @defaultValue false */
   ruleDryRun?: boolean;
   onProgress?: ((progress: OptimizerProgress) => void) | undefined;
+  /**
+   * Session outcomes (task completion, code correctness) per majority route. Given, a cost center's
+   * quality is the policy's weighted mix of turn validity and session outcomes; absent, turn-level only.
+   */
+  sessionOutcomes?: readonly SessionOutcome[] | undefined;
 }
 
 /** Warm-up of a cost center: the policy's `optimizer.warm_up` (global, then the cost center's), then explicit options. */
@@ -124,10 +130,16 @@ function optimizeCostCenter(
     qualityRegressionLimit: center.quality_regression_limit,
   };
   const pairIndexes = pairs.map(indexOf);
+  const weights = optimizerSettingsOf(policy, name).qualityWeights;
+  const pairSettings: EstimateSettings[] = pairs.map((pair) =>
+    options.sessionOutcomes === undefined
+      ? settings
+      : { ...settings, session: { turnWeight: weights.toolUseAccuracy, ...sessionComponents(options.sessionOutcomes, pair.requestedModel, pair.targetModel, weights) } },
+  );
   const evaluate = (candidate: RuleCandidate): Evaluated => ({
     candidate,
     features: encodeCandidate(candidate, pairs.length),
-    estimate: estimateCandidate(candidate, pairIndexes[candidate.pairIndex] as PairIndex, settings),
+    estimate: estimateCandidate(candidate, pairIndexes[candidate.pairIndex] as PairIndex, pairSettings[candidate.pairIndex] as EstimateSettings),
   });
 
   const budget = Math.max(4, options.evaluations ?? 80);

@@ -26,6 +26,8 @@ export interface ProposalMath {
   predictedQuality: Interval;
   /** Absolute drop of the mean 0–1 eval score on the affected turns. */
   predictedRegression: { mean: number; standardDeviation: number; upperBound: number; credibleLevel: number; limit: number };
+  /** Each component of quality (turn validity, task completion, code correctness): weight, means per side, gap. */
+  components: CandidateEstimate['components'];
   predictedMonthlySavingUsd: number;
   windowSavingUsd: number;
   /** Affected turns / all turns of the cost center. */
@@ -149,6 +151,7 @@ export function buildProposal(input: BuildProposalInput): OptimizerProposal {
     baselineQuality: estimate.baselineQuality,
     predictedQuality: estimate.predictedQuality,
     predictedRegression: { ...estimate.regression, credibleLevel: input.credibleLevel, limit: input.limit },
+    components: estimate.components,
     predictedMonthlySavingUsd: estimate.monthlySavingUsd,
     windowSavingUsd: estimate.windowSavingUsd,
     trafficShare: estimate.trafficShare,

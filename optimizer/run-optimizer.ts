@@ -4,6 +4,8 @@ import { optimizeSegments, type OptimizeOptions, type OptimizerProgress } from '
 import { observedDaysQuery, segmentAggregatesQuery } from './optimizer-queries.ts';
 import type { OptimizerResult } from './proposal.ts';
 import { compareSegments, type DayType, type SegmentAggregate } from './segment-aggregate.ts';
+import { sessionOutcomeOf, sessionOutcomesQuery, type SessionOutcome } from './session-outcomes.ts';
+import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
 
 /** How far back the optimizer looks by default. */
 export const DEFAULT_LOOKBACK_DAYS = 28;
@@ -97,5 +99,20 @@ export interface RunOptimizerInput extends ReadAggregatesInput {
 /** SQL aggregates → Bayesian search → one result per cost center (proposal, insufficient_data or no_improvement). */
 export async function runOptimizer(input: RunOptimizerInput): Promise<OptimizerResult[]> {
   const { aggregates, observedDays } = await readSegmentAggregates(input);
-  return optimizeSegments(aggregates, input.policy, { ...input.options, observedDays, seed: input.seed, costCenter: input.costCenter, onProgress: input.onProgress });
+  const sessionOutcomes = await readSessionOutcomes(input);
+  return optimizeSegments(aggregates, input.policy, { ...input.options, observedDays, seed: input.seed, costCenter: input.costCenter, onProgress: input.onProgress, sessionOutcomes });
+}
+
+/** Session outcomes per majority route of every cost center, or undefined when no cost center weighs them. */
+export async function readSessionOutcomes(input: ReadAggregatesInput): Promise<SessionOutcome[] | undefined> {
+  const names = Object.keys(input.policy.cost_centers);
+  const weighs = names.some((name) => {
+    const weights = optimizerSettingsOf(input.policy, name).qualityWeights;
+    return weights.taskCompletion + weights.codeCorrectness > 0;
+  });
+  if (!weighs) return undefined;
+  const until = input.until ?? new Date();
+  const since = input.since ?? new Date(until.getTime() - DEFAULT_LOOKBACK_DAYS * 86_400_000);
+  const rows = await (await input.clickhouse.query({ ...sessionOutcomesQuery({ database: input.database, costCenters: names, since, until }), format: 'JSONEachRow' })).json<Record<string, string | number>>();
+  return rows.map(sessionOutcomeOf);
 }

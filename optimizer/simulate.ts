@@ -63,6 +63,10 @@ export interface SimulationOptions {
   rules?: readonly RoutingRule[];
   /** Seed of the organisation (who works where, who asks for which model), so a later period can keep the same people. @defaultValue seed */
   organisationSeed?: number;
+  /** Explore whole sessions (as the gateway draws by session) instead of single turns. @defaultValue false */
+  explorePerSession?: boolean;
+  /** Ground truth overrides: turn quality per model, and the probability a session served mostly by `model` completes its task. */
+  truth?: { turnQuality?: (model: string, inputTokens: number, hour: number) => number; completion?: (model: string) => number };
 }
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -106,7 +110,7 @@ export interface SimulationSummary {
 }
 
 /** The policy the simulated organisation runs under. */
-export function simulationPolicy(options: { qualityRegressionLimit?: number; explorationRate?: number } = {}): PolicyDocument {
+export function simulationPolicy(options: { qualityRegressionLimit?: number; explorationRate?: number; qualityWeights?: Record<string, number> } = {}): PolicyDocument {
   const models = Object.fromEntries(Object.entries(PRICES).map(([name, price]) => [name, { provider: 'openai', upstream: name, price }]));
   const centers = Object.fromEntries(
     SIMULATED_COST_CENTERS.map((name) => [
@@ -118,7 +122,9 @@ export function simulationPolicy(options: { qualityRegressionLimit?: number; exp
       },
     ]),
   );
-  return PolicySchema.parse({ models, cost_centers: centers });
+  // Turn-level quality unless asked: the default simulation's session outcome is a coin flip on the last
+  // turn's quality, not a model of sessions, and its ground truth (SimulationTruth) is turn-level.
+  return PolicySchema.parse({ models, cost_centers: centers, optimizer: { quality_weights: options.qualityWeights ?? { tool_use_accuracy: 1, task_completion: 0, code_correctness: 0 } } });
 }
 
 /**
@@ -164,13 +170,17 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
         const growth = 1500 + random.nextInt(2500);
         let previousServed = '';
         let sessionQuality = 0;
+        const servedTurns = new Map<string, number>();
+        const sessionExplores = options.explorePerSession === true && profile.requestedModel === SIMULATED_MODELS.expensive && random.next() < exploration;
+        const sessionTarget = sessionExplores ? random.pick([SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest]) : '';
         const last = { requestId: '', served: '', hour: 0, bucket: 0, ts: '' };
         for (let turn = 0; turn < turns; turn += 1) {
           const date = new Date(clock);
           const rule = simulatedRuleMatch(options.rules ?? [], { costCenter: profile.costCenter, requestedModel: profile.requestedModel, inputTokens, date });
-          const exploring = profile.requestedModel === SIMULATED_MODELS.expensive && random.next() < exploration;
-          const served =
-            rule && !rule.dry_run ? rule.route_to : exploring ? random.pick([SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest]) : profile.requestedModel;
+          const exploring = options.explorePerSession === true ? sessionExplores : profile.requestedModel === SIMULATED_MODELS.expensive && random.next() < exploration;
+          const explored = options.explorePerSession === true ? sessionTarget : exploring ? random.pick([SIMULATED_MODELS.cheaper, SIMULATED_MODELS.cheapest]) : '';
+          const served = rule && !rule.dry_run ? rule.route_to : exploring ? explored : profile.requestedModel;
+          servedTurns.set(served, (servedTurns.get(served) ?? 0) + 1);
           const cached = turn > 0 && served === previousServed ? Math.floor(inputTokens * 0.85) : 0;
           const outputTokens = 200 + Math.floor(-600 * Math.log(1 - random.next()));
           const hour = date.getUTCHours();
@@ -178,7 +188,7 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
           const ts = date.toISOString().replace('T', ' ').replace('Z', '');
           const requestId = id('req_');
           const turnId = `${sessionId}:${turn}`;
-          const quality = trueQuality(served, inputTokens, hour);
+          const quality = (options.truth?.turnQuality ?? trueQuality)(served, inputTokens, hour);
           sessionQuality = quality;
           const span = spanRow({ ts, requestId, sessionId, turnId, turn, profile, served, inputTokens, cached, outputTokens, policyVersion, exploring: served !== profile.requestedModel && !(rule && !rule.dry_run), random });
           if (rule) {
@@ -204,7 +214,9 @@ export function simulateTraffic(options: SimulationOptions, sink: SimulationSink
           clock += 60_000 + random.nextInt(180_000);
         }
         // Session-level score (turn_id empty): the optimizer ignores these, the evaluator writes them.
-        const completion = scoreRow({ ts: last.ts, sessionId, turnId: '', requestId: '', level: 'session', scorer: 'task_completion', value: random.next() < sessionQuality ? 1 : 0, profile, served: last.served, hour: last.hour, bucket: last.bucket, policyVersion });
+        const majority = [...servedTurns].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1))[0]?.[0] ?? last.served;
+        const completes = options.truth?.completion ? options.truth.completion(majority) : sessionQuality;
+        const completion = scoreRow({ ts: last.ts, sessionId, turnId: '', requestId: '', level: 'session', scorer: 'task_completion', value: random.next() < completes ? 1 : 0, profile, served: last.served, hour: last.hour, bucket: last.bucket, policyVersion });
         sink.sessionScore?.(completion);
       }
     }

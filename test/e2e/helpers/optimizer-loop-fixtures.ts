@@ -70,7 +70,9 @@ export function loopPolicy(options: LoopPolicyOptions): Record<string, unknown> 
     ...(options.webhookUrl ? { alerts: { webhook_url: options.webhookUrl } } : {}),
     // These end-to-end runs watch the guard against the historical baseline (200 scored turns per arm in
     // a short test); the concurrent holdout is covered by test/optimizer/guard-holdout.test.ts.
-    optimizer: { holdout_share: options.holdoutShare ?? 0 },
+    // Turn-level quality: the simulated history's session outcome is a coin flip on the last turn, and the
+    // expected proposals come from the turn-level twin (session-level quality: test/optimizer/session-quality.test.ts).
+    optimizer: { holdout_share: options.holdoutShare ?? 0, quality_weights: { tool_use_accuracy: 1, task_completion: 0, code_correctness: 0 } },
   };
 }
 
