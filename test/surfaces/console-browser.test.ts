@@ -206,6 +206,9 @@ describe('console in Chromium against the embedded gateway', () => {
     const versions = page.getByRole('table', { name: 'policy versions' });
     await versions.getByRole('row', { name: /v2/ }).waitFor();
     expect(await versions.getByRole('row', { name: /v2/ }).textContent()).toContain('dana');
+    // One active badge: the version the approval replaced shows as superseded.
+    expect(await versions.getByRole('row', { name: /v2/ }).locator('.badge').textContent()).toBe('active');
+    expect(await versions.getByRole('row', { name: /v1/ }).locator('.badge').textContent()).toBe('superseded');
     await shot('policy-history');
   });
 
