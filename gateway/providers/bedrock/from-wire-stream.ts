@@ -6,7 +6,7 @@ import { asRecord, asString, parseEventData } from '../wire-json.ts';
 import { isRetryableBedrockException } from './classify-error.ts';
 import { mapBedrockFinishReason } from './map-finish-reason.ts';
 import { mapBedrockUsage } from './map-usage.ts';
-import type { ConverseUsage } from './wire-schema.ts';
+import { BEDROCK_JSON_OUTPUT_TOOL, type ConverseUsage } from './wire-schema.ts';
 
 interface Block {
   kind: 'text' | 'reasoning' | 'tool-call';
@@ -27,6 +27,9 @@ export function fromBedrockStream(events: AsyncIterable<WireEvent>): AsyncIterab
 async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
   const blocks = new Map<number, Block>();
   let stopReason: string | undefined;
+  // The forced JSON-output tool's input is the answer: it streams as text, and the turn ends as a stop.
+  let jsonOutput = false;
+  const finishReason = () => (jsonOutput && stopReason === 'tool_use' ? mapBedrockFinishReason('end_turn') : mapBedrockFinishReason(stopReason));
   let metadataSent = false;
   const endBlock = (block: Block): CanonicalEvent => {
     if (block.kind === 'text') return { type: 'text-end', id: block.id };
@@ -48,7 +51,11 @@ async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<Canonical
     switch (wire.type) {
       case 'contentBlockStart': {
         const toolUse = asRecord(asRecord(data['start'])['toolUse']);
-        if (toolUse['toolUseId'] !== undefined) {
+        if (toolUse['toolUseId'] !== undefined && toolUse['name'] === BEDROCK_JSON_OUTPUT_TOOL) {
+          jsonOutput = true;
+          blocks.set(index, { kind: 'text', id: `block_${index}`, input: '', signature: '', redacted: undefined });
+          yield { type: 'text-start', id: `block_${index}` };
+        } else if (toolUse['toolUseId'] !== undefined) {
           const block: Block = { kind: 'tool-call', id: `block_${index}`, input: '', signature: '', redacted: undefined };
           blocks.set(index, block);
           yield { type: 'tool-call-start', id: block.id, callId: asString(toolUse['toolUseId']) ?? block.id, name: asString(toolUse['name']) ?? '', kind: 'function' };
@@ -72,7 +79,8 @@ async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<Canonical
           if (typeof reasoning['redactedContent'] === 'string') block.redacted = reasoning['redactedContent'];
         } else if (delta['toolUse'] !== undefined) {
           const input = asString(asRecord(delta['toolUse'])['input']) ?? '';
-          if (input !== '') {
+          if (input !== '' && block.kind === 'text') yield { type: 'text-delta', id: block.id, delta: input };
+          else if (input !== '') {
             block.input += input;
             yield { type: 'tool-call-delta', id: block.id, delta: input };
           }
@@ -92,14 +100,14 @@ async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<Canonical
         break;
       case 'metadata':
         yield { type: 'usage', usage: mapBedrockUsage(asRecord(data['usage']) as ConverseUsage) };
-        yield { type: 'finish', reason: mapBedrockFinishReason(stopReason) };
+        yield { type: 'finish', reason: finishReason() };
         return;
       default:
         break;
     }
   }
   // Usage metadata missing but the message stopped: still a finished answer.
-  if (stopReason !== undefined) yield { type: 'finish', reason: mapBedrockFinishReason(stopReason) };
+  if (stopReason !== undefined) yield { type: 'finish', reason: finishReason() };
 }
 
 /** Non-streaming Converse body → canonical response. */
@@ -107,12 +115,16 @@ export function fromBedrockBody(body: unknown): CanonicalResponse {
   const response = asRecord(body);
   const message = asRecord(asRecord(response['output'])['message']);
   const events: CanonicalEvent[] = [{ type: 'response-metadata' }];
+  let jsonOutput = false;
   const content = Array.isArray(message['content']) ? message['content'] : [];
   content.forEach((raw, index) => {
     const block = asRecord(raw);
     const id = `block_${index}`;
     if (typeof block['text'] === 'string') events.push({ type: 'text-start', id }, { type: 'text-delta', id, delta: block['text'] }, { type: 'text-end', id });
-    else if (block['toolUse'] !== undefined) {
+    else if (asRecord(block['toolUse'])['name'] === BEDROCK_JSON_OUTPUT_TOOL) {
+      jsonOutput = true;
+      events.push({ type: 'text-start', id }, { type: 'text-delta', id, delta: JSON.stringify(asRecord(block['toolUse'])['input'] ?? {}) }, { type: 'text-end', id });
+    } else if (block['toolUse'] !== undefined) {
       const toolUse = asRecord(block['toolUse']);
       events.push({ type: 'tool-call-start', id, callId: asString(toolUse['toolUseId']) ?? id, name: asString(toolUse['name']) ?? '', kind: 'function' }, { type: 'tool-call-end', id, input: JSON.stringify(toolUse['input'] ?? {}) });
     } else if (block['reasoningContent'] !== undefined) {
@@ -122,6 +134,7 @@ export function fromBedrockBody(body: unknown): CanonicalResponse {
     }
   });
   events.push({ type: 'usage', usage: mapBedrockUsage(asRecord(response['usage']) as ConverseUsage) });
-  events.push({ type: 'finish', reason: mapBedrockFinishReason(asString(response['stopReason'])) });
+  const stopReason = asString(response['stopReason']);
+  events.push({ type: 'finish', reason: mapBedrockFinishReason(jsonOutput && stopReason === 'tool_use' ? 'end_turn' : stopReason) });
   return collectResponse(events);
 }

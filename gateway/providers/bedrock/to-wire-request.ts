@@ -4,7 +4,7 @@ import { warning, type TranslationWarning } from '../../canonical/warning.ts';
 import type { AdapterContext, OutboundRequest } from '../provider-adapter.ts';
 import { normalizeConversation, type WireTurn } from '../normalize-conversation.ts';
 import { parseArguments } from '../wire-json.ts';
-import { BEDROCK_SIGNING_SERVICE, type ConverseContentBlock, type ConverseMessage, type ConverseRequest, type ConverseSystemBlock, type ConverseTool } from './wire-schema.ts';
+import { BEDROCK_JSON_OUTPUT_TOOL, BEDROCK_SIGNING_SERVICE, type ConverseContentBlock, type ConverseMessage, type ConverseRequest, type ConverseSystemBlock, type ConverseTool } from './wire-schema.ts';
 
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medium: 10_000, high: 24_000, xhigh: 32_000 };
 
@@ -72,6 +72,7 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
     body.toolConfig = { tools };
     warnings.push(warning('unsupported', 'tool_choice', 'tool_choice "none" is not supported by Bedrock Converse; tools were still offered'));
   }
+  structuredOutput(request, body, warnings);
   const inference: NonNullable<ConverseRequest['inferenceConfig']> = {};
   if (request.maxOutputTokens !== undefined) inference.maxTokens = request.maxOutputTokens;
   if (request.temperature !== undefined) inference.temperature = request.temperature;
@@ -96,13 +97,30 @@ export function toConverseBody(request: CanonicalRequest): { body: ConverseReque
     }
   }
   if (request.topK !== undefined) warnings.push(warning('unsupported', 'top_k', 'top_k is not part of Converse inferenceConfig'));
-  // Converse has no response format: a JSON-schema or JSON-object output request is not enforced (said, never silent).
-  if (request.responseFormat !== undefined && request.responseFormat['type'] !== 'text') {
-    warnings.push(warning('unsupported', 'response_format', `structured output (${String(request.responseFormat['type'])}) is not enforced on Bedrock Converse (it has no response format): the answer is not held to the schema`));
-  }
   if (request.parallelToolCalls === false) warnings.push(warning('unsupported', 'parallel_tool_calls', 'Converse cannot disable parallel tool calls'));
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
   return { body, warnings };
+}
+
+/**
+ * JSON-schema output on Converse, which has no response format: the tool-use pattern (one forced
+ * tool whose input schema is the output schema; its input comes back as the answer's text). With
+ * client tools in the request a forced tool would stop the model from using them, so then, and for
+ * `json_object`, the format is not enforced and the span says so.
+ */
+function structuredOutput(request: CanonicalRequest, body: ConverseRequest, warnings: TranslationWarning[]): void {
+  const format = request.responseFormat;
+  if (format === undefined || format['type'] === 'text') return;
+  const nested = format['json_schema'] as Record<string, unknown> | undefined;
+  const schema = (format['schema'] ?? nested?.['schema']) as Record<string, unknown> | undefined;
+  if (format['type'] === 'json_schema' && schema !== undefined && body.toolConfig === undefined) {
+    const description = 'Give your final answer as the input of this tool: a JSON value matching its schema.';
+    body.toolConfig = { tools: [{ toolSpec: { name: BEDROCK_JSON_OUTPUT_TOOL, description, inputSchema: { json: schema } } }], toolChoice: { tool: { name: BEDROCK_JSON_OUTPUT_TOOL } } };
+    warnings.push(warning('compatibility', 'response_format', 'JSON-schema output through a forced Converse tool (Converse has no response format); its input is returned as the answer text'));
+    return;
+  }
+  const why = format['type'] === 'json_schema' ? 'the request also offers tools, which a forced output tool would block' : `${String(format['type'])} has no Converse equivalent`;
+  warnings.push(warning('unsupported', 'response_format', `structured output is not enforced on Bedrock Converse (${why}): the answer is not held to the format`));
 }
 
 /** `{endpoint}/model/{modelId}/converse-stream`, SigV4-signed by the transport. */

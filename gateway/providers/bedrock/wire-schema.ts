@@ -37,3 +37,9 @@ export interface ConverseUsage {
 
 /** Service name for SigV4. */
 export const BEDROCK_SIGNING_SERVICE = 'bedrock';
+
+/**
+ * The forced tool that carries JSON-schema output on Converse (which has no response format): its
+ * input is the answer, turned back into text by the stream parser. Reserved: no client tool has it.
+ */
+export const BEDROCK_JSON_OUTPUT_TOOL = 'gatehouse_json_output';

@@ -53,7 +53,8 @@ export function scriptFor(feature: Feature, upstream: FakeProvider): ScriptedTur
     case 'parallel calls':
       return { toolCalls: [{ name: 'exec_command', arguments: { cmd: 'ls' } }, { name: 'exec_command', arguments: { cmd: 'pwd' } }] };
     case 'json schema output':
-      return { text: '{"answer":"42"}' };
+      // Bedrock has no response format: the gateway forces a tool whose input is the answer.
+      return upstream === 'bedrock' ? { toolCalls: [{ name: 'gatehouse_json_output', arguments: { answer: '42' } }] } : { text: '{"answer":"42"}' };
     case 'usage with cache':
       return { text: 'ok', usage: { input: 1000, cached: 800, cacheWrite: upstream === 'anthropic' || upstream === 'bedrock' ? 100 : 0, output: 50 } };
     case 'errors':
@@ -83,7 +84,8 @@ function responsesRequest(feature: Feature, stream: boolean): Json {
     model: 'gpt-5.5',
     instructions: 'You are a coding agent.',
     input: [{ type: 'message', role: 'user', content }],
-    tools,
+    // Structured output is asked for on its own (no tools), as clients that want a JSON answer do.
+    tools: feature === 'json schema output' ? [] : tools,
     tool_choice: 'auto',
     parallel_tool_calls: true,
     store: false,
@@ -102,7 +104,7 @@ function chatRequest(feature: Feature, stream: boolean): Json {
   return {
     model: 'gpt-5.5',
     messages: [{ role: 'system', content: 'You are a coding agent.' }, { role: 'user', content }],
-    tools,
+    ...(feature === 'json schema output' ? {} : { tools }),
     stream,
     ...(stream ? { stream_options: { include_usage: true } } : {}),
     ...(feature === 'reasoning' ? { reasoning_effort: 'medium' } : {}),
