@@ -1,4 +1,7 @@
 // npm run bench — Gatehouse against a bare undici proxy, both in front of the same fake upstream, in one run.
+// `npm run bench -- codex-200k` (or codex-45k, chat-tiny, soak, tiny; several allowed) runs only those:
+// the Codex-shaped and translated scenarios of bench/scenario-bench.ts, and the 60 s soak at c=64
+// (--soak-seconds N), which fails the run on any non-2xx. With no names everything runs.
 // Added latency per hop is read at concurrency 1; throughput and CPU time per request at concurrency 64.
 // This machine's cores change speed from second to second, so every figure is the median of three runs.
 import type { ChildProcess } from 'node:child_process';
@@ -7,7 +10,11 @@ import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 
-const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' } } });
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' }, 'soak-seconds': { type: 'string' } } });
+const KNOWN = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny', 'soak'];
+for (const name of positionals) if (!KNOWN.includes(name)) throw new Error(`unknown benchmark "${name}": use ${KNOWN.join(', ')}`);
+const selected = (name: string) => positionals.length === 0 || positionals.includes(name);
+const SOAK_SECONDS = Number(flags['soak-seconds'] ?? 60);
 const SECONDS = Number(flags.seconds ?? (flags.quick ? 2 : 4));
 const RUNS = Number(flags.runs ?? (flags.quick ? 1 : 3));
 const SEQUENTIAL_REQUESTS = flags.quick ? 300 : 1500;
@@ -72,7 +79,7 @@ const targets = [upstream, bare, gatehouse, translated];
 type Figures = { c1p50: number; ttfb: number; rps: number; p50: number; p99: number; cpu: number };
 const results: Record<string, Record<string, Figures[]>> = {};
 console.log(`Gatehouse benchmark: ${RUNS} run(s), ${SECONDS}s per concurrency-64 measurement, ${SEQUENTIAL_REQUESTS} sequential requests at concurrency 1\n`);
-for (let run = 1; run <= RUNS; run += 1) {
+for (let run = 1; run <= (selected('tiny') ? RUNS : 0); run += 1) {
   for (const stream of [false, true]) {
     const mode = stream ? 'streaming (20 chunks)' : 'non-streaming';
     for (const target of targets) {
@@ -113,25 +120,50 @@ for (const [mode, byTarget] of Object.entries(results)) {
   console.log(`  → translation (Responses → Chat Completions upstream) adds ${translationAdded.toFixed(3)} ms p50 over pass-through at c=1 (target ≤ 0.2)`);
 }
 
-// Micro-benchmarks of the parts, each in this process.
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const { runTranslationBench } = await import('./translation-bench.ts');
-const { runBudgetBench } = await import('./budget-bench.ts');
-const { runEvaluatorBench } = await import('./evaluator-bench.ts');
-const translation = await runTranslationBench({ iterations: flags.quick ? 100 : 300 });
-console.log('\ntranslation of a 38.8 KB Codex request and a 20-chunk stream, p50 µs per request:');
-for (const [provider, phases] of Object.entries(translation.providers)) console.log(`  ${provider.padEnd(13)} request ${JSON.stringify(phases.request)}  stream ${JSON.stringify(phases.stream20)}`);
-summary.translation = translation;
-const budgets = await runBudgetBench({ redisUrl }).catch((error: unknown) => ({ error: (error as Error).message }));
-console.log(`\nbudget check (scopes + reserve + settle): ${JSON.stringify(budgets)}`);
-summary.budgets = budgets;
-for (const mode of [undefined, redisUrl]) {
-  const evaluator = await runEvaluatorBench({ sessions: flags.quick ? 150 : 400, redisUrl: mode }).catch((error: unknown) => ({ error: (error as Error).message }));
-  console.log(`\nevaluator (${mode ? 'distributed, BullMQ on Redis' : 'embedded'}): ${JSON.stringify(evaluator)}`);
-  summary[`evaluator_${mode ? 'distributed' : 'embedded'}`] = evaluator;
+const { runScenario, printScenario, runSoak } = await import('./scenario-bench.ts');
+const scenarioTargets = [
+  { name: 'upstream' as const, url: upstream.url, process: upstream.process },
+  { name: 'bare proxy' as const, url: bare.url, process: bare.process },
+  { name: 'gatehouse' as const, url: gatehouse.url, process: gatehouse.process },
+];
+for (const name of ['codex-45k', 'codex-200k', 'chat-tiny'] as const) {
+  if (!selected(name)) continue;
+  const figures = await runScenario(name, scenarioTargets, { runs: RUNS, seconds: SECONDS, sequentialRequests: flags.quick ? 100 : 400 });
+  printScenario(figures);
+  summary[name] = figures;
+}
+let soakFailed = false;
+if (selected('soak')) {
+  console.log(`\nsoak: ${SOAK_SECONDS} s at 64 connections (32 Codex 45 KB pass-through + 32 Chat translated), healthy upstream`);
+  const soak = await runSoak({ name: 'gatehouse', url: gatehouse.url, process: gatehouse.process }, SOAK_SECONDS);
+  console.log(`  pass-through ${soak.passthrough.requests} requests, ${soak.passthrough.non2xx} non-2xx, ${soak.passthrough.errors} errors · translated ${soak.translated.requests} requests, ${soak.translated.non2xx} non-2xx, ${soak.translated.errors} errors`);
+  soakFailed = soak.passthrough.non2xx + soak.passthrough.errors + soak.translated.non2xx + soak.translated.errors > 0;
+  if (soakFailed) console.log('  → FAILED: the soak must end with zero non-2xx');
+  summary.soak = soak;
+}
+
+// Micro-benchmarks of the parts, each in this process (in a full run only).
+if (positionals.length === 0) {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { runTranslationBench } = await import('./translation-bench.ts');
+  const { runBudgetBench } = await import('./budget-bench.ts');
+  const { runEvaluatorBench } = await import('./evaluator-bench.ts');
+  const translation = await runTranslationBench({ iterations: flags.quick ? 100 : 300 });
+  console.log('\ntranslation of a 38.8 KB Codex request and a 20-chunk stream, p50 µs per request:');
+  for (const [provider, phases] of Object.entries(translation.providers)) console.log(`  ${provider.padEnd(13)} request ${JSON.stringify(phases.request)}  stream ${JSON.stringify(phases.stream20)}`);
+  summary.translation = translation;
+  const budgets = await runBudgetBench({ redisUrl }).catch((error: unknown) => ({ error: (error as Error).message }));
+  console.log(`\nbudget check (scopes + reserve + settle): ${JSON.stringify(budgets)}`);
+  summary.budgets = budgets;
+  for (const mode of [undefined, redisUrl]) {
+    const evaluator = await runEvaluatorBench({ sessions: flags.quick ? 150 : 400, redisUrl: mode }).catch((error: unknown) => ({ error: (error as Error).message }));
+    console.log(`\nevaluator (${mode ? 'distributed, BullMQ on Redis' : 'embedded'}): ${JSON.stringify(evaluator)}`);
+    summary[`evaluator_${mode ? 'distributed' : 'embedded'}`] = evaluator;
+  }
 }
 
 console.log(`\nJSON ${JSON.stringify(summary)}`);
 for (const server of [gatehouse, translated]) await stopBenchServer(server.process);
 upstream.process.kill();
 bare.process.kill();
+if (soakFailed) process.exitCode = 1;

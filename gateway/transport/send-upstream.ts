@@ -5,6 +5,7 @@ import { decodeSse } from './decode-sse.ts';
 import { signAwsRequest } from './sign-aws-request.ts';
 import { upstreamPool } from './upstream-pool.ts';
 import { isResetBeforeAnswer } from './classify-transport-error.ts';
+import { requestDeadline } from './request-deadline.ts';
 
 /** A 2xx upstream answer whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -40,12 +41,26 @@ export interface SendOptions {
  * Sends one request on the upstream's kept-alive pool with connect / first-byte / idle / total
  * timeouts. Non-2xx answers are read (bounded) and thrown as UpstreamFailureError.
  */
+const urls = new Map<string, URL>();
+
+/** Upstream URLs parsed once each (a handful per gateway; never mutated). */
+function parsedUrl(text: string): URL {
+  let url = urls.get(text);
+  if (url === undefined) {
+    url = new URL(text);
+    if (urls.size < 1_000) urls.set(text, url);
+  }
+  return url;
+}
+
 export async function sendUpstream(request: OutboundRequest, options: SendOptions): Promise<UpstreamResponse> {
   const started = performance.now();
-  const url = new URL(request.url);
+  const url = parsedUrl(request.url);
   const headers = request.aws !== undefined ? await signAwsRequest(request) : request.headers;
-  const totalSignal = AbortSignal.timeout(options.timeouts.totalMillis);
-  const signal = options.signal !== undefined ? AbortSignal.any([options.signal, totalSignal]) : totalSignal;
+  // One controller and one timer per request, cleared when the answer is read (AbortSignal.any with
+  // AbortSignal.timeout keeps weak references and a finalization registry alive per request).
+  const deadline = requestDeadline(options.signal, options.timeouts.totalMillis);
+  const signal = deadline.signal;
   const pool = upstreamPool(url.origin, options.timeouts.connectMillis, options.maxConnections);
   const send = () =>
     pool.request({
@@ -67,17 +82,23 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
       return send();
     });
   } catch (error) {
-    throw new UpstreamFailureError(describeFailure(error, totalSignal));
+    deadline.dispose();
+    throw new UpstreamFailureError(describeFailure(error, deadline.expired));
   }
   const ttfbMillis = performance.now() - started;
   const responseHeaders: Record<string, string> = {};
-  for (const [key, value] of Object.entries(response.headers)) if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
+  for (const key in response.headers) {
+    const value = response.headers[key];
+    if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
   if (response.statusCode < 200 || response.statusCode >= 300) {
     let text = '';
     try {
       text = (await response.body.text()).slice(0, 64 * 1024);
     } catch {
       // The error body is best effort; the status says enough.
+    } finally {
+      deadline.dispose();
     }
     let body: unknown = text;
     try {
@@ -92,18 +113,27 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
     status: response.statusCode,
     headers: responseHeaders,
     ttfbMillis,
-    events: () => (request.streamFormat === 'aws-eventstream' ? decodeAwsEventStream(body) : decodeSse(body)),
-    json: () => body.json(),
+    events: () => untilDone(request.streamFormat === 'aws-eventstream' ? decodeAwsEventStream(body) : decodeSse(body), deadline.dispose),
+    json: () => body.json().finally(deadline.dispose),
   };
 }
 
-function describeFailure(error: unknown, totalSignal: AbortSignal): UpstreamFailure {
+/** Passes the events on and stops the request's deadline once the stream is done, however it ends. */
+async function* untilDone(events: AsyncIterable<WireEvent>, done: () => void): AsyncIterable<WireEvent> {
+  try {
+    yield* events;
+  } finally {
+    done();
+  }
+}
+
+function describeFailure(error: unknown, deadlineExpired: boolean): UpstreamFailure {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   const causeCode = typeof error === 'object' && error !== null ? ((error as { cause?: { code?: unknown } }).cause?.code ?? undefined) : undefined;
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'connect', cause: error };
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'first-byte', cause: error };
   if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', timeoutPhase: 'idle', cause: error };
-  if (totalSignal.aborted) return { kind: 'timeout', timeoutPhase: 'total', cause: error };
+  if (deadlineExpired) return { kind: 'timeout', timeoutPhase: 'total', cause: error };
   if (code === 'UND_ERR_ABORTED' || (error as { name?: unknown })?.name === 'AbortError') return { kind: 'aborted', cause: error };
   if (code === 'ECONNREFUSED' || causeCode === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'connect', cause: error };
   return { kind: 'network', cause: error };
