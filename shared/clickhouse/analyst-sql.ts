@@ -23,8 +23,9 @@ export interface AnalystSqlLimits {
   maxMemoryBytes: number;
   /** Threads one analyst query may use (the gateway keeps the rest). */
   maxThreads: number;
-  /** Analyst queries running at once; more get 429. */
+  /** Analyst queries running at once; more wait up to `maxQueueWaitMillis`, then get 429. */
   maxConcurrent: number;
+  maxQueueWaitMillis: number;
 }
 
 export const DEFAULT_ANALYST_LIMITS: AnalystSqlLimits = {
@@ -34,6 +35,7 @@ export const DEFAULT_ANALYST_LIMITS: AnalystSqlLimits = {
   maxMemoryBytes: 1024 * 1024 * 1024,
   maxThreads: 1,
   maxConcurrent: 2,
+  maxQueueWaitMillis: 10_000,
 };
 
 export interface AnalystQuery {
@@ -57,7 +59,7 @@ export interface AnalystAnswer {
 export class AnalystSqlBusyError extends Error {
   readonly limit: number;
   constructor(limit: number) {
-    super(`${limit} analyst ${limit === 1 ? 'query is' : 'queries are'} already running (analyst_sql.max_concurrent); retry when one finishes`);
+    super(`${limit} analyst ${limit === 1 ? 'query is' : 'queries are'} already running (analyst_sql.max_concurrent) and no slot came free within analyst_sql.max_queue_wait_ms; retry when one finishes`);
     this.name = 'AnalystSqlBusyError';
     this.limit = limit;
   }
@@ -172,23 +174,56 @@ export function engineCode(error: unknown): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** Counts running queries and refuses past the cap (no queue: an analyst retries, the gateway never waits). */
+/**
+ * Counts running queries; past the cap a query waits (the console loads a page's charts at once) for at
+ * most `maxWaitMillis`, a few waiters per slot, then is refused with 429. Waiting holds nothing in the engine.
+ */
 export class ConcurrencyCap {
   private inUse = 0;
+  private readonly waiters: (() => void)[] = [];
   private readonly limit: number;
-  constructor(limit: number) {
+  private readonly maxWaitMillis: number;
+  constructor(limit: number, maxWaitMillis: number) {
     this.limit = limit;
+    this.maxWaitMillis = maxWaitMillis;
   }
-  acquire(): () => void {
-    if (this.inUse >= this.limit) throw new AnalystSqlBusyError(this.limit);
-    this.inUse += 1;
+
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.inUse >= this.limit) await this.wait(signal);
+    else this.inUse += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.inUse -= 1;
+      const next = this.waiters.shift();
+      // The slot passes straight to the next waiter (inUse stays), or is freed.
+      if (next) next();
+      else this.inUse -= 1;
     };
   }
+
+  private wait(signal?: AbortSignal): Promise<void> {
+    if (this.waiters.length >= this.limit * 4 || this.maxWaitMillis === 0) return Promise.reject(new AnalystSqlBusyError(this.limit));
+    return new Promise<void>((resolve, reject) => {
+      const leave = (error: Error) => {
+        const index = this.waiters.indexOf(granted);
+        if (index >= 0) this.waiters.splice(index, 1);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      };
+      const granted = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => leave(new AnalystQueryFailedError('the client went away while the query waited for a slot', undefined, true));
+      const timer = setTimeout(() => leave(new AnalystSqlBusyError(this.limit)), this.maxWaitMillis);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(granted);
+    });
+  }
+
   count(): number {
     return this.inUse;
   }
@@ -207,7 +242,7 @@ export interface ServerAnalystSqlOptions {
  * or time runs out, which makes ClickHouse cancel it (`cancel_http_readonly_queries_on_client_close`).
  */
 export function createServerAnalystSql(options: ServerAnalystSqlOptions): AnalystSql {
-  const cap = new ConcurrencyCap(options.limits.maxConcurrent);
+  const cap = new ConcurrencyCap(options.limits.maxConcurrent, options.limits.maxQueueWaitMillis);
   const readOnly = { readonly: '1' } as const;
   const parse: EngineParser = {
     format: async (sql: string) => {
@@ -229,7 +264,7 @@ export function createServerAnalystSql(options: ServerAnalystSqlOptions): Analys
     running: () => cap.count(),
     async run(query) {
       const statement = await check(query.sql, query.role, query.allowFormatClause, query.queryParams);
-      const release = cap.acquire();
+      const release = await cap.acquire(query.signal);
       const abort = new AbortController();
       const onAbort = () => abort.abort();
       query.signal?.addEventListener('abort', onAbort, { once: true });

@@ -13,6 +13,7 @@ export function analystLimitsOf(config: DeploymentConfig): AnalystSqlLimits {
     maxMemoryBytes: limits.max_memory_bytes,
     maxThreads: limits.max_threads,
     maxConcurrent: limits.max_concurrent,
+    maxQueueWaitMillis: limits.max_queue_wait_ms,
   };
 }
 

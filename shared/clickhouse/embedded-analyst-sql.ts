@@ -56,7 +56,7 @@ export function createEmbeddedAnalystSql(options: EmbeddedAnalystSqlOptions): An
   const parser = open(true);
   const control = open(false);
   const idle: ChdbSession[] = Array.from({ length: options.limits.maxConcurrent }, () => open(true));
-  const cap = new ConcurrencyCap(options.limits.maxConcurrent);
+  const cap = new ConcurrencyCap(options.limits.maxConcurrent, options.limits.maxQueueWaitMillis);
   const running = new Map<string, Promise<unknown>>();
   let closed = false;
 
@@ -74,7 +74,7 @@ export function createEmbeddedAnalystSql(options: EmbeddedAnalystSqlOptions): An
   async function run(query: AnalystQuery): Promise<AnalystAnswer> {
     if (closed) throw new AnalystQueryFailedError('the gateway is shutting down', undefined, true);
     const statement = await check(query.sql, query.role, query.allowFormatClause, query.queryParams);
-    const release = cap.acquire();
+    const release = await cap.acquire(query.signal);
     const session = idle.pop() as ChdbSession;
     const { marker, sql } = markStatement(statement);
     let cancelled = false;

@@ -116,11 +116,13 @@ export const DeploymentConfigSchema = z
         max_memory_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
         /** Engine threads one query may use; the gateway keeps the rest of the cores. @defaultValue 1 */
         max_threads: z.number().int().positive().default(1),
-        /** Analyst queries running at once; more are answered 429 `analyst_sql_busy`. @defaultValue 2 */
+        /** Analyst queries running at once; more wait (see max_queue_wait_ms), then get 429 `analyst_sql_busy`. @defaultValue 2 */
         max_concurrent: z.number().int().positive().max(16).default(2),
+        /** How long a query waits for a free slot (a few waiters per slot; 0 = refuse at once). @defaultValue 10000 */
+        max_queue_wait_ms: z.number().int().min(0).default(10_000),
       })
       .strict()
-      .default({ max_execution_seconds: 30, max_result_rows: 100_000, max_result_bytes: 256 * 1024 * 1024, max_memory_bytes: 1024 * 1024 * 1024, max_threads: 1, max_concurrent: 2 }),
+      .default({ max_execution_seconds: 30, max_result_rows: 100_000, max_result_bytes: 256 * 1024 * 1024, max_memory_bytes: 1024 * 1024 * 1024, max_threads: 1, max_concurrent: 2, max_queue_wait_ms: 10_000 }),
     redis: z
       .object({
         url: z.string().optional(),

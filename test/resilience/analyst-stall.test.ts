@@ -62,7 +62,7 @@ describe('analysts cannot stall the engine', () => {
       policy,
       extraConfig: {
         server: { host: '127.0.0.1', port: 0, drain_timeout_ms: DRAIN_TIMEOUT_MS },
-        analyst_sql: { max_execution_seconds: 600, max_concurrent: 2 },
+        analyst_sql: { max_execution_seconds: 600, max_concurrent: 2, max_queue_wait_ms: 0 },
       },
     });
     try {
@@ -112,7 +112,7 @@ describe('analysts cannot stall the engine', () => {
     const gatehouse = await startGatehouseChild({
       providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
       policy,
-      extraConfig: { analyst_sql: { max_execution_seconds: 600, max_concurrent: 1 } },
+      extraConfig: { analyst_sql: { max_execution_seconds: 600, max_concurrent: 1, max_queue_wait_ms: 0 } },
     });
     try {
       const leaving = new AbortController();
