@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { drainPending } from 'chdb';
 import { startFakeUpstream, type FakeProvider, type FakeUpstream } from '../helpers/fake-upstreams/index.ts';
 import { runClaudeCode } from '../helpers/run-claude-code.ts';
 import { startTestGatehouse, waitForRows, TEST_KEY, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
@@ -42,7 +43,12 @@ describe('the real Claude Code CLI through Gatehouse (/v1/messages) to four kind
       });
       cleanups.push(() => upstream.close());
       const gatehouse: TestGatehouse = await startTestGatehouse({ providers: { [provider]: PROVIDERS[provider](upstream.url) }, policy: policyFor(provider) });
-      cleanups.push(() => gatehouse.stop());
+      cleanups.push(async () => {
+        await gatehouse.stop();
+        // chDB binds one data directory per process: the next test's gatehouse opens another only once
+        // every query of this one (spans still being flushed) has finished.
+        await drainPending();
+      });
 
       const run = await runClaudeCode({ gatewayUrl: gatehouse.url, workdir, prompt: 'create hello.txt and copy it to seen.txt', key: TEST_KEY });
       expect(run.code, run.stdout + run.stderr).toBe(0);
@@ -87,6 +93,7 @@ describe('the real Claude Code CLI through Gatehouse (/v1/messages) to four kind
       ]);
       expect(Number(rows[1]?.cost_usd)).toBeCloseTo((1200 * 3 + 8000 * 0.3 + 20 * 15) / 1e6, 9);
       expect(rows.map((row) => row.tool_call_count)).toEqual([1, 1, 0]);
-    });
+      // Three model turns of a ~400 MB native client take 25-35 s on a loaded 2-core machine.
+    }, 150_000);
   }
 });
