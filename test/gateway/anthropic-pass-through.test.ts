@@ -109,6 +109,8 @@ describe('Anthropic client to an Anthropic upstream: same-protocol pass-through'
     const limited = await post(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     const body = (await limited.body.json()) as { type: string; error: { type: string; message: string } };
     expect(limited.statusCode).toBe(429);
+    // The upstream's rate limit passes: the client may retry it (no x-should-retry: false).
+    expect(limited.headers['x-should-retry']).toBeUndefined();
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('rate_limit_error');
     expect(body.error.message).toContain('anthropic');
@@ -122,5 +124,13 @@ describe('Anthropic client to an Anthropic upstream: same-protocol pass-through'
     const rows = await waitForRows<Record<string, unknown>>(gatehouse, `SELECT error_code, input_tokens FROM gatehouse.spans WHERE session_id = 'cc-session-cut'`, 1);
     expect(rows[0]?.error_code).toBe('upstream_error');
     expect(Number(rows[0]?.input_tokens)).toBe(100);
+  });
+
+  it('a denial says x-should-retry: false, so SDK clients show it after one request', async () => {
+    const denied = await post(JSON.stringify({ model: 'claude-opus-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }));
+    const body = (await denied.body.json()) as { error: { type: string; code: string } };
+    expect(denied.statusCode).toBe(403);
+    expect(body.error).toMatchObject({ type: 'permission_error', code: 'model_not_allowed' });
+    expect(denied.headers['x-should-retry']).toBe('false');
   });
 });
