@@ -278,3 +278,25 @@ describe('analyst SQL sandbox: what analysts may do', () => {
     expect(await response.body.text()).toBe('0\n1\n2\n');
   });
 });
+
+describe('analyst SQL concurrency cap', () => {
+  it('lets a query past the cap wait for a slot, refuses it when none frees in time, and drops a waiter whose client left', async () => {
+    const { ConcurrencyCap, AnalystSqlBusyError, AnalystQueryFailedError } = await import('../../shared/clickhouse/analyst-sql.ts');
+    const cap = new ConcurrencyCap(1, 60_000);
+    const first = await cap.acquire();
+    const waiting = cap.acquire();
+    first();
+    const second = await waiting;
+    expect(cap.count()).toBe(1);
+    const leaving = new AbortController();
+    const abandoned = cap.acquire(leaving.signal);
+    leaving.abort();
+    await expect(abandoned).rejects.toBeInstanceOf(AnalystQueryFailedError);
+    second();
+    expect(cap.count()).toBe(0);
+    const impatient = new ConcurrencyCap(1, 0);
+    const held = await impatient.acquire();
+    await expect(impatient.acquire()).rejects.toBeInstanceOf(AnalystSqlBusyError);
+    held();
+  });
+});
