@@ -5,8 +5,8 @@ export interface CliIo {
   out(text: string): void;
   error(text: string): void;
   /**
-   * Width tables must fit in. Unset: the terminal's width, else `COLUMNS`, else 120.
-   * @defaultValue process.stdout.columns
+   * Width tables must fit in. Unset: `COLUMNS`, else no limit (output piped to a file or a tool).
+   * @defaultValue process.stdout.columns (undefined when stdout is not a terminal)
    */
   columns?: number | undefined;
 }

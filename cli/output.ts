@@ -58,8 +58,12 @@ function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/**
+ * The width a table must fit: the terminal's, else `COLUMNS`. Piped output (a file, `grep`, a CI log)
+ * has no width limit, so a line stays one line for the tools reading it.
+ */
 export function terminalWidth(io: CliIo): number {
-  const width = io.columns ?? (Number(process.env.COLUMNS) || 120);
+  const width = io.columns ?? (Number(process.env.COLUMNS) || Number.POSITIVE_INFINITY);
   return Math.max(40, width);
 }
 

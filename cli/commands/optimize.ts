@@ -1,8 +1,8 @@
 import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { adminTarget, requestFailure, requireToken, RequestFailedError, tableStyle, unreachable, type CliIo } from '../cli-io.ts';
+import { adminTarget, requestFailure, requireToken, RequestFailedError, unreachable, type CliIo } from '../cli-io.ts';
 import { addAdminOptions, type AdminOptions } from '../admin-client.ts';
+import { printRecords } from '../output.ts';
 
 interface ResultLine {
   status: string;
@@ -75,12 +75,12 @@ async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
   if (started) bar.stop();
   if (!final) throw new RequestFailedError(response.status, 'the gateway closed the stream before the optimizer finished');
   if (values.json) return io.out(JSON.stringify(final, null, 2));
-  const table = new Table({ head: ['cost center', 'status', 'what'], style: tableStyle() });
-  for (const result of final.results) {
-    const what = result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '';
-    table.push([result.costCenter ?? '', result.status, what]);
-  }
-  io.out(table.toString());
+  // The "what" column carries long warm-up explanations: the table wraps them to the terminal's width.
+  printRecords(io, 'table', final.results, [
+    { heading: 'cost center', value: (result) => result.costCenter ?? '' },
+    { heading: 'status', value: (result) => result.status },
+    { heading: 'what', value: (result) => result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '' },
+  ]);
   if (values.dryRun) io.out('dry run: nothing was proposed.');
   else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy diff ${proposal.id}`);
   else io.out('no new proposal.');
