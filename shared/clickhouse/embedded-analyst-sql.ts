@@ -17,6 +17,11 @@ import {
   type EngineParser,
 } from './analyst-sql.ts';
 
+/** `text` as a ClickHouse string literal: every backslash and quote escaped, so it cannot end early. */
+export function stringLiteral(text: string): string {
+  return `'${text.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
 /** The part of chDB's Session used here (the package ships CommonJS with loose types). */
 interface ChdbSession {
   query(sql: string, format?: string): string;
@@ -61,7 +66,9 @@ export function createEmbeddedAnalystSql(options: EmbeddedAnalystSqlOptions): An
   let closed = false;
 
   const parse: EngineParser = {
-    format: async (sql) => (await parser.queryBindAsync('SELECT formatQuery({q:String})', { q: sql }, { format: 'TSVRaw' })).text(),
+    // A string literal, not a bound parameter: chDB runs every bound query of the process one at a time,
+    // so a parameterized analyst query still running would hold up every check behind it.
+    format: async (sql) => (await parser.queryAsync(`SELECT formatQuery(${stringLiteral(sql)})`, { format: 'TSVRaw' })).text(),
     explainAst: async (statement, queryParams) =>
       Object.keys(queryParams).length > 0
         ? (await parser.queryBindAsync(`EXPLAIN AST ${statement}`, queryParams, { format: 'TSVRaw' })).text()
