@@ -11,6 +11,8 @@ import { migrate } from '../shared/clickhouse/migrate.ts';
 import { createAnalystSql } from '../shared/clickhouse/create-analyst-sql.ts';
 import { DiskSpool } from '../shared/storage/disk-spool.ts';
 import { BatchWriter } from '../shared/storage/batch-writer.ts';
+import { WriteAheadJournal } from '../shared/storage/write-ahead-journal.ts';
+import { recoverJournaledRows } from '../shared/storage/recover-journaled-rows.ts';
 import { acquireDataDirLock, engineLockError } from '../shared/storage/data-dir-lock.ts';
 import { createLogger } from '../shared/logging/create-logger.ts';
 import { checkAdminTokens } from '../shared/config/admin-token-rules.ts';
@@ -137,13 +139,19 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
 
   const spoolDirectory = resolve(dataDir, 'spool');
   const spool = new DiskSpool(spoolDirectory, config.spool.max_bytes, (message, details) => logger.warn(details, message));
+  // Span rows wait up to a second for their insert: journaled first, a kill -9 loses none of them
+  // (and none of the spend the embedded ledger rebuilds from them).
+  const spanJournal = new WriteAheadJournal(resolve(dataDir, 'span-journal'), 'spans');
   const writer = new BatchWriter({
     client: clickhouse,
     database,
     spool,
+    journals: { spans: spanJournal },
     insertTimeoutMillis: config.clickhouse.insert_timeout_ms,
     onError: (error, table) => logger.warn({ err: { message: (error as Error).message }, table }, 'ClickHouse write failed; batch spooled'),
   });
+  const recoveredSpans = await recoverJournaledRows({ client: clickhouse, database, table: 'spans', keyColumn: 'request_id', journal: spanJournal, writer, spoolDirectory });
+  if (recoveredSpans > 0) logger.warn({ rows: recoveredSpans }, 'span rows a stopped process had not written were queued again from the span journal');
   const redis: Redis | undefined = config.redis.url
     ? createStateRedis(config.redis.url, { onError: (error) => logger.warn({ err: { message: error.message } }, 'Redis connection problem') })
     : undefined;
@@ -199,6 +207,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     const memoryLedger = new MemoryBudgetLedger({ affinity: affinity as MemoryAffinityStore });
     // Spans still spooled from before a crash or an outage carry spend: land them before summing.
     await writer.replaySpool();
+    await writer.flush(); // spans recovered from the journal, too
     const timeZones = Object.fromEntries(Object.entries(policy.current().document.cost_centers).map(([name, center]) => [name, center.timezone]));
     const { rebuildLedgerFromClickHouse } = await import('../gateway/state/rebuild-budget-ledger.ts');
     await rebuildLedgerFromClickHouse(memoryLedger, clickhouse, database, Date.now(), { timeZones });

@@ -47,8 +47,31 @@ export class ReplySink implements ClientSink {
 
   end(chunk?: string | Uint8Array): void {
     this.finished = true;
+    if (this.held) {
+      this.pendingEnd = { chunk };
+      // Never a hung response: the turn is normally recorded in this same tick (microtasks) and
+      // releases first; a path that records nothing (or later) still ends on the next loop turn.
+      setImmediate(() => this.releaseEnd());
+      return;
+    }
     if (this.reply.raw.destroyed) return;
     if (chunk === undefined) this.reply.raw.end();
     else this.reply.raw.end(chunk);
+  }
+
+  private held = false;
+  private pendingEnd: { chunk: string | Uint8Array | undefined } | undefined;
+
+  /** Keeps `end()` from ending the response until `releaseEnd()` (the turn is recorded first). */
+  holdEnd(): void {
+    this.held = true;
+  }
+
+  /** Ends the response if `end()` was called while held. Safe to call more than once. */
+  releaseEnd(): void {
+    this.held = false;
+    const pending = this.pendingEnd;
+    this.pendingEnd = undefined;
+    if (pending) this.end(pending.chunk);
   }
 }

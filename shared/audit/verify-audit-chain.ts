@@ -71,17 +71,20 @@ export async function verifyAuditChain(options: VerifyAuditChainOptions): Promis
   }
   const verification: AuditVerification = { ok: true, rows: 0, firstSeq: null, lastSeq: null, headHash: '', firstBroken: null, anchors: anchors.map((anchor) => anchor.comparison) };
   let previous: { seq: number; hash: string } | undefined;
-  let afterSeq = -1;
-  for (;;) {
+  // Pages are ranges of seq, read in the table's own order (ORDER BY seq): each page reads only its
+  // own granules, so the walk is linear. (LIMIT pages sorted by anything else sorted the whole rest
+  // of the table per page: 1M rows took minutes.)
+  const bounds = await options.client.query({ query: `SELECT min(seq) AS low, max(seq) AS high, count() AS n FROM ${options.database}.${AUDIT_TABLE}`, format: 'JSONEachRow' });
+  const [range] = await bounds.json<{ low: string | number; high: string | number; n: string | number }>();
+  const high = Number(range?.n ?? 0) > 0 ? Number(range?.high) : -1;
+  for (let from = Number(range?.n ?? 0) > 0 ? Number(range?.low) : 0; from <= high; from += pageRows) {
     const result = await options.client.query({
       query: `SELECT toString(ts) AS ts, seq, actor, action, subject, cost_center, details, policy_version, prev_hash, hash
-              FROM ${options.database}.${AUDIT_TABLE} WHERE seq > {after:Int64} ORDER BY seq, hash LIMIT {limit:UInt32}`,
-      query_params: { after: afterSeq, limit: pageRows },
+              FROM ${options.database}.${AUDIT_TABLE} WHERE seq >= {from:UInt64} AND seq < {to:UInt64} ORDER BY seq`,
+      query_params: { from, to: from + pageRows },
       format: 'JSONEachRow',
     });
     const rows = await result.json<AuditRow>();
-    // A page that ends inside a run of duplicate seqs would be re-read from the next seq; reading
-    // `seq > last` is fine because duplicates are reported at their first occurrence anyway.
     for (const raw of rows) {
       const row = { ...raw, seq: Number(raw.seq), policy_version: Number(raw.policy_version) };
       const broken = checkRow(row, previous) ?? checkAnchor(row, bySeq.get(row.seq));
@@ -96,8 +99,6 @@ export async function verifyAuditChain(options: VerifyAuditChainOptions): Promis
       }
       previous = { seq: row.seq, hash: row.hash };
     }
-    if (rows.length < pageRows) break;
-    afterSeq = Number(rows[rows.length - 1]!.seq);
   }
   return checkTail(verification, anchors, options.spooledSeq ?? 0);
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DiskSpool, type SpooledBatch } from './disk-spool.ts';
+import type { WriteAheadJournal } from './write-ahead-journal.ts';
 
 export interface BatchWriterOptions {
   client: ClickHouseClient;
@@ -27,6 +28,12 @@ export interface BatchWriterOptions {
    */
   insertTimeoutMillis?: number;
   onError?: (error: unknown, table: string) => void;
+  /**
+   * Write-ahead journals by table (e.g. `spans`): each row is appended to its table's journal as
+   * it is queued, so a killed process loses none of the rows waiting for their insert (see
+   * recoverJournaledRows). Synced to disk on every flush tick. Absent = rows wait in memory only.
+   */
+  journals?: Record<string, WriteAheadJournal>;
 }
 
 export interface BatchWriterStats {
@@ -48,7 +55,7 @@ export interface BatchWriterStats {
  * cost a gateway more CPU per request than encoding and inserting them.
  */
 export class BatchWriter {
-  private readonly options: Required<Omit<BatchWriterOptions, 'onError'>> & Pick<BatchWriterOptions, 'onError'>;
+  private readonly options: Required<Omit<BatchWriterOptions, 'onError' | 'journals'>> & Pick<BatchWriterOptions, 'onError' | 'journals'>;
   private readonly queues = new Map<string, EncodedBatch[]>();
   private queuedRows = 0;
   private readonly counters = { droppedRows: 0, writtenRows: 0, failedBatches: 0, spooledBatches: 0 };
@@ -67,7 +74,10 @@ export class BatchWriter {
       insertTimeoutMillis: 10_000,
       ...options,
     };
-    this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMillis);
+    this.flushTimer = setInterval(() => {
+      this.syncJournals();
+      void this.flush();
+    }, this.options.flushIntervalMillis);
     this.flushTimer.unref();
     this.replayTimer = setInterval(() => void this.replaySpool(), this.options.replayIntervalMillis);
     this.replayTimer.unref();
@@ -89,9 +99,21 @@ export class BatchWriter {
     }
   }
 
-  /** Queues one row already encoded as its JSONEachRow line (one JSON object, no raw newline). */
-  writeLine(table: string, line: string): void {
+  /**
+   * Queues one row already encoded as its JSONEachRow line (one JSON object, no raw newline).
+   * `journal: false` for rows already in the journal (recovered at start).
+   */
+  writeLine(table: string, line: string, options?: { journal?: boolean }): void {
     if (this.closed) return;
+    const journal = this.options.journals?.[table];
+    if (journal && options?.journal !== false) {
+      try {
+        journal.append(line);
+        journal.rotateIfFull(() => this.flush(), (error) => this.options.onError?.(error, table));
+      } catch (error) {
+        this.options.onError?.(error, table);
+      }
+    }
     if (this.queuedRows + 1 > this.options.maxQueueRows) {
       this.counters.droppedRows += 1;
       return;
@@ -213,6 +235,16 @@ export class BatchWriter {
     return this.options.spool.stats();
   }
 
+  private syncJournals(): void {
+    for (const [table, journal] of Object.entries(this.options.journals ?? {})) {
+      try {
+        journal.sync();
+      } catch (error) {
+        this.options.onError?.(error, table);
+      }
+    }
+  }
+
   /** Flushes once and stops the timers. Safe to call more than once. */
   async shutdown(): Promise<void> {
     if (this.closed) return this.flushing;
@@ -220,6 +252,8 @@ export class BatchWriter {
     clearInterval(this.replayTimer);
     await this.flush();
     this.closed = true;
+    // Everything queued is in ClickHouse or the spool now: the journals have nothing left to give.
+    for (const journal of Object.values(this.options.journals ?? {})) journal.reset([]);
   }
 }
 
