@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { SpanStatusCode, TraceFlags, trace, type Link } from '@opentelemetry/api';
+import { SpanStatusCode, TraceFlags, type Link } from '@opentelemetry/api';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
 import type { JobQueue, JobWorker, QueueCounts } from '../shared/queue/job-queue.ts';
 import { MemoryJobQueue, type MemoryQueueSnapshot } from '../shared/queue/memory-job-queue.ts';
+import { createEvaluatorTracing } from './evaluator-tracing.ts';
 import { EVALUATOR_QUEUE, SCORE_SESSION_JOB, SCORE_TURN_JOB } from '../shared/queue/queue-names.ts';
 import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
@@ -173,7 +174,7 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   let worker: JobWorker | undefined;
   const canProcess = distributed || (options.runWorkers ?? true);
   if (options.runWorkers ?? true) {
-    const tracer = trace.getTracer('gatehouse-evaluator');
+    const { tracer } = createEvaluatorTracing(options.sink);
     worker = queue.startWorker(
       (job) =>
         // The evaluation span links back to the request span whose traceparent rode in the job options.

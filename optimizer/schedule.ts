@@ -83,16 +83,35 @@ export interface OptimizerJobSchedulerOptions {
   seed: number;
   /** Seconds between rollback-guard checks. @defaultValue 300 */
   guardIntervalSeconds?: number;
+  /**
+   * One repeatable run per cost center (scheduler id `optimizer-run-every:<name>`); schedules of cost
+   * centers no longer listed are removed. Absent: one run over every cost center.
+   */
+  costCenters?: readonly string[];
 }
 
 /**
- * Distributed mode: upserts the two repeatable jobs on the optimizer's BullMQ queue (fixed scheduler
- * ids, so every replica calling this at start leaves exactly one schedule). A worker on
- * OPTIMIZER_QUEUE handles OPTIMIZER_RUN_JOB with `runOptimizer` and ROLLBACK_GUARD_JOB with `checkActivation`.
+ * Distributed mode: upserts the repeatable jobs on the optimizer's BullMQ queue (fixed scheduler
+ * ids, so every replica calling this at start leaves exactly one schedule each). A worker on
+ * OPTIMIZER_QUEUE (`optimizer/optimizer-jobs.ts`) handles OPTIMIZER_RUN_JOB with the optimizer loop's
+ * run and ROLLBACK_GUARD_JOB with its guard.
  */
 export async function scheduleOptimizerJobs(queue: Queue, options: OptimizerJobSchedulerOptions): Promise<void> {
-  const runData: OptimizerRunJobData = { seed: options.seed };
   const guardData: RollbackGuardJobData = {};
-  await queue.upsertJobScheduler(OPTIMIZER_RUN_SCHEDULER_ID, { every: options.intervalSeconds * 1000 }, { name: OPTIMIZER_RUN_JOB, data: runData });
+  const every = options.intervalSeconds * 1000;
+  if (options.costCenters === undefined) {
+    const runData: OptimizerRunJobData = { seed: options.seed };
+    await queue.upsertJobScheduler(OPTIMIZER_RUN_SCHEDULER_ID, { every }, { name: OPTIMIZER_RUN_JOB, data: runData });
+  } else {
+    const wanted = new Set(options.costCenters.map((name) => `${OPTIMIZER_RUN_SCHEDULER_ID}:${name}`));
+    for (const scheduler of await queue.getJobSchedulers()) {
+      const id = scheduler.key;
+      if (id.startsWith(OPTIMIZER_RUN_SCHEDULER_ID) && !wanted.has(id)) await queue.removeJobScheduler(id);
+    }
+    for (const costCenter of options.costCenters) {
+      const runData: OptimizerRunJobData = { seed: options.seed, costCenter };
+      await queue.upsertJobScheduler(`${OPTIMIZER_RUN_SCHEDULER_ID}:${costCenter}`, { every }, { name: OPTIMIZER_RUN_JOB, data: runData });
+    }
+  }
   await queue.upsertJobScheduler(ROLLBACK_GUARD_SCHEDULER_ID, { every: (options.guardIntervalSeconds ?? 300) * 1000 }, { name: ROLLBACK_GUARD_JOB, data: guardData });
 }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { OPTIMIZER_QUEUE, OPTIMIZER_RUN_JOB, OPTIMIZER_RUN_SCHEDULER_ID, ROLLBACK_GUARD_JOB, ROLLBACK_GUARD_SCHEDULER_ID } from '../../shared/queue/optimizer-queue.ts';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 
 // Distributed mode with real processes on this machine: one process owns the embedded engine
@@ -29,7 +31,8 @@ function startProcess(name: string, role: string, config: string): Promise<Runni
   const child = spawn(process.execPath, ['bin/gatehouse.mjs', role, '--config', config], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output.join('')}`)), 45_000);
+    // Seven processes start on a shared 2-core machine: a process start under load took up to ~40 s.
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output.join('')}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output.push(chunk.toString());
       const match = /listening on (http:\/\/[0-9.:]+)/.exec(output.join(''));
@@ -64,7 +67,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
   return value;
 }
 
-describe('distributed mode: two gateways, a collector and two evaluator workers on real Redis', () => {
+describe('distributed mode: two gateways, a collector, two evaluator workers and two optimizer replicas on real Redis', () => {
   let folder: string;
   let upstream: FakeResponsesUpstream;
   const processes: Running[] = [];
@@ -111,7 +114,8 @@ describe('distributed mode: two gateways, a collector and two evaluator workers 
     const remote = { url: `${collector.url}/clickhouse`, username: 'gatehouse', password: ADMIN };
     processes.push(...(await Promise.all([startProcess('gateway-a', 'gateway', base('gateway-a', remote)), startProcess('gateway-b', 'gateway', base('gateway-b', remote))])));
     processes.push(...(await Promise.all([startProcess('evaluator-1', 'evaluator', base('evaluator-1', remote)), startProcess('evaluator-2', 'evaluator', base('evaluator-2', remote))])));
-  }, 120_000);
+    processes.push(...(await Promise.all([startProcess('optimizer-1', 'optimizer', base('optimizer-1', remote)), startProcess('optimizer-2', 'optimizer', base('optimizer-2', remote))])));
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all(
@@ -174,4 +178,35 @@ describe('distributed mode: two gateways, a collector and two evaluator workers 
     const turnScores = await sql<{ n: number }>(collector.url, `SELECT count() AS n FROM gatehouse.eval_scores FINAL WHERE scorer = 'tool_call_validity' AND session_id LIKE 'dist-session-%'`);
     expect(Number(turnScores[0]?.n)).toBe(served.length);
   }, 120_000);
+
+  it("lands the evaluator workers' spans: one per evaluation job, from the evaluator's own tracer provider", async () => {
+    const collector = processes[0] as Running;
+    const spans = await until(
+      () => sql<{ service: string; name: string; n: number }>(collector.url, `SELECT service_name AS service, name, count() AS n FROM gatehouse.otel_spans WHERE service_name = 'gatehouse-evaluator' GROUP BY service, name ORDER BY name`),
+      (rows) => rows.some((row) => row.name.includes('session')) && rows.some((row) => row.name.includes('turn')),
+      30_000,
+    );
+    expect(spans.map((row) => row.name).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/^evaluate .*session/), expect.stringMatching(/^evaluate .*turn/)]));
+    for (const row of spans) expect(Number(row.n)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('runs the optimizer as repeatable BullMQ jobs (one per cost center and the guard), one at a time across both replicas', async () => {
+    const connection = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const queue = new Queue(OPTIMIZER_QUEUE, { connection, prefix: `${prefix}bull` });
+    try {
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers.map((scheduler) => scheduler.key).sort()).toEqual([`${OPTIMIZER_RUN_SCHEDULER_ID}:platform`, ROLLBACK_GUARD_SCHEDULER_ID]);
+      expect(await queue.getGlobalConcurrency()).toBe(1);
+      // Every scheduler's first job runs at once: both replicas started, each job ran once, never two at a time.
+      const completed = await until(() => queue.getCompleted(), (jobs) => new Set(jobs.map((job) => job.name)).size >= 2, 60_000);
+      expect(new Set(completed.map((job) => job.name))).toEqual(new Set([OPTIMIZER_RUN_JOB, ROLLBACK_GUARD_JOB]));
+      expect(completed.find((job) => job.name === OPTIMIZER_RUN_JOB)?.data).toMatchObject({ costCenter: 'platform' });
+      const intervals = completed.map((job) => [Number(job.processedOn), Number(job.finishedOn)] as const).sort((a, b) => a[0] - b[0]);
+      for (let index = 1; index < intervals.length; index += 1) expect(intervals[index]![0]).toBeGreaterThanOrEqual(intervals[index - 1]![1]);
+      expect(await queue.getFailedCount()).toBe(0);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 90_000);
 });
