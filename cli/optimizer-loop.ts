@@ -10,6 +10,7 @@ import type { OptimizerProgress } from '../optimizer/optimize-segments.ts';
 import type { OptimizerResult } from '../optimizer/proposal.ts';
 import { checkActivation, type GuardResult } from '../optimizer/rollback-guard.ts';
 import { startOptimizerSchedule } from '../optimizer/schedule.ts';
+import { startOptimizerJobs, type OptimizerJobs } from '../optimizer/optimizer-jobs.ts';
 import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
 import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
 import { findParent, type PolicyVersionRow } from '../gateway/policy/policy-version-verify.ts';
@@ -34,7 +35,30 @@ export interface OptimizerLoop {
   /** One look of the rollback guard at the active version's optimizer rules. */
   guard(): Promise<GuardCheck[]>;
   routes(requireRole: (role: AdminRole) => preHandlerAsyncHookHandler): (app: FastifyInstance) => Promise<void>;
+  /** Distributed mode (Redis configured): the BullMQ jobs this replica consumes. */
+  jobs?: Promise<OptimizerJobs> | undefined;
   stop(): Promise<void>;
+}
+
+/** Embedded mode: the in-process timers of runs and guard looks. */
+function startTimers(config: DeploymentConfig, run: () => Promise<unknown>, guard: () => Promise<unknown>, logger: Logger): { stop(): Promise<void> } {
+  const schedule = startOptimizerSchedule({
+    intervalSeconds: config.optimizer.interval_seconds,
+    run: async () => {
+      await run();
+    },
+    onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'scheduled optimizer run failed'),
+  });
+  const guardTimer = setInterval(() => {
+    guard().catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, 'rollback guard check failed'));
+  }, config.optimizer.guard_interval_seconds * 1000);
+  guardTimer.unref();
+  return {
+    async stop() {
+      clearInterval(guardTimer);
+      await schedule.stop();
+    },
+  };
 }
 
 export interface OptimizerLoopOptions {
@@ -225,6 +249,7 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
             timezone: center.timezone,
             // The share in force when the rule went live decides whether a concurrent control exists.
             holdoutShare: optimizerSettingsOf(documentOf(since), costCenter).holdoutShare,
+            qualityWeights: optimizerSettingsOf(active.document, costCenter).qualityWeights,
           },
         });
         // The sequential test stops at a boundary: an accepted rule is not judged again, after restarts too.
@@ -257,17 +282,26 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
     return checks;
   };
 
-  const schedule = startOptimizerSchedule({
-    intervalSeconds: options.config.optimizer.interval_seconds,
-    run: async () => {
-      await run();
-    },
-    onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'scheduled optimizer run failed'),
-  });
-  const guardTimer = setInterval(() => {
-    guard().catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, 'rollback guard check failed'));
-  }, options.config.optimizer.guard_interval_seconds * 1000);
-  guardTimer.unref();
+  const timers = options.config.redis.url ? undefined : startTimers(options.config, run, guard, logger);
+  // Distributed mode: repeatable BullMQ jobs, one run at a time across replicas (optimizer/optimizer-jobs.ts).
+  const jobs = options.config.redis.url
+    ? startOptimizerJobs({
+        redisUrl: options.config.redis.url,
+        prefix: `${options.config.redis.key_prefix}bull`,
+        intervalSeconds: options.config.optimizer.interval_seconds,
+        guardIntervalSeconds: options.config.optimizer.guard_interval_seconds,
+        seed: options.config.optimizer.seed,
+        costCenters: () => Object.keys(governance.store.current().document.cost_centers).sort(),
+        run: async (costCenter) => {
+          await run({ costCenter });
+        },
+        guard: async () => {
+          await guard();
+        },
+        onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'optimizer job failed'),
+      })
+    : undefined;
+  jobs?.catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, 'optimizer job queue did not start'));
 
   return {
     run,
@@ -301,9 +335,10 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
       });
       app.post('/admin/optimizer/guard', { preHandler: requireRole('admin') }, async () => ({ checks: await guard() }));
     },
+    jobs,
     async stop() {
-      clearInterval(guardTimer);
-      await schedule.stop();
+      await timers?.stop();
+      await (await jobs?.catch(() => undefined))?.stop();
     },
   };
 }

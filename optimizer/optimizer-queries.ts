@@ -169,10 +169,21 @@ per_session AS (
   FROM arms
   INNER JOIN turn_quality AS q ON q.request_id = arms.request_id
   GROUP BY arm, session_id
+),
+outcomes AS (
+  SELECT session_id,
+    countIf(scorer = 'task_completion') AS oc_n, avgIf(value, scorer = 'task_completion') AS oc_mean,
+    countIf(scorer = 'code_correctness') AS ok_n, avgIf(value, scorer = 'code_correctness') AS ok_mean
+  FROM ${db}.eval_scores FINAL
+  WHERE level = 'session' AND ts >= {quality_since:DateTime64(3)}
+  GROUP BY session_id
 )
 SELECT arm, sum(session_turns) AS n, count() AS sessions, sum(session_total) AS total, sum(session_squares) AS squares,
-  sum(session_total * session_total) AS total_squared, sum(session_total * session_turns) AS total_by_turns, sum(session_turns * session_turns) AS turns_squared
+  sum(session_total * session_total) AS total_squared, sum(session_total * session_turns) AS total_by_turns, sum(session_turns * session_turns) AS turns_squared,
+  countIf(o.oc_n > 0) AS completion_n, sumIf(o.oc_mean, o.oc_n > 0) AS completion_sum, sumIf(o.oc_mean * o.oc_mean, o.oc_n > 0) AS completion_squares,
+  countIf(o.ok_n > 0) AS correctness_n, sumIf(o.ok_mean, o.ok_n > 0) AS correctness_sum, sumIf(o.ok_mean * o.ok_mean, o.ok_n > 0) AS correctness_squares
 FROM per_session
+LEFT JOIN outcomes AS o ON o.session_id = per_session.session_id
 GROUP BY arm
 ORDER BY arm`,
     query_params: {

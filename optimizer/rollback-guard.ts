@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { RoutingRule } from '../shared/policy/policy-schema.ts';
 import { normalCdf } from './gaussian-process.ts';
 import { rollbackGuardQuery } from './optimizer-queries.ts';
+import type { QualityWeights } from '../shared/policy/optimizer-settings.ts';
 
 /** Sufficient statistics of per-turn quality (0–1) in one arm. */
 export interface ArmStatistics {
@@ -168,6 +169,12 @@ export interface ActivationUnderWatch {
    * with the historical baseline. @defaultValue 0
    */
   holdoutShare?: number;
+  /**
+   * The policy's `optimizer.quality_weights` (normalised). Session outcomes of the sessions in each arm
+   * (a session counts in every arm it has scored turns in) join turn validity in each arm's quality.
+   * @defaultValue turn validity only
+   */
+  qualityWeights?: QualityWeights;
 }
 
 const ISO_WEEKDAY: Record<string, number> = { mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6, sun: 7 };
@@ -201,10 +208,14 @@ export async function checkActivation(input: CheckActivationInput): Promise<Guar
     isoWeekdays: (when.days ?? []).map((day) => ISO_WEEKDAY[day] as number),
   });
   const rows = await (await input.clickhouse.query({ ...prepared, format: 'JSONEachRow' })).json<Record<string, number | string>>();
+  const weights = activation.qualityWeights ?? { toolUseAccuracy: 1, taskCompletion: 0, codeCorrectness: 0 };
+  // A session component counts only when every compared arm has it (else the arms' means mix definitions).
+  const present = (field: 'completion' | 'correctness') => ['treatment', (activation.holdoutShare ?? 0) > 0 ? 'holdout' : 'baseline'].every((name) => Number(rows.find((entry) => entry.arm === name)?.[`${field}_n`] ?? 0) > 1);
+  const withOutcomes = { completion: weights.taskCompletion > 0 && present('completion'), correctness: weights.codeCorrectness > 0 && present('correctness') };
   const arm = (name: string): ArmStatistics => {
     const row = rows.find((entry) => entry.arm === name);
     if (!row) return { n: 0, mean: 0, variance: 0, sessions: 0, naiveVariance: 0 };
-    return armStatisticsFromSessions({
+    return withSessionOutcomes(row, weights, withOutcomes, armStatisticsFromSessions({
       n: Number(row.n),
       sessions: Number(row.sessions),
       total: Number(row.total),
@@ -212,11 +223,32 @@ export async function checkActivation(input: CheckActivationInput): Promise<Guar
       totalSquared: Number(row.total_squared),
       totalByTurns: Number(row.total_by_turns),
       turnsSquared: Number(row.turns_squared),
-    });
+    }));
   };
   const result = judgeArms({ baseline: arm('baseline'), holdout: arm('holdout'), treatment: arm('treatment') }, (activation.holdoutShare ?? 0) > 0, { ...input.options, limit: activation.qualityRegressionLimit });
   if (result.decision === 'rollback') await input.onRollback?.(result.numbers);
   return result;
+}
+
+/**
+ * An arm's quality on the policy's weighted mix: turn validity (cluster-robust) plus the mean session
+ * outcomes of its sessions, weights renormalised over the components used. The components' variances
+ * add (their covariance is ignored); the result is expressed per turn so the sequential test reads it as before.
+ */
+function withSessionOutcomes(row: Record<string, number | string>, weights: QualityWeights, use: { completion: boolean; correctness: boolean }, turns: ArmStatistics): ArmStatistics {
+  if (turns.n === 0 || (!use.completion && !use.correctness)) return turns;
+  const parts: { weight: number; mean: number; varianceOfMean: number }[] = [{ weight: weights.toolUseAccuracy, mean: turns.mean, varianceOfMean: turns.variance / turns.n }];
+  for (const [field, weight, on] of [['completion', weights.taskCompletion, use.completion], ['correctness', weights.codeCorrectness, use.correctness]] as const) {
+    const n = Number(row[`${field}_n`] ?? 0);
+    if (!on || n < 2) continue;
+    const mean = Number(row[`${field}_sum`]) / n;
+    const variance = Math.max(1e-4, (Number(row[`${field}_squares`]) - n * mean * mean) / (n - 1));
+    parts.push({ weight, mean, varianceOfMean: variance / n });
+  }
+  const total = parts.reduce((sum, part) => sum + part.weight, 0);
+  const mean = parts.reduce((sum, part) => sum + (part.weight / total) * part.mean, 0);
+  const varianceOfMean = parts.reduce((sum, part) => sum + (part.weight / total) ** 2 * part.varianceOfMean, 0);
+  return { ...turns, mean, variance: varianceOfMean * turns.n };
 }
 
 /**

@@ -10,6 +10,7 @@ import { clickhouseTime } from '../../optimizer/optimizer-queries.ts';
 import { checkActivation } from '../../optimizer/rollback-guard.ts';
 import { createSeededRandom } from '../../optimizer/seeded-random.ts';
 import { spanRow } from '../helpers/span-row.ts';
+import { DEFAULT_OPTIMIZER_SETTINGS, type QualityWeights } from '../../shared/policy/optimizer-settings.ts';
 
 /**
  * The rollback guard against a concurrent holdout, on real chDB. After activation the work itself
@@ -35,6 +36,8 @@ interface SessionBatch {
   startMillis: number;
   arm: '' | 'treatment' | 'holdout';
   rule?: RoutingRule;
+  /** Probability a session completes its task (a session-level task_completion score per session). */
+  completion?: number;
 }
 
 /** Sessions of `TURNS_PER_SESSION` turns: quality = mean + session effect (sd 0.05) + turn noise (sd 0.05). */
@@ -65,6 +68,9 @@ async function insertSessions(batch: SessionBatch): Promise<void> {
         }),
       );
       const value = Math.min(1, Math.max(0, batch.quality + sessionEffect + 0.05 * random.normal()));
+      if (turn === TURNS_PER_SESSION - 1 && batch.completion !== undefined) {
+        scores.push({ ts, session_id: sessionId, turn_id: '', request_id: '', level: 'session', scorer: 'task_completion', scorer_version: 1, value: random.next() < batch.completion ? 1 : 0, reasons: [], served_model: routed ? 'gpt-5.1-mini' : 'gpt-5.5', provider: 'openai', cost_center: batch.costCenter, developer: 'alice', policy_version: 1, rule_id: '', requested_model: 'gpt-5.5', input_token_bucket: 0, hour: 0, dry_run: false, scored_at: ts });
+      }
       scores.push({ ts, session_id: sessionId, turn_id: requestId, request_id: requestId, level: 'turn', scorer: 'tool_use_accuracy', scorer_version: 1, value, reasons: [], served_model: routed ? 'gpt-5.1-mini' : 'gpt-5.5', provider: 'openai', cost_center: batch.costCenter, developer: 'alice', policy_version: 1, rule_id: batch.rule?.id ?? '', requested_model: 'gpt-5.5', input_token_bucket: 0, hour: 0, dry_run: false, scored_at: ts });
     }
   }
@@ -83,8 +89,8 @@ async function scenario(costCenter: string, treatmentQuality: number): Promise<R
   return rule;
 }
 
-const look = (costCenter: string, rule: RoutingRule, holdoutShare: number) =>
-  checkActivation({ clickhouse, database, activation: { costCenter, rule, policyVersion: 2, activatedAt: new Date(ACTIVATION), qualityRegressionLimit: 0.005, holdoutShare } });
+const look = (costCenter: string, rule: RoutingRule, holdoutShare: number, qualityWeights?: QualityWeights) =>
+  checkActivation({ clickhouse, database, activation: { costCenter, rule, policyVersion: 2, activatedAt: new Date(ACTIVATION), qualityRegressionLimit: 0.005, holdoutShare, qualityWeights } });
 
 beforeAll(async () => {
   clickhouse = await createClickHouse({ url: 'embedded', database, dataDir });
@@ -120,6 +126,18 @@ describe('rollback guard with a concurrent holdout', () => {
     expect(result.numbers.comparison).toBe('concurrent');
     expect(result.decision).toBe('rollback');
     expect(result.numbers.observedRegression).toBeGreaterThan(0.015);
+  });
+
+  it('weighs session outcomes in: valid turns whose sessions do not finish roll back against the holdout', async () => {
+    const rule = ruleFor('unfinished');
+    await insertSessions({ costCenter: 'unfinished', sessions: 100, quality: 0.75, startMillis: ACTIVATION + HOUR, arm: 'holdout', rule, completion: 0.8 });
+    await insertSessions({ costCenter: 'unfinished', sessions: 400, quality: 0.75, startMillis: ACTIVATION + HOUR, arm: 'treatment', rule, completion: 0.3 });
+    const turnsOnly = await look('unfinished', rule, 0.05);
+    expect(turnsOnly.decision).not.toBe('rollback');
+    const weighted = await look('unfinished', rule, 0.05, DEFAULT_OPTIMIZER_SETTINGS.qualityWeights);
+    expect(weighted.decision).toBe('rollback');
+    // Turn validity 0.4 and task completion 0.4 (no code_correctness scores): half of a ~0.5 completion gap.
+    expect(weighted.numbers.observedRegression).toBeGreaterThan(0.15);
   });
 
   it('counts sessions, not turns, as independent: the variance carries the session effect', async () => {
