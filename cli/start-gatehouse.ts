@@ -42,6 +42,7 @@ import { SpanRowProcessor } from '../collector/span-row-processor.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from './optimizer-loop.ts';
 import { OtlpExportProcessor, renderOtlpMetrics } from '../gateway/telemetry/otlp-export.ts';
+import { MemoryRateLimiter, RedisRateLimiter } from '../gateway/state/rate-limiter.ts';
 
 /** Roles of a process: all four in embedded mode, one each in distributed mode. */
 export type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
@@ -257,6 +258,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     }),
     affinity,
     upstreamGuard: breaker,
+    rateLimiter: redis ? new RedisRateLimiter({ redis, keyPrefix, onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'rate limiter degraded (requests pass)') }) : new MemoryRateLimiter(),
     countTrailingToolFailures: (body) => countTrailingFailedToolResults(body),
     forwardTranslated,
     onTurnComplete: evaluator ? (record) => evaluator.handleTurn(record) : undefined,

@@ -14,6 +14,7 @@ import type { RequireRole } from './plugins/admin-auth.ts';
 import type { Forwarder, InboundProtocol } from './forward/forward-types.ts';
 import type { BudgetStage, ExplorationPlan } from './policy/evaluate-policy.ts';
 import type { CostCenter } from '../shared/policy/policy-schema.ts';
+import type { RateLimiter } from './state/rate-limiter.ts';
 
 /** Budget admission of one request, from the budget gate. */
 export interface BudgetAdmission {
@@ -85,6 +86,8 @@ export interface GatewayContext {
   budgets?: BudgetGate | undefined;
   affinity?: AffinityGate | undefined;
   upstreamGuard?: UpstreamGuard | undefined;
+  /** Requests/tokens per minute per key and cost center (policy and key `limits`). */
+  rateLimiter?: RateLimiter | undefined;
   /** Consecutive failed tool results at the end of the resent history (retry cap). */
   countTrailingToolFailures?: ((body: Record<string, unknown>, inbound: InboundProtocol) => number) | undefined;
   /** Cross-protocol forwarding (translation). Same-protocol pairs use the pass-through. */

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   model_not_allowed: { status: 403, openaiType: 'invalid_request_error', anthropicType: 'permission_error', level: 'info' },
   provider_not_allowed: { status: 403, openaiType: 'invalid_request_error', anthropicType: 'permission_error', level: 'info' },
   budget_exhausted: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
+  rate_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   retry_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   secret_detected: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
   invalid_request: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },

@@ -16,6 +16,8 @@ import { authenticateClient } from './authenticate-client.ts';
 import { modelPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
 import { guardrailActive, TurnGuard, type GuardedHop, type TurnFacts, type TurnGuardContext } from '../guardrails/turn-guard.ts';
 import { HistoryScanCache } from '../guardrails/history-scan.ts';
+import { admitKey, rateScopesOf } from './key-admission.ts';
+import type { RateScope } from '../state/rate-limiter.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -89,6 +91,8 @@ interface TurnState {
   decision?: Decision;
   budget?: BudgetAdmission;
   attempts: UpstreamAttempt[];
+  /** The rate scopes this turn counted against (output tokens are added when it ends). */
+  rateScopes?: RateScope[] | undefined;
   /** The secret guardrail of this turn, when the cost center has one. */
   guard?: TurnGuard | undefined;
 }
@@ -242,6 +246,11 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   };
   const center = policy.document.cost_centers[key.costCenter];
   const requestedDefinition = policy.document.models[state.requestedModel];
+  if (center) {
+    const keyRefusal = await admitKey(key, center, state.requestedModel, state.inputTokenEstimate, context.rateLimiter);
+    if (keyRefusal) refuse(context, state, body, keyRefusal);
+    state.rateScopes = context.rateLimiter ? rateScopesOf(key, center) : undefined;
+  }
 
   const facts: RequestFacts = {
     costCenter: key.costCenter,
@@ -473,6 +482,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   const usage: NormalizedUsage | undefined = usageOfCutStream(outcome, state.inputTokenEstimate) ?? outcome.usage;
   const costUsd = usage ? computeCostUsd(usage, served.price) : 0;
   state.budget?.settle(costUsd);
+  if (state.rateScopes && usage) context.rateLimiter?.addTokens(state.rateScopes, usage.outputTokens);
   const decision = state.decision?.kind === 'route' ? state.decision : undefined;
   const row = baseRow(state);
   row.served_model = served.model;

@@ -7,7 +7,7 @@ import { ERROR_CODES } from '../errors/error-codes.ts';
  * Codes Codex CLI must show at once: denials and a wrong or revoked key. It retries 401/403/402 five
  * times (~7 s of "Reconnecting… 5/5") and hides most 429 messages, but shows a 400's body at once.
  */
-const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded', 'invalid_api_key']);
+const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded', 'rate_limit_exceeded', 'invalid_api_key', 'secret_detected']);
 
 /** Longest Retry-After we send: Codex CLI hangs on long ones (../shared/CODEX-CLI.md). */
 const MAX_RETRY_AFTER_SECONDS = 5;

@@ -19,7 +19,34 @@ export interface VirtualKey {
   createdBy: string;
   createdAt: string;
   revokedAt: string | null;
+  /** After this instant (ISO) the key answers 401 with "expired"; null = no expiry. */
+  expiresAt: string | null;
+  /** Models this key may use, narrower than its cost center's (empty = the cost center's). */
+  allowedModels: string[];
+  /** Per-key rate limits; unset fields fall back to the cost center's `limits`. */
+  limits: KeyLimits | undefined;
+  /** After a rotation: the previous secret's hash, valid until `previousValidUntil`. */
+  previousSha256: string;
+  previousValidUntil: string | null;
 }
+
+export interface KeyLimits {
+  rpm?: number | undefined;
+  tpm?: number | undefined;
+}
+
+/** What PATCH /admin/keys/:id may change (absent = unchanged; null clears). */
+export interface KeyUpdate {
+  budgets?: BudgetPair | null | undefined;
+  tags?: string[] | undefined;
+  allowed_models?: string[] | undefined;
+  expires_at?: string | null | undefined;
+  limits?: KeyLimits | null | undefined;
+  repo?: string | undefined;
+}
+
+/** Why a presented key does not authenticate. */
+export type KeyRefusal = 'unknown' | 'revoked' | 'expired' | 'rotated';
 
 export interface CreateKeyInput {
   developer: string;
@@ -28,6 +55,9 @@ export interface CreateKeyInput {
   identity?: string | undefined;
   tags?: string[] | undefined;
   budgets?: BudgetPair | undefined;
+  expires_at?: string | undefined;
+  allowed_models?: string[] | undefined;
+  limits?: KeyLimits | undefined;
 }
 
 interface KeyRow {
@@ -44,13 +74,22 @@ interface KeyRow {
   created_by: string;
   created_at: string;
   revoked_at: string | null;
+  expires_at: string | null;
+  allowed_models: string[];
+  limits: string;
+  previous_sha256: string;
+  previous_valid_until: string | null;
   updated_at: string;
 }
 
 const nowText = () => new Date().toISOString();
+const newSecret = () => `gh_${randomBytes(24).toString('base64url')}`;
 
 const keyFingerprint = (key: VirtualKey) =>
-  JSON.stringify([key.keySha256, key.developer, key.costCenter, key.repo, key.identity, key.tags, key.budgets ?? null, key.revokedAt]);
+  JSON.stringify([key.keySha256, key.developer, key.costCenter, key.repo, key.identity, key.tags, key.budgets ?? null, key.revokedAt, key.expiresAt, key.allowedModels, key.limits ?? null]);
+
+/** ClickHouse DateTime64 text ('2026-12-06 21:40:00.000') or ISO → ISO; null stays null. */
+const isoOf = (value: string | null | undefined): string | null => (value ? new Date(value.includes('T') ? value : `${value.replace(' ', 'T')}Z`).toISOString() : null);
 
 function toRow(key: VirtualKey): KeyRow {
   return {
@@ -67,6 +106,11 @@ function toRow(key: VirtualKey): KeyRow {
     created_by: key.createdBy,
     created_at: key.createdAt,
     revoked_at: key.revokedAt,
+    expires_at: key.expiresAt,
+    allowed_models: key.allowedModels,
+    limits: key.limits ? JSON.stringify(key.limits) : '',
+    previous_sha256: key.previousSha256,
+    previous_valid_until: key.previousValidUntil,
     updated_at: nowText(),
   };
 }
@@ -86,6 +130,11 @@ function fromRow(row: KeyRow): VirtualKey {
     createdBy: row.created_by,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    expiresAt: isoOf(row.expires_at),
+    allowedModels: row.allowed_models ?? [],
+    limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : undefined,
+    previousSha256: row.previous_sha256 ?? '',
+    previousValidUntil: isoOf(row.previous_valid_until),
   };
 }
 
@@ -107,8 +156,19 @@ export class KeyStore {
   }
 
   lookup(presentedKey: string): VirtualKey | undefined {
-    const key = this.byHash.get(sha256Hex(presentedKey));
-    return key && key.revokedAt === null ? key : undefined;
+    const found = this.authenticate(presentedKey);
+    return 'key' in found ? found.key : undefined;
+  }
+
+  /** The key a presented secret stands for, or why it does not authenticate (for the 401's words). */
+  authenticate(presentedKey: string, now = Date.now()): { key: VirtualKey } | { refusal: KeyRefusal; key?: VirtualKey } {
+    const hash = sha256Hex(presentedKey);
+    const key = this.byHash.get(hash);
+    if (!key) return { refusal: 'unknown' };
+    if (key.revokedAt !== null) return { refusal: 'revoked', key };
+    if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) return { refusal: 'expired', key };
+    if (hash !== key.keySha256 && (key.previousValidUntil === null || Date.parse(key.previousValidUntil) <= now)) return { refusal: 'rotated', key };
+    return { key };
   }
 
   list(): VirtualKey[] {
@@ -121,9 +181,46 @@ export class KeyStore {
 
   private remember(key: VirtualKey): void {
     const previous = this.byId.get(key.id);
-    if (previous) this.byHash.delete(previous.keySha256);
+    if (previous) {
+      this.byHash.delete(previous.keySha256);
+      if (previous.previousSha256) this.byHash.delete(previous.previousSha256);
+    }
     this.byId.set(key.id, key);
     this.byHash.set(key.keySha256, key);
+    // A rotated key's old secret still finds the key (authenticate() decides whether its grace is over).
+    if (key.previousSha256) this.byHash.set(key.previousSha256, key);
+  }
+
+  private async persist(key: VirtualKey): Promise<void> {
+    await this.client.insert({ table: `${this.database}.virtual_keys`, values: [toRow(key)], format: 'JSONEachRow' });
+    this.remember(key);
+  }
+
+  /** Applies a PATCH (budgets, tags, allowed models, expiry, limits, repo). */
+  async update(id: string, update: KeyUpdate): Promise<VirtualKey | undefined> {
+    const key = this.byId.get(id);
+    if (!key) return undefined;
+    const next: VirtualKey = {
+      ...key,
+      ...(update.budgets !== undefined ? { budgets: update.budgets ?? undefined } : {}),
+      ...(update.tags !== undefined ? { tags: update.tags } : {}),
+      ...(update.allowed_models !== undefined ? { allowedModels: update.allowed_models } : {}),
+      ...(update.expires_at !== undefined ? { expiresAt: update.expires_at === null ? null : new Date(update.expires_at).toISOString() } : {}),
+      ...(update.limits !== undefined ? { limits: update.limits ?? undefined } : {}),
+      ...(update.repo !== undefined ? { repo: update.repo } : {}),
+    };
+    await this.persist(next);
+    return next;
+  }
+
+  /** A new secret for the key; the old one keeps working for `graceSeconds` (0 = at once no more). */
+  async rotate(id: string, graceSeconds: number, now = Date.now()): Promise<{ key: VirtualKey; secret: string } | undefined> {
+    const key = this.byId.get(id);
+    if (!key) return undefined;
+    const secret = newSecret();
+    const next: VirtualKey = { ...key, keySha256: sha256Hex(secret), keyPrefix: secret.slice(0, 7), previousSha256: key.keySha256, previousValidUntil: new Date(now + graceSeconds * 1000).toISOString() };
+    await this.persist(next);
+    return { key: next, secret };
   }
 
   /** Loads persisted keys and merges the policy's bootstrap keys (persisting new ones). */
@@ -169,6 +266,12 @@ export class KeyStore {
         // Revocation wins over the policy's list: a revoked bootstrap key stays revoked across
         // restarts and policy reloads (a rollback to a version listing it does not revive it).
         revokedAt: existing?.revokedAt ?? null,
+        // Lifecycle fields set through the admin API survive a policy reload.
+        expiresAt: existing?.expiresAt ?? null,
+        allowedModels: existing?.allowedModels ?? [],
+        limits: existing?.limits,
+        previousSha256: existing?.previousSha256 ?? '',
+        previousValidUntil: existing?.previousValidUntil ?? null,
       };
       const changed = !existing || keyFingerprint(existing) !== keyFingerprint(key);
       this.remember(key);
@@ -186,7 +289,7 @@ export class KeyStore {
 
   /** Creates a key; the returned secret is shown once and only its hash is kept. */
   async create(input: CreateKeyInput, createdBy: string): Promise<{ key: VirtualKey; secret: string }> {
-    const secret = `gh_${randomBytes(24).toString('base64url')}`;
+    const secret = newSecret();
     const key: VirtualKey = {
       id: `key_${randomBytes(8).toString('hex')}`,
       keySha256: sha256Hex(secret),
@@ -201,6 +304,11 @@ export class KeyStore {
       createdBy,
       createdAt: nowText(),
       revokedAt: null,
+      expiresAt: input.expires_at ? new Date(input.expires_at).toISOString() : null,
+      allowedModels: input.allowed_models ?? [],
+      limits: input.limits,
+      previousSha256: '',
+      previousValidUntil: null,
     };
     await this.client.insert({ table: `${this.database}.virtual_keys`, values: [toRow(key)], format: 'JSONEachRow' });
     this.remember(key);
@@ -243,5 +351,9 @@ export function describeKey(key: VirtualKey) {
     created_by: key.createdBy,
     created_at: key.createdAt,
     revoked_at: key.revokedAt,
+    expires_at: key.expiresAt,
+    allowed_models: key.allowedModels,
+    limits: key.limits ?? null,
+    rotated_grace_until: key.previousSha256 ? key.previousValidUntil : null,
   };
 }

@@ -133,6 +133,15 @@ export const CostCenterSchema = z
     exploration: z.object({ rate: z.number().min(0).max(0.2), models: z.array(z.string()) }).strict().optional(),
     /** Overrides of the global `optimizer` settings for this cost center. */
     optimizer: OptimizerPolicySchema.optional(),
+    /** Requests and tokens per minute: per developer key (`rpm`, `tpm`; a key's own limits win) and for the whole cost center. */
+    limits: z
+      .object({
+        rpm: z.number().int().positive().optional(),
+        tpm: z.number().int().positive().optional(),
+        cost_center: z.object({ rpm: z.number().int().positive().optional(), tpm: z.number().int().positive().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     /** Secret guardrail before every upstream hop. Absent = off. */
     guardrails: GuardrailsSchema.optional(),
   })
