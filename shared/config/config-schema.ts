@@ -3,7 +3,6 @@ import { OPENAI_COMPATIBLE_PRESET_NAMES } from './openai-compatible-preset-names
 
 /** Provider wire types Gatehouse can speak to. @see ../../README.md#providers */
 export const ProviderTypeSchema = z.enum(['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'openai-chat']);
-export type ProviderType = z.infer<typeof ProviderTypeSchema>;
 
 export const ProviderConfigSchema = z
   .object({
