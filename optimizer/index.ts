@@ -7,3 +7,8 @@ export { computeWouldHaveSavings, wouldHaveSavingsFromSpans, priceWouldHaveSavin
 export { startOptimizerSchedule, scheduleOptimizerJobs, type OptimizerSchedule, type OptimizerScheduleOptions, type OptimizerJobSchedulerOptions } from './schedule.ts';
 export { SegmentAccumulator, INPUT_TOKEN_EDGES, type SegmentAggregate, type DayType } from './segment-aggregate.ts';
 export { simulateTraffic, simulationPolicy, SimulationTruth, trueQuality, SIMULATED_MODELS, SIMULATED_COST_CENTERS, type SimulationOptions, type SimulationSink, type EvalScoreRow } from './simulate.ts';
+export { SessionOutcomeAccumulator, sessionOutcomesQuery, sessionComponents, type SessionOutcome, type QualityComponents, type SessionComponent } from './session-outcomes.ts';
+export { readSessionOutcomes } from './run-optimizer.ts';
+export { explorationPosterior, pickExploration, type ExplorationCandidate, type ExplorationEvidence, type ExplorationSettings, type CandidatePosterior } from './explore.ts';
+export { startOptimizerJobs, type OptimizerJobs, type OptimizerJobsOptions } from './optimizer-jobs.ts';
+export { armStatisticsFromSessions, judgeArms, type ArmSessionSums } from './rollback-guard.ts';
