@@ -11,6 +11,7 @@ import { registerOptimizeCommand } from './commands/optimize.ts';
 import { registerAuditCommand } from './commands/audit.ts';
 import { registerReportCommand } from './commands/report.ts';
 import { registerSqlCommand } from './commands/sql.ts';
+import { registerModelsCommand } from './commands/models.ts';
 
 /**
  * Every command of `npx gatehouse`, in the order the help lists them. One file per command under
@@ -21,6 +22,7 @@ const COMMANDS: ((program: Command, io: CliIo) => void)[] = [
   registerStartCommands,
   registerCodexConfigCommand,
   registerKeysCommand,
+  registerModelsCommand,
   registerPolicyCommand,
   registerApproverCommand,
   registerOptimizeCommand,

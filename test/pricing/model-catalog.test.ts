@@ -9,6 +9,11 @@ import { admin, postTurn, simpleTurn } from '../e2e/helpers/e2e-client.ts';
 import { CATALOG_VERSION, catalogPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
 import { computeCostUsd } from '../../gateway/accounting/compute-cost.ts';
 import { parsePolicyDocument } from '../../shared/config/load-config.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { TEST_ANALYST_TOKEN } from '../helpers/start-test-gatehouse.ts';
+
+const run = promisify(execFile);
 
 /**
  * Issue 19 (model catalog): a policy model without `price` is billed at the maintained catalog's price
@@ -97,5 +102,16 @@ describe('a policy without prices serves and costs correctly (embedded gateway)'
     const byName = Object.fromEntries((answer.body.models as { name: string }[]).map((model) => [model.name, model]));
     expect(byName['gpt-5.5']).toMatchObject({ provider: 'openai', provider_type: 'openai', servable: true, price_source: expect.stringMatching(/^catalog:/), cost_centers: ['platform'] });
     expect(byName['gpt-5-mini']).toMatchObject({ price: { input: 1, cached_input: 0.5, output: 4 }, price_source: 'policy' });
+  });
+
+  it('npx gatehouse models prints each model with its price and source (table and --json), with an analyst token', async () => {
+    const env = { PATH: process.env.PATH, COLUMNS: '200', GATEHOUSE_URL: gatehouse.url, GATEHOUSE_TOKEN: TEST_ANALYST_TOKEN };
+    const table = await run(process.execPath, ['bin/gatehouse.mjs', 'models'], { env, timeout: 30_000 });
+    const line = (name: string) => table.stdout.split('\n').find((row) => row.includes(` ${name} `) || row.startsWith(`${name} `)) ?? '';
+    expect(line('gpt-5.5')).toMatch(/catalog:@pydantic\/genai-prices@[\d.]+:openai\/gpt-5\.5/);
+    expect(line('gpt-5-mini')).toMatch(/\$1\.00.*\$0\.500.*\$4\.00.*policy/);
+    expect(table.stdout).toContain('prices without a policy price come from @pydantic/genai-prices@');
+    const json = JSON.parse((await run(process.execPath, ['bin/gatehouse.mjs', 'models', '--json'], { env, timeout: 30_000 })).stdout) as { name: string; price_source: string }[];
+    expect(json.map((model) => model.name).sort()).toEqual(['gpt-5-mini', 'gpt-5.5']);
   });
 });
