@@ -50,8 +50,9 @@ export class ReplySink implements ClientSink {
     if (this.held) {
       this.pendingEnd = { chunk };
       // Never a hung response: the turn is normally recorded in this same tick (microtasks) and
-      // releases first; a path that records nothing (or later) still ends on the next loop turn.
-      setImmediate(() => this.releaseEnd());
+      // released after its journal write at the end of this loop turn; a path that records
+      // nothing (or later) still ends one loop turn after that.
+      setImmediate(() => setImmediate(() => this.releaseEnd()));
       return;
     }
     if (this.reply.raw.destroyed) return;

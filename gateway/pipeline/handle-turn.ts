@@ -151,7 +151,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
 
 function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
   const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
-  state.releaseEnd?.(); // the span row is journaled: the client may now see the response end
+  state.releaseEnd?.(); // once the span row is journaled, the client may see the response end
   context.metrics.recordTurn(row);
   if (context.onTurnComplete) {
     const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
@@ -302,7 +302,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   // A turn the client saw complete must survive a kill -9 right after: its response ends once the
   // span row is journaled (recordTurn), or on the next event-loop turn whatever happens.
   sink.holdEnd();
-  state.releaseEnd = () => sink.releaseEnd();
+  state.releaseEnd = () => context.writer.whenJournaled('spans', () => sink.releaseEnd());
   state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, inbound, guardFacts(state)) : undefined;
   const forwardHeaders = forwardableHeaders(request.headers);
 

@@ -33,8 +33,10 @@ export class AuditJournal {
     this.journal.reset(rows.map((row) => JSON.stringify(row)));
   }
 
+  /** Written at once, not at the end of the loop turn: audit events are rare, and each must survive a kill. */
   append(row: AuditRow): void {
     this.journal.append(JSON.stringify(row));
+    this.journal.writePending();
   }
 
   rotateIfFull(flush: () => Promise<void>, onError: (error: unknown) => void): void {

@@ -235,6 +235,13 @@ export class BatchWriter {
     return this.options.spool.stats();
   }
 
+  /** Runs `callback` once the rows queued so far for `table` are in its journal (at once without one). */
+  whenJournaled(table: string, callback: () => void): void {
+    const journal = this.options.journals?.[table];
+    if (journal) journal.whenWritten(callback);
+    else callback();
+  }
+
   private syncJournals(): void {
     for (const [table, journal] of Object.entries(this.options.journals ?? {})) {
       try {

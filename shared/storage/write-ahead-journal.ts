@@ -31,6 +31,7 @@ export class WriteAheadJournal {
 
   /** Every line in the journal (a rotated file first), in the order written; a torn last line is skipped. */
   readLines(): string[] {
+    this.writePending();
     const lines: string[] = [];
     for (const file of [this.rotated, this.file]) {
       if (!existsSync(file)) continue;
@@ -43,6 +44,7 @@ export class WriteAheadJournal {
 
   /** Starts over with just `lines` (those not yet stored), replacing the files atomically. */
   reset(lines: readonly string[]): void {
+    this.writePending();
     this.close();
     const text = lines.map((line) => `${line}\n`).join('');
     writeFileSync(`${this.file}.tmp`, text);
@@ -51,16 +53,52 @@ export class WriteAheadJournal {
     this.bytes = Buffer.byteLength(text);
   }
 
-  /** Appends one line (one JSON value, no raw newline). */
+  private pending: string[] = [];
+  private afterWrite: (() => void)[] = [];
+  private scheduled = false;
+
+  /**
+   * Appends one line (one JSON value, no raw newline). Lines appended in one event-loop turn go
+   * to the file in one `write` at the end of it (setImmediate): a write per row cost 20–34 µs on
+   * the shared test machine, one per turn of the loop is shared by every row of a burst.
+   */
   append(line: string): void {
-    this.fd ??= openSync(this.file, 'a');
-    const text = `${line}\n`;
-    this.bytes += writeSync(this.fd, text);
-    this.dirty = true;
+    this.pending.push(line);
+    this.bytes += line.length + 1; // UTF-16 units: close enough for a rotation threshold
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.writePending());
+  }
+
+  /** Runs `callback` once every line appended so far is written (at once when none waits). */
+  whenWritten(callback: () => void): void {
+    if (this.pending.length === 0) callback();
+    else this.afterWrite.push(callback);
+  }
+
+  /** Writes the lines appended since the last write, then runs the callbacks waiting for them. */
+  writePending(): void {
+    this.scheduled = false;
+    const callbacks = this.afterWrite;
+    this.afterWrite = [];
+    if (this.pending.length > 0) {
+      const text = `${this.pending.join('\n')}\n`;
+      this.pending = [];
+      try {
+        this.fd ??= openSync(this.file, 'a');
+        writeSync(this.fd, text);
+        this.dirty = true;
+      } finally {
+        for (const callback of callbacks) callback();
+      }
+      return;
+    }
+    for (const callback of callbacks) callback();
   }
 
   /** Forces written lines to the disk (power loss); cheap when nothing was appended since. */
   sync(): void {
+    this.writePending();
     if (!this.dirty || this.fd === undefined) return;
     this.dirty = false;
     fdatasyncSync(this.fd);
@@ -74,6 +112,7 @@ export class WriteAheadJournal {
     if (this.rotating || this.bytes < this.rotateBytes || existsSync(this.rotated)) return;
     this.rotating = true;
     try {
+      this.writePending();
       this.close();
       renameSync(this.file, this.rotated);
       this.bytes = 0;
