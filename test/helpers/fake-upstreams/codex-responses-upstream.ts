@@ -20,6 +20,8 @@ export interface ScriptedTurn {
   delayMillis?: number;
   /** Delay between events, ms. */
   eventDelayMillis?: number;
+  /** Sends headers and the first event, then waits for this before the rest (a barrier, e.g. until every stream is open). */
+  holdAfterFirstEvent?: Promise<void>;
 }
 
 export interface RecordedRequest {
@@ -156,6 +158,7 @@ export async function startFakeResponsesUpstream(respond: (body: Record<string, 
         const frame = Buffer.from(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         sent.push(frame);
         await new Promise((resolve) => response.write(frame, resolve));
+        if (turn.holdAfterFirstEvent && sent.length === 1) await turn.holdAfterFirstEvent;
         if (turn.eventDelayMillis) await wait(turn.eventDelayMillis);
       }
       sentStreams.push(Buffer.concat(sent));
