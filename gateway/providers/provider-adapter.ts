@@ -6,8 +6,8 @@ import type { CanonicalResponse } from '../canonical/response.ts';
 import type { TranslationWarning } from '../canonical/warning.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 
-/** Outbound adapter ids (the config `type` of a provider). */
-export type ProviderId = 'openai' | 'openai-chat' | 'azure-openai' | 'anthropic' | 'gemini' | 'bedrock';
+/** Outbound adapter ids, derived from the provider definitions. */
+export type { ProviderId } from './registry.ts';
 
 /** What an adapter can carry natively; the translation step adapts or warns about the rest. */
 export interface ProviderCapabilities {
@@ -72,7 +72,8 @@ export interface UpstreamFailure {
 
 /** The one interface every `providers/<id>/` implements. Pure: no I/O. */
 export interface ProviderAdapter {
-  readonly id: ProviderId;
+  /** The provider's config `type`, set by `defineProvider` from its definition. */
+  readonly id: string;
   readonly capabilities: ProviderCapabilities;
   buildRequest(request: CanonicalRequest, context: AdapterContext): OutboundRequest;
   parseStream(events: AsyncIterable<WireEvent>, context: AdapterContext): AsyncIterable<CanonicalEvent>;

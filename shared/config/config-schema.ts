@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { PROVIDER_DEFINITIONS, PROVIDER_TYPES } from '../../gateway/providers/registry.ts';
 import { OPENAI_COMPATIBLE_PRESET_NAMES } from './openai-compatible-preset-names.ts';
 
-/** Provider wire types Gatehouse can speak to. @see ../../README.md#providers */
-export const ProviderTypeSchema = z.enum(['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'openai-chat']);
+/** Provider wire types Gatehouse can speak to, read from the provider definitions. @see ../../gateway/providers/README.md */
+export const ProviderTypeSchema = z.enum(PROVIDER_TYPES);
 
 export const ProviderConfigSchema = z
   .object({
@@ -37,9 +38,10 @@ export const ProviderConfigSchema = z
   })
   .strict()
   .superRefine((provider, context) => {
-    // Every other type defaults to its own vendor's endpoint; Azure has none to default to.
-    if (provider.type === 'azure-openai' && provider.base_url === undefined) {
-      context.addIssue({ code: 'custom', path: ['base_url'], message: 'azure-openai needs base_url (https://<resource>.openai.azure.com): there is no default endpoint' });
+    // Most types default to their own vendor's endpoint; a definition with a base_url example has none (Azure).
+    const example = PROVIDER_DEFINITIONS.find((definition) => definition.type === provider.type)?.baseUrlExample;
+    if (example !== undefined && provider.base_url === undefined) {
+      context.addIssue({ code: 'custom', path: ['base_url'], message: `${provider.type} needs base_url (${example}): there is no default endpoint` });
     }
   });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;

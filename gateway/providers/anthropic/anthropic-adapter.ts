@@ -1,12 +1,11 @@
-import type { ProviderAdapter } from '../provider-adapter.ts';
+import type { AdapterParts } from '../provider-definition.ts';
 import { anthropicCapabilities } from './capabilities.ts';
 import { classifyAnthropicError } from './classify-error.ts';
 import { fromAnthropicBody, fromAnthropicStream } from './from-wire-stream.ts';
 import { toAnthropicRequest } from './to-wire-request.ts';
 
 /** Anthropic Messages API. @see https://docs.anthropic.com/en/api/messages */
-export const anthropicAdapter: ProviderAdapter = {
-  id: 'anthropic',
+export const anthropicAdapterParts: AdapterParts = {
   capabilities: anthropicCapabilities,
   buildRequest: toAnthropicRequest,
   parseStream: (events) => fromAnthropicStream(events),

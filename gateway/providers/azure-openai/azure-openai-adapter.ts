@@ -1,13 +1,12 @@
 import { fromResponsesBody } from '../openai/from-wire-stream.ts';
-import type { ProviderAdapter } from '../provider-adapter.ts';
+import type { AdapterParts } from '../provider-definition.ts';
 import { azureOpenAICapabilities } from './capabilities.ts';
 import { classifyAzureOpenAIError } from './classify-error.ts';
 import { fromAzureOpenAIStream } from './from-wire-stream.ts';
 import { toAzureOpenAIRequest } from './to-wire-request.ts';
 
 /** Azure OpenAI, Responses API. */
-export const azureOpenAIAdapter: ProviderAdapter = {
-  id: 'azure-openai',
+export const azureOpenAIAdapterParts: AdapterParts = {
   capabilities: azureOpenAICapabilities,
   buildRequest: toAzureOpenAIRequest,
   parseStream: (events) => fromAzureOpenAIStream(events),

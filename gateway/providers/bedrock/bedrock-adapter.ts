@@ -1,12 +1,11 @@
-import type { ProviderAdapter } from '../provider-adapter.ts';
+import type { AdapterParts } from '../provider-definition.ts';
 import { bedrockCapabilities } from './capabilities.ts';
 import { classifyBedrockError } from './classify-error.ts';
 import { fromBedrockBody, fromBedrockStream } from './from-wire-stream.ts';
 import { toBedrockRequest } from './to-wire-request.ts';
 
 /** Amazon Bedrock Converse / ConverseStream (SigV4, binary event stream). */
-export const bedrockAdapter: ProviderAdapter = {
-  id: 'bedrock',
+export const bedrockAdapterParts: AdapterParts = {
   capabilities: bedrockCapabilities,
   buildRequest: toBedrockRequest,
   parseStream: (events) => fromBedrockStream(events),

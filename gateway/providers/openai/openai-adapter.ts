@@ -1,12 +1,11 @@
-import type { ProviderAdapter } from '../provider-adapter.ts';
+import type { AdapterParts } from '../provider-definition.ts';
 import { openaiCapabilities } from './capabilities.ts';
 import { classifyOpenAIError } from './classify-error.ts';
 import { fromResponsesBody, fromResponsesStream } from './from-wire-stream.ts';
 import { toOpenAIRequest } from './to-wire-request.ts';
 
 /** OpenAI Responses API. @see https://platform.openai.com/docs/api-reference/responses */
-export const openaiAdapter: ProviderAdapter = {
-  id: 'openai',
+export const openaiAdapterParts: AdapterParts = {
   capabilities: openaiCapabilities,
   buildRequest: toOpenAIRequest,
   parseStream: (events) => fromResponsesStream(events, 'openai'),
