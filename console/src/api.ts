@@ -76,6 +76,13 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
   return (text ? JSON.parse(text) : {}) as T;
 }
 
+/** PATCH/DELETE/POST with a JSON body (or none), answering the parsed JSON body. */
+export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const response = await request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
 export type Row = Record<string, unknown>;
 
 /** Runs read-only SQL through `POST /admin/sql` (analyst and up). */

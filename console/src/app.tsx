@@ -4,6 +4,7 @@ import { startOidcSignIn, takeOidcToken } from './oidc.ts';
 import { AuditPage } from './pages/audit.tsx';
 import { CachePage } from './pages/cache.tsx';
 import { HopsPage } from './pages/hops.tsx';
+import { KeysPage } from './pages/keys.tsx';
 import { ModelsPage } from './pages/models.tsx';
 import { PolicyPage } from './pages/policy.tsx';
 import { ProposalsPage } from './pages/proposals.tsx';
@@ -14,6 +15,7 @@ const PAGES = [
   { path: 'cache', label: 'Prompt cache' },
   { path: 'models', label: 'Models' },
   { path: 'hops', label: 'Provider hops' },
+  { path: 'keys', label: 'Keys' },
   { path: 'proposals', label: 'Proposals' },
   { path: 'policy', label: 'Policy history' },
   { path: 'audit', label: 'Audit log' },
@@ -173,6 +175,7 @@ export function App() {
         {page === 'cache' ? <CachePage days={days} theme={theme} /> : null}
         {page === 'models' ? <ModelsPage days={days} theme={theme} /> : null}
         {page === 'hops' ? <HopsPage days={days} theme={theme} /> : null}
+        {page === 'keys' ? <KeysPage session={session} /> : null}
         {page === 'proposals' ? <ProposalsPage session={session} /> : null}
         {page === 'policy' ? <PolicyPage /> : null}
         {page === 'audit' ? <AuditPage /> : null}

@@ -16,7 +16,7 @@ export interface ConsoleGateway {
   tokens: { admin: string; approver: string; analyst: string };
   approver: { id: string; privateKeyPem: string };
   /** What the seed wrote, for assertions: today's spend per cost center. */
-  seeded: { todaySpendByCenter: Record<string, number>; spans: number; hops: number; dryRunTurns: number };
+  seeded: { todaySpendByCenter: Record<string, number>; quality: Record<string, Record<string, number>>; spans: number; hops: number; dryRunTurns: number };
   close(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ function isoAt(daysAgo: number, hour: number, minute: number): string {
 }
 
 /** Turns spread over 21 days, two cost centers, five developers, three models, some fallback hops. */
-function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, unknown>[]; attempts: Record<string, unknown>[]; todaySpendByCenter: Record<string, number>; hops: number } {
+function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, unknown>[]; attempts: Record<string, unknown>[]; todaySpendByCenter: Record<string, number>; hops: number; quality: Record<string, Record<string, number>> } {
   const random = sequence(7);
   const developers = [
     ['alice', 'platform'],
@@ -63,6 +63,7 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
   const todaySpendByCenter: Record<string, number> = {};
   let hops = 0;
   let counter = 0;
+  const qualitySums: { developer: string; costCenter: string; scorer: string; value: number; dryRun: boolean }[] = [];
   for (let daysAgo = 20; daysAgo >= 0; daysAgo -= 1) {
     for (const [developer, costCenter] of developers) {
       const turns = 3 + Math.floor(random() * 5);
@@ -117,7 +118,13 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
           attempts.push({ ts, request_id: requestId, model: 'gpt-5.5', provider: 'openai', status_code: 429, error_code: 'upstream_rate_limited', hop_reason: 'upstream_429', duration_ms: 120 });
           attempts.push({ ts: new Date(Date.parse(ts) + 250).toISOString(), request_id: requestId, model, provider: MODELS[model].provider, status_code: 200, duration_ms: 4000 });
         }
-        for (const scorer of ['tool_call_validity', 'task_completion']) {
+        // Code correctness is a session score (one per session, empty request id); erin's sessions score low.
+        if (turn === 0) {
+          const value = developer === 'erin' ? 0.5 : 0.9;
+          scores.push({ ts, session_id: sessionId, turn_id: '', request_id: '', level: 'session', scorer: 'code_correctness', scorer_version: 1, value, served_model: model, provider: MODELS[model].provider, cost_center: costCenter, developer, policy_version: 1, rule_id: '', dry_run: false, scored_at: ts });
+          qualitySums.push({ developer, costCenter, scorer: 'code_correctness', value, dryRun: false });
+        }
+        for (const scorer of ['tool_call_validity', 'task_completion', 'tool_use_accuracy']) {
           const base = model === 'gpt-5.1-mini' ? 0.78 : model === 'claude-sonnet-4.5' ? 0.86 : 0.9;
           scores.push({
             ts,
@@ -137,11 +144,25 @@ function seedRows(): { spans: Record<string, unknown>[]; scores: Record<string, 
             dry_run: dryRunRule !== '',
             scored_at: ts,
           });
+          qualitySums.push({ developer, costCenter, scorer, value: scores.at(-1)?.value as number, dryRun: dryRunRule !== '' });
         }
       }
     }
   }
-  return { spans, scores, attempts, todaySpendByCenter, hops };
+  return { spans, scores, attempts, todaySpendByCenter, hops, quality: averageScores(qualitySums) };
+}
+
+/** Mean score per developer and per cost center (non-dry-run), what the console's quality tables show. */
+function averageScores(rows: { developer: string; costCenter: string; scorer: string; value: number; dryRun: boolean }[]): Record<string, Record<string, number>> {
+  const sums: Record<string, Record<string, [number, number]>> = {};
+  for (const row of rows.filter((item) => !item.dryRun)) {
+    for (const name of [row.developer, row.costCenter]) {
+      const cell = ((sums[name] ??= {})[row.scorer] ??= [0, 0]);
+      cell[0] += row.value;
+      cell[1] += 1;
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([name, scorers]) => [name, Object.fromEntries(Object.entries(scorers).map(([scorer, [sum, n]]) => [scorer, sum / n]))]));
 }
 
 /**
@@ -163,7 +184,8 @@ export async function startConsoleGateway(): Promise<ConsoleGateway> {
       },
       research: {
         allowed_models: ['gpt-5.5', 'gpt-5.1-mini', 'claude-sonnet-4.5'],
-        budgets: { developer: { daily_usd: 0.35, monthly_usd: 6 }, cost_center: { daily_usd: 0.6, monthly_usd: 12 } },
+        // A budget far above the spend (the issue's $2,000 vs $0.19): the chart must not flatten the spend line.
+        budgets: { developer: { daily_usd: 0.35, monthly_usd: 6 }, cost_center: { daily_usd: 2000, monthly_usd: 40_000 } },
       },
     },
     keys: [{ key: 'vk_console_alice', developer: 'alice', cost_center: 'platform' }],
@@ -209,7 +231,7 @@ export async function startConsoleGateway(): Promise<ConsoleGateway> {
     database,
     tokens,
     approver: { id: 'dana', privateKeyPem: approverKeys.privateKeyPem },
-    seeded: { todaySpendByCenter: seed.todaySpendByCenter, spans: seed.spans.length, hops: seed.hops, dryRunTurns: seed.spans.filter((span) => span.rule_dry_run).length },
+    seeded: { todaySpendByCenter: seed.todaySpendByCenter, quality: seed.quality, spans: seed.spans.length, hops: seed.hops, dryRunTurns: seed.spans.filter((span) => span.rule_dry_run).length },
     async close() {
       await running.close();
       if (existsSync(directory)) rmSync(directory, { recursive: true, force: true });

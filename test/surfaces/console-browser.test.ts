@@ -108,6 +108,109 @@ describe('console in Chromium against the embedded gateway', () => {
     await page.getByRole('button', { name: /switch to light theme/ }).click();
   });
 
+  it('keeps a budget far above the spend off the spend scale and fits the axis labels', async () => {
+    await open('spend');
+    const canvas = page.locator('figure.chart .chart-canvas').first();
+    await expect.poll(() => canvas.getAttribute('data-y-max')).toBeTruthy();
+    // research's $2,000 daily budget is named under the chart, not drawn: the scale follows the spend.
+    const offScale = page.getByRole('list', { name: 'off-scale references' }).first();
+    expect(await offScale.textContent()).toMatch(/research daily budget: \$2,000\.00, above this scale \(peak \$\d+\.\d+/);
+    expect(Number(await canvas.getAttribute('data-y-max'))).toBeLessThan(20);
+    const legend = await page.locator('figure.chart').first().locator('.u-legend').textContent();
+    expect(legend).toContain('platform daily budget'); // $0.80 is within reach of the spend: drawn
+    expect(legend).not.toContain('research daily budget');
+    // The y axis is as wide as its widest label plus tick and gap, so the "$" is never cut.
+    const labelPx = Number(await canvas.getAttribute('data-y-label-px'));
+    expect(labelPx).toBeGreaterThan(0);
+    expect(Number(await canvas.getAttribute('data-y-axis-px'))).toBeGreaterThanOrEqual(labelPx + 15);
+    await page.locator('figure.chart').first().screenshot({ path: join(ARTIFACTS, 'console-spend-chart.png') });
+  });
+
+  it('shows quality per cost center and per developer beside spend, following the period selector', async () => {
+    await open('spend');
+    const centers = page.getByRole('table', { name: 'quality per cost center' });
+    await centers.getByRole('row', { name: /research/ }).waitFor();
+    const headers = await centers.locator('th').allTextContents();
+    expect(headers).toEqual(['Cost center', 'Spend', 'Turns', 'Per turn', 'Tool-use accuracy', 'Task completion', 'Code correctness']);
+    const cells = async (table: string, name: RegExp) => page.getByRole('table', { name: table }).getByRole('row', { name }).locator('td').allTextContents();
+    const expected = gateway.seeded.quality;
+    for (const center of ['platform', 'research']) {
+      const row = await cells('quality per cost center', new RegExp(center));
+      expect(row.slice(4)).toEqual(['tool_use_accuracy', 'task_completion', 'code_correctness'].map((scorer) => (expected[center]?.[scorer] ?? NaN).toFixed(3)));
+    }
+    const developers = page.getByRole('table', { name: 'quality per developer' });
+    await developers.getByRole('row', { name: /erin/ }).waitFor();
+    expect(await developers.locator('tbody tr').count()).toBe(5);
+    expect((await cells('quality per developer', /erin/))[6]).toBe('0.500');
+    expect((await cells('quality per developer', /alice/))[6]).toBe('0.900');
+    const turnsIn30 = Number((await cells('quality per developer', /alice/))[2]);
+    await page.getByLabel('period').selectOption('7');
+    await page.getByRole('heading', { name: 'Quality and spend per developer, last 7 days' }).waitFor();
+    await expect.poll(async () => Number((await cells('quality per developer', /alice/))[2])).toBeLessThan(turnsIn30);
+    await developers.scrollIntoViewIfNeeded();
+    await shot('spend-quality');
+    await page.getByLabel('period').selectOption('30');
+  });
+
+  it('lets an admin create, update, rotate and revoke a key, showing each secret once', async () => {
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gateway.url });
+    await open('keys');
+    const form = page.getByRole('form', { name: 'create key' });
+    await form.getByLabel('Developer').fill('frank');
+    await form.getByLabel('Cost center').selectOption('platform');
+    await form.getByLabel('Tags (comma-separated)').fill('team:web, oncall');
+    await form.getByLabel('Daily budget (USD)').fill('2.5');
+    await form.getByLabel('Requests per minute').fill('30');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    const panel = page.getByRole('status', { name: 'new secret' });
+    await panel.waitFor();
+    const secret = (await panel.locator('code.secret').textContent()) ?? '';
+    expect(secret.length).toBeGreaterThan(20);
+    await panel.getByRole('button', { name: 'Copy secret' }).click();
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    // The secret works at the gateway: the key is real.
+    const listed = await api<{ keys: { id: string; developer: string; key_prefix: string; tags: string[]; budgets: { daily_usd?: number } | null; limits: { rpm?: number } | null }[] }>('/admin/keys');
+    const frank = listed.keys.find((key) => key.developer === 'frank');
+    expect(frank?.tags).toEqual(['team:web', 'oncall']);
+    expect(frank?.budgets?.daily_usd).toBe(2.5);
+    expect(frank?.limits?.rpm).toBe(30);
+    expect(secret.startsWith(frank?.key_prefix ?? '?')).toBe(true);
+    const keys = page.getByRole('table', { name: 'keys' });
+    const row = keys.getByRole('row', { name: /frank/ });
+    expect(await row.textContent()).toContain('30 rpm');
+    await shot('keys-created');
+    await panel.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(secret);
+
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('form', { name: `edit key ${frank?.id}` });
+    await edit.getByLabel('Daily budget (USD)').fill('');
+    await edit.getByLabel('Tokens per minute').fill('50000');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row.textContent()).toContain('50000 tpm');
+    const updated = (await api<{ keys: { id: string; budgets: unknown; limits: { rpm?: number; tpm?: number } | null }[] }>('/admin/keys')).keys.find((key) => key.id === frank?.id);
+    expect(updated?.budgets).toBeNull();
+    expect(updated?.limits).toEqual({ rpm: 30, tpm: 50000 });
+
+    await row.getByLabel('grace period').selectOption('0');
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await expect.poll(async () => (await panel.textContent()) ?? '').toContain('rotated');
+    const rotated = (await panel.locator('code.secret').textContent()) ?? '';
+    expect(rotated).not.toBe(secret);
+    await panel.getByRole('button', { name: 'Done' }).click();
+    await open('keys');
+    await keys.getByRole('row', { name: /frank/ }).waitFor();
+    const html = await page.content();
+    expect(html).not.toContain(secret);
+    expect(html).not.toContain(rotated);
+
+    await keys.getByRole('row', { name: /frank/ }).getByRole('button', { name: 'Revoke' }).click();
+    await keys.getByRole('row', { name: /frank/ }).getByRole('button', { name: 'Confirm revoke' }).click();
+    await expect.poll(() => keys.getByRole('row', { name: /frank/ }).locator('.badge').textContent()).toBe('revoked');
+    expect(await keys.getByRole('row', { name: /frank/ }).getByRole('button').count()).toBe(0);
+    await shot('keys-admin');
+  });
+
   it('shows prompt-cache hit rate, cost and quality per model, and provider hops', async () => {
     await open('cache');
     const cache = page.getByRole('table', { name: 'cache hit rate' });
@@ -251,5 +354,18 @@ describe('console in Chromium against the embedded gateway', () => {
       await expect.poll(() => card.getByRole('alert').textContent()).toMatch(/approver or higher/);
     }
     await shot('analyst-proposals');
+  });
+
+  it('shows the keys to an analyst read-only, without action buttons or secrets', async () => {
+    await open('keys');
+    const keys = page.getByRole('table', { name: 'keys' });
+    await keys.getByRole('row', { name: /frank/ }).waitFor();
+    expect(await page.locator('.who').textContent()).toContain('analyst');
+    expect(await page.getByRole('form', { name: 'create key' }).count()).toBe(0);
+    expect(await keys.getByRole('button').count()).toBe(0);
+    expect(await keys.locator('th').allTextContents()).not.toContain('Actions');
+    expect(await page.getByText(/Read-only/).textContent()).toContain('analyst');
+    expect(await keys.getByRole('row', { name: /alice/ }).textContent()).toContain('bootstrap');
+    await shot('keys-analyst');
   });
 });

@@ -3,6 +3,7 @@ import { activePolicy, database, num, quote, sql, type PolicyDocument } from '..
 import { Chart, PALETTE, type ChartSeries } from '../chart.tsx';
 import { dayRange, daySeconds, money } from '../format.ts';
 import { ErrorBox, Meter, Section, Table, useLoad } from '../ui.tsx';
+import { QualityBesideSpend } from './quality.tsx';
 
 interface Props {
   days: number;
@@ -85,7 +86,7 @@ export function SpendPage({ days, theme }: Props) {
       const color = PALETTE[index % PALETTE.length];
       series.push({ label: name, values: pivoted.get(name) ?? [], color });
       const budget = budgetsOf(document, name)?.cost_center?.daily_usd;
-      if (budget) series.push({ label: `${name} daily budget`, values: range.map(() => budget), color, dash: true });
+      if (budget) series.push({ label: `${name} daily budget`, values: range.map(() => budget), color, dash: true, reference: true });
     });
     return series;
   }, [daily.data, range, centerNames.join(','), document]);
@@ -94,7 +95,7 @@ export function SpendPage({ days, theme }: Props) {
     const pivoted = pivot(developerDaily.data ?? [], range, developerNames);
     const series: ChartSeries[] = developerNames.map((name) => ({ label: name, values: pivoted.get(name) ?? [] }));
     const budget = center ? budgetsOf(document, center)?.developer?.daily_usd : undefined;
-    if (budget) series.push({ label: 'developer daily budget', values: range.map(() => budget), color: '#d1495b', dash: true });
+    if (budget) series.push({ label: 'developer daily budget', values: range.map(() => budget), color: '#d1495b', dash: true, reference: true });
     return series;
   }, [developerDaily.data, range, developerNames.join(','), document, center]);
   const x = useMemo(() => range.map(daySeconds), [range]);
@@ -149,6 +150,8 @@ export function SpendPage({ days, theme }: Props) {
           ]}
         />
       </Section>
+      <QualityBesideSpend group="cost_center" days={days} />
+      <QualityBesideSpend group="developer" days={days} />
     </>
   );
 }
