@@ -76,7 +76,8 @@ export function Chart({ title, x, series: allSeries, yFormat, height = 240, them
         width: Math.max(element.clientWidth, 280),
         height,
         legend: { show: true },
-        hooks: { draw: [(self) => void (element.dataset.yMax = String(self.scales.y?.max ?? ''))] },
+        // Exposes the scale top and the axis fit to the browser tests (fittedAxisSize notes them on the uPlot root).
+        hooks: { draw: [(self) => void Object.assign(element.dataset, { yMax: String(self.scales.y?.max ?? ''), yLabelPx: self.root.dataset.yLabelPx ?? '', yAxisPx: self.root.dataset.yAxisPx ?? '' })] },
         cursor: { points: { size: 6 } },
         scales: { x: { time: true } },
         axes: [
