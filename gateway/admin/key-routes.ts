@@ -1,8 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { describeKey } from '../state/key-store.ts';
+import { describeKey, type VirtualKey } from '../state/key-store.ts';
 
 const BudgetsSchema = z.object({ daily_usd: z.number().positive().optional(), monthly_usd: z.number().positive().optional() }).strict();
 const LimitsSchema = z.object({ rpm: z.number().int().positive().optional(), tpm: z.number().int().positive().optional() }).strict();
@@ -60,6 +60,11 @@ function checkNarrower(context: GatewayContext, costCenter: string, models: stri
   }
 }
 
+/** One audit event per key change, by the admin token that made it. */
+function recordKeyEvent(context: GatewayContext, request: FastifyRequest, action: 'key.created' | 'key.updated' | 'key.rotated' | 'key.revoked', key: VirtualKey, details: Record<string, unknown>): void {
+  context.audit.record({ actor: request.admin?.name ?? 'admin', action, subject: key.id, cost_center: key.costCenter, policy_version: context.policy.current().version, details });
+}
+
 export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext): void {
   app.post('/admin/keys', { preHandler: context.requireRole('admin') }, async (request, reply) => {
     const parsed = CreateKeyBody.safeParse(request.body);
@@ -72,14 +77,7 @@ export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext)
       });
     }
     const { key, secret } = await context.keys.create(parsed.data, request.admin?.name ?? 'admin');
-    context.audit.record({
-      actor: request.admin?.name ?? 'admin',
-      action: 'key.created',
-      subject: key.id,
-      cost_center: key.costCenter,
-      policy_version: policy.version,
-      details: { developer: key.developer, repo: key.repo, identity: key.identity },
-    });
+    recordKeyEvent(context, request, 'key.created', key, { developer: key.developer, repo: key.repo, identity: key.identity });
     return reply.code(201).send({ ...describeKey(key), key: secret });
   });
 
@@ -94,14 +92,7 @@ export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext)
     checkNarrower(context, existing.costCenter, parsed.data.allowed_models);
     const key = await context.keys.update(existing.id, parsed.data);
     if (!key) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    context.audit.record({
-      actor: request.admin?.name ?? 'admin',
-      action: 'key.updated',
-      subject: key.id,
-      cost_center: key.costCenter,
-      policy_version: context.policy.current().version,
-      details: { developer: key.developer, changed: Object.keys(parsed.data), ...parsed.data },
-    });
+    recordKeyEvent(context, request, 'key.updated', key, { developer: key.developer, changed: Object.keys(parsed.data), ...parsed.data });
     return describeKey(key);
   });
 
@@ -116,28 +107,14 @@ export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext)
     if (existing.revokedAt !== null) throw new GatewayError('invalid_request', { message: `gatehouse: key ${existing.id} is revoked; create a new key instead` });
     const rotated = await context.keys.rotate(existing.id, parsed.data.grace_seconds);
     if (!rotated) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    context.audit.record({
-      actor: request.admin?.name ?? 'admin',
-      action: 'key.rotated',
-      subject: rotated.key.id,
-      cost_center: rotated.key.costCenter,
-      policy_version: context.policy.current().version,
-      details: { developer: rotated.key.developer, grace_seconds: parsed.data.grace_seconds, old_secret_valid_until: rotated.key.previousValidUntil },
-    });
+    recordKeyEvent(context, request, 'key.rotated', rotated.key, { developer: rotated.key.developer, grace_seconds: parsed.data.grace_seconds, old_secret_valid_until: rotated.key.previousValidUntil });
     return reply.code(200).send({ ...describeKey(rotated.key), key: rotated.secret });
   });
 
   app.delete<{ Params: { id: string } }>('/admin/keys/:id', { preHandler: context.requireRole('admin') }, async (request) => {
     const key = await context.keys.revoke(request.params.id);
     if (!key) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    context.audit.record({
-      actor: request.admin?.name ?? 'admin',
-      action: 'key.revoked',
-      subject: key.id,
-      cost_center: key.costCenter,
-      policy_version: context.policy.current().version,
-      details: { developer: key.developer },
-    });
+    recordKeyEvent(context, request, 'key.revoked', key, { developer: key.developer });
     return describeKey(key);
   });
 }
