@@ -26,14 +26,16 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const adapter = getProviderAdapter(request.target.provider.type);
   const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
   const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true }, adapter.capabilities);
-  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens };
+  const warnings: string[] = [];
+  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens, warn: (item) => warnings.push(formatWarning(item)) };
   let outbound;
   try {
     outbound = adapter.buildRequest(prepared.request, context);
   } catch (error) {
     throw new GatewayError('internal_error', { message: `gatehouse: could not build the ${adapter.id} request: ${(error as Error).message}`, provider: request.target.providerName, cause: error });
   }
-  const warnings = [...conversion.warnings, ...prepared.warnings, ...outbound.warnings].map(formatWarning);
+  // Stream parsers add to it (context.warn) while the answer streams; the outcome reads it at the end.
+  warnings.push(...[...conversion.warnings, ...prepared.warnings, ...outbound.warnings].map(formatWarning));
 
   let upstream: UpstreamResponse;
   try {

@@ -36,6 +36,8 @@ export interface AdapterContext {
   forwardHeaders?: Record<string, string> | undefined;
   /** Output cap for upstreams that require one (Anthropic's `max_tokens`) when the request has none: the model's `default_max_output_tokens`. */
   defaultMaxOutputTokens?: number | undefined;
+  /** Where a stream parser reports what it could not read (an unparseable event): onto the span's warnings. */
+  warn?: ((warning: TranslationWarning) => void) | undefined;
 }
 
 /** An HTTP request the transport sends as-is (after signing when `aws` is set). */

@@ -1,3 +1,5 @@
+import { warning, type TranslationWarning } from '../canonical/warning.ts';
+
 /** Parses tool arguments; returns `{}` plus `false` when the model wrote invalid JSON. */
 export function parseArguments(text: string): { value: Record<string, unknown>; valid: boolean } {
   if (text.trim() === '') return { value: {}, valid: true };
@@ -10,16 +12,31 @@ export function parseArguments(text: string): { value: Record<string, unknown>; 
   return { value: {}, valid: false };
 }
 
-/** Parses one stream event's JSON data; undefined for non-JSON (comments, `[DONE]`). */
-export function parseEventData(data: string): Record<string, unknown> | undefined {
-  // `[DONE]` and comments are not JSON objects: skip them without paying for a thrown SyntaxError.
-  if (data.trimStart().charCodeAt(0) !== 123) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(data);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
+/** Told about a stream event no adapter can read, so it ends on the span instead of vanishing. */
+export type UnreadableEventHandler = (warning: TranslationWarning) => void;
+
+/**
+ * Parses one stream event's JSON data; undefined for `[DONE]` and for data that is not a JSON object,
+ * the latter reported through `onUnreadable` (a `translation_warnings` entry on the turn's span).
+ */
+export function parseEventData(data: string, onUnreadable?: UnreadableEventHandler): Record<string, unknown> | undefined {
+  // `[DONE]` is not a JSON object: skip it without paying for a thrown SyntaxError.
+  const trimmed = data.trimStart();
+  if (trimmed.charCodeAt(0) !== 123) {
+    if (trimmed !== '' && trimmed.trimEnd() !== '[DONE]') reportUnreadable(data, 'not a JSON object', onUnreadable);
     return undefined;
   }
+  try {
+    return JSON.parse(data) as Record<string, unknown>;
+  } catch (error) {
+    reportUnreadable(data, (error as Error).message, onUnreadable);
+    return undefined;
+  }
+}
+
+function reportUnreadable(data: string, reason: string, onUnreadable: UnreadableEventHandler | undefined): void {
+  const excerpt = data.length > 80 ? `${data.slice(0, 80)}…` : data;
+  onUnreadable?.(warning('unsupported', 'upstream.stream_event', `unreadable upstream stream event skipped (${reason}): ${excerpt}`));
 }
 
 /** Joins a configured base URL and a path without doubling `/v1`. */

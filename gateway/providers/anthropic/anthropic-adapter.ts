@@ -8,7 +8,7 @@ import { toAnthropicRequest } from './to-wire-request.ts';
 export const anthropicAdapterParts: AdapterParts = {
   capabilities: anthropicCapabilities,
   buildRequest: toAnthropicRequest,
-  parseStream: (events) => fromAnthropicStream(events),
+  parseStream: (events, context) => fromAnthropicStream(events, context.warn),
   parseResponse: (body) => fromAnthropicBody(body),
   classifyError: classifyAnthropicError,
 };

@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { isRetryableAnthropicStreamError } from './classify-error.ts';
 import { mapAnthropicFinishReason } from './map-finish-reason.ts';
 import { mapAnthropicUsage } from './map-usage.ts';
@@ -16,16 +16,16 @@ interface OpenBlock {
 }
 
 /** Anthropic SSE → canonical events. Usage in `message_delta` is cumulative: the last one wins. */
-export function fromAnthropicStream(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
-  return guardStream('anthropic', parse(events));
+export function fromAnthropicStream(events: AsyncIterable<WireEvent>, onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
+  return guardStream('anthropic', parse(events, onUnreadable));
 }
 
-async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   const blocks = new Map<number, OpenBlock>();
   let usage: AnthropicUsage = {};
   let stopReason: string | undefined;
   for await (const wire of events) {
-    const data = parseEventData(wire.data);
+    const data = parseEventData(wire.data, onUnreadable);
     if (data === undefined) continue;
     const type = asString(data['type']) ?? wire.type;
     switch (type) {

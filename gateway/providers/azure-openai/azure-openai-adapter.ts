@@ -9,7 +9,7 @@ import { toAzureOpenAIRequest } from './to-wire-request.ts';
 export const azureOpenAIAdapterParts: AdapterParts = {
   capabilities: azureOpenAICapabilities,
   buildRequest: toAzureOpenAIRequest,
-  parseStream: (events) => fromAzureOpenAIStream(events),
+  parseStream: (events, context) => fromAzureOpenAIStream(events, context.warn),
   parseResponse: (body) => fromResponsesBody(body),
   classifyError: classifyAzureOpenAIError,
 };

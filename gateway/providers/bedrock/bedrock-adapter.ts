@@ -8,7 +8,7 @@ import { toBedrockRequest } from './to-wire-request.ts';
 export const bedrockAdapterParts: AdapterParts = {
   capabilities: bedrockCapabilities,
   buildRequest: toBedrockRequest,
-  parseStream: (events) => fromBedrockStream(events),
+  parseStream: (events, context) => fromBedrockStream(events, context.warn),
   parseResponse: (body) => fromBedrockBody(body),
   classifyError: classifyBedrockError,
 };

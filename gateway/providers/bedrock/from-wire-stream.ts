@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { isRetryableBedrockException } from './classify-error.ts';
 import { mapBedrockFinishReason } from './map-finish-reason.ts';
 import { mapBedrockUsage } from './map-usage.ts';
@@ -20,11 +20,11 @@ interface Block {
  * ConverseStream events → canonical. Text blocks have no `contentBlockStart` (they start with
  * their first delta); `metadata` (usage) comes after `messageStop`.
  */
-export function fromBedrockStream(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
-  return guardStream('bedrock', parse(events));
+export function fromBedrockStream(events: AsyncIterable<WireEvent>, onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
+  return guardStream('bedrock', parse(events, onUnreadable));
 }
 
-async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   const blocks = new Map<number, Block>();
   let stopReason: string | undefined;
   // The forced JSON-output tool's input is the answer: it streams as text, and the turn ends as a stop.
@@ -38,7 +38,7 @@ async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<Canonical
     return { type: 'reasoning-end', id: block.id, opaque };
   };
   for await (const wire of events) {
-    const data = parseEventData(wire.data) ?? {};
+    const data = parseEventData(wire.data, onUnreadable) ?? {};
     if (wire.exception === true) {
       yield { type: 'error', code: wire.type === 'throttlingException' ? 'upstream_rate_limited' : 'upstream_error', message: `gatehouse: upstream bedrock failed mid-stream: ${asString(data['message']) ?? wire.type ?? 'exception'}`, retryable: isRetryableBedrockException(wire.type), upstreamType: wire.type };
       return;

@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapGeminiFinishReason } from './map-finish-reason.ts';
 import { mapGeminiUsage } from './map-usage.ts';
 import { GEMINI_CALL_ID_PREFIX, type GeminiUsage } from './wire-schema.ts';
@@ -12,8 +12,8 @@ import { GEMINI_CALL_ID_PREFIX, type GeminiUsage } from './wire-schema.ts';
  * made up (`call_<responseId>_<n>`). Usage is a running total: the last chunk's wins. A stream
  * that closes without a `finishReason` is truncated.
  */
-export function fromGeminiStream(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
-  return guardStream('gemini', parse(events));
+export function fromGeminiStream(events: AsyncIterable<WireEvent>, onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
+  return guardStream('gemini', parse(events, onUnreadable));
 }
 
 interface ParseState {
@@ -27,10 +27,10 @@ interface ParseState {
   usage: GeminiUsage | undefined;
 }
 
-async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   const state: ParseState = { responseId: undefined, metadataSent: false, openText: undefined, blockCount: 0, callCount: 0, hasToolCalls: false, finishReason: undefined, usage: undefined };
   for await (const wire of events) {
-    const chunk = parseEventData(wire.data);
+    const chunk = parseEventData(wire.data, onUnreadable);
     if (chunk === undefined) continue;
     if (chunk['error'] !== undefined) {
       const error = asRecord(chunk['error']);

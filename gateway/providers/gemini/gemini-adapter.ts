@@ -8,7 +8,7 @@ import { toGeminiRequest } from './to-wire-request.ts';
 export const geminiAdapterParts: AdapterParts = {
   capabilities: geminiCapabilities,
   buildRequest: toGeminiRequest,
-  parseStream: (events) => fromGeminiStream(events),
+  parseStream: (events, context) => fromGeminiStream(events, context.warn),
   parseResponse: (body) => fromGeminiBody(body),
   classifyError: classifyGeminiError,
 };

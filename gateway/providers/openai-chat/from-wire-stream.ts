@@ -2,14 +2,14 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapChatFinishReason } from './map-finish-reason.ts';
 import { mapChatUsage } from './map-usage.ts';
 import type { ChatUsage } from './wire-schema.ts';
 
 /** Chat Completions SSE → canonical events. Tool call argument deltas are keyed by `index`. */
-export function fromChatStream(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
-  return guardStream('openai-chat', parse(events));
+export function fromChatStream(events: AsyncIterable<WireEvent>, onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
+  return guardStream('openai-chat', parse(events, onUnreadable));
 }
 
 interface ToolState {
@@ -17,7 +17,7 @@ interface ToolState {
   input: string;
 }
 
-async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<CanonicalEvent> {
+async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   let metadataSent = false;
   let textOpen = false;
   let reasoningOpen = false;
@@ -43,7 +43,7 @@ async function* parse(events: AsyncIterable<WireEvent>): AsyncIterable<Canonical
       yield* end();
       return;
     }
-    const chunk = parseEventData(wire.data);
+    const chunk = parseEventData(wire.data, onUnreadable);
     if (chunk === undefined) continue;
     if (chunk['error'] !== undefined) {
       const error = asRecord(chunk['error']);

@@ -8,7 +8,7 @@ import { toChatRequest } from './to-wire-request.ts';
 export const openaiChatAdapterParts: AdapterParts = {
   capabilities: openaiChatCapabilities,
   buildRequest: toChatRequest,
-  parseStream: (events) => fromChatStream(events),
+  parseStream: (events, context) => fromChatStream(events, context.warn),
   parseResponse: (body) => fromChatBody(body),
   classifyError: classifyChatError,
 };

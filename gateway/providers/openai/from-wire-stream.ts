@@ -3,14 +3,14 @@ import { decodeOpaque } from '../../canonical/opaque-envelope.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapResponsesFinishReason } from './map-finish-reason.ts';
 import { mapResponsesUsage } from './map-usage.ts';
 import type { ResponsesUsage } from './wire-schema.ts';
 
 /** Responses SSE → canonical events (used by `openai` and `azure-openai`). */
-export function fromResponsesStream(events: AsyncIterable<WireEvent>, provider = 'openai'): AsyncIterable<CanonicalEvent> {
-  return guardStream(provider, parse(events, provider));
+export function fromResponsesStream(events: AsyncIterable<WireEvent>, provider = 'openai', onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
+  return guardStream(provider, parse(events, provider, onUnreadable));
 }
 
 interface ItemState {
@@ -20,11 +20,11 @@ interface ItemState {
   summaryIndex: number;
 }
 
-async function* parse(events: AsyncIterable<WireEvent>, provider: string): AsyncIterable<CanonicalEvent> {
+async function* parse(events: AsyncIterable<WireEvent>, provider: string, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   const items = new Map<string, ItemState>();
   let hasToolCalls = false;
   for await (const wire of events) {
-    const data = parseEventData(wire.data);
+    const data = parseEventData(wire.data, onUnreadable);
     if (data === undefined) continue;
     const type = asString(data['type']) ?? wire.type;
     const itemId = asString(data['item_id']) ?? '';

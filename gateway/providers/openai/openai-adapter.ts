@@ -8,7 +8,7 @@ import { toOpenAIRequest } from './to-wire-request.ts';
 export const openaiAdapterParts: AdapterParts = {
   capabilities: openaiCapabilities,
   buildRequest: toOpenAIRequest,
-  parseStream: (events) => fromResponsesStream(events, 'openai'),
+  parseStream: (events, context) => fromResponsesStream(events, 'openai', context.warn),
   parseResponse: (body) => fromResponsesBody(body),
   classifyError: (failure) => classifyOpenAIError(failure, 'openai'),
 };
