@@ -85,9 +85,31 @@ export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', path: str
 
 export type Row = Record<string, unknown>;
 
+/**
+ * Queries this tab sends at once: the gateway's default analyst_sql.max_concurrent. A page loads
+ * up to eight tables and charts together; past the gateway's slots they would queue there against
+ * analyst_sql.max_queue_wait_ms (then 429), so the rest wait here instead, where no limit applies.
+ */
+const SQL_SLOTS = 2;
+let sqlRunning = 0;
+const sqlWaiting: (() => void)[] = [];
+
+async function withSqlSlot<T>(run: () => Promise<T>): Promise<T> {
+  if (sqlRunning >= SQL_SLOTS) await new Promise<void>((resolve) => sqlWaiting.push(resolve));
+  else sqlRunning += 1;
+  try {
+    return await run();
+  } finally {
+    // Hand the slot straight to the next waiter (the count stays), else free it.
+    const next = sqlWaiting.shift();
+    if (next) next();
+    else sqlRunning -= 1;
+  }
+}
+
 /** Runs read-only SQL through `POST /admin/sql` (analyst and up). */
 export async function sql<T extends Row = Row>(query: string): Promise<T[]> {
-  const body = await postJson<{ rows: T[] }>('/admin/sql', { query });
+  const body = await withSqlSlot(() => postJson<{ rows: T[] }>('/admin/sql', { query }));
   return body.rows ?? [];
 }
 
