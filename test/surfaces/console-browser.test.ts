@@ -178,6 +178,7 @@ describe('console in Chromium against the embedded gateway', () => {
     const keys = page.getByRole('table', { name: 'keys' });
     const row = keys.getByRole('row', { name: /frank/ });
     expect(await row.textContent()).toContain('30 rpm');
+    expect(await form.getByLabel('Developer').inputValue()).toBe(''); // the form is ready for the next key
     await shot('keys-created');
     await panel.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(secret);

@@ -235,6 +235,7 @@ export function KeysPage({ session }: { session: Session }) {
   const [shown, setShown] = useState<ShownSecret>();
   const [editing, setEditing] = useState<string>();
   const [actionError, setActionError] = useState<string>();
+  const [createdCount, setCreatedCount] = useState(0);
   const centers = Object.keys(policy.data?.document.cost_centers ?? {});
 
   async function act(run: () => Promise<void>) {
@@ -249,6 +250,7 @@ export function KeysPage({ session }: { session: Session }) {
   async function create(fields: KeyFields) {
     const created = await sendJson<KeyView & { key: string }>('POST', '/admin/keys', { developer: fields.developer.trim(), cost_center: fields.cost_center, ...optionalBody(fields, false) });
     setShown({ id: created.id, developer: created.developer, secret: created.key, why: 'created' });
+    setCreatedCount((value) => value + 1); // a fresh, empty form for the next key
     keys.reload();
   }
   const rotate = (key: KeyView, grace: number) =>
@@ -268,7 +270,7 @@ export function KeysPage({ session }: { session: Session }) {
     <>
       {admin ? (
         <Section title="Create a key">
-          <KeyForm title="create key" initial={EMPTY_FIELDS} centers={centers} onSubmit={create} submitLabel="Create key" />
+          <KeyForm key={createdCount} title="create key" initial={EMPTY_FIELDS} centers={centers} onSubmit={create} submitLabel="Create key" />
         </Section>
       ) : null}
       {shown ? <SecretPanel shown={shown} onDismiss={() => setShown(undefined)} /> : null}
@@ -291,7 +293,7 @@ function KeysTable({ keys, admin, onEdit, onRotate, onRevoke }: { keys: KeyView[
       rows={keys}
       empty="No keys yet."
       columns={[
-        { label: 'Key', value: (key) => <code title={key.id}>{key.key_prefix}…</code> },
+        { label: 'Key', value: (key) => (key.key_prefix ? <code title={key.id}>{key.key_prefix}…</code> : <span class="muted" title={key.id}>in the policy file</span>) },
         { label: 'Developer', value: (key) => key.developer },
         { label: 'Cost center', value: (key) => key.cost_center },
         { label: 'Status', value: (key) => <span class={`badge status-${statusOf(key)}`}>{statusOf(key)}</span> },
