@@ -5,7 +5,7 @@ import { guardStream } from '../stream-guard.ts';
 import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapChatFinishReason } from './map-finish-reason.ts';
 import { mapChatUsage } from './map-usage.ts';
-import type { ChatUsage } from './wire-schema.ts';
+import { ChatChunkSchema, ChatUsageSchema, type ChatUsage } from './wire-schema.ts';
 
 /** Chat Completions SSE → canonical events. Tool call argument deltas are keyed by `index`. */
 export function fromChatStream(events: AsyncIterable<WireEvent>, onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
@@ -43,55 +43,53 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
       yield* end();
       return;
     }
-    const chunk = parseEventData(wire.data, onUnreadable);
-    if (chunk === undefined) continue;
-    if (chunk['error'] !== undefined) {
-      const error = asRecord(chunk['error']);
+    const data = parseEventData(wire.data, onUnreadable);
+    if (data === undefined) continue;
+    const chunk = ChatChunkSchema.parse(data);
+    if (chunk.error !== undefined) {
+      const error = asRecord(chunk.error);
       const code = asString(error['code']) ?? asString(error['type']);
       yield { type: 'error', code: code === 'rate_limit_exceeded' ? 'upstream_rate_limited' : 'upstream_error', message: `gatehouse: upstream openai-chat failed mid-stream: ${asString(error['message']) ?? code ?? 'error'}`, retryable: true, upstreamType: code };
       return;
     }
     if (!metadataSent) {
       metadataSent = true;
-      yield { type: 'response-metadata', id: asString(chunk['id']), model: asString(chunk['model']) };
+      yield { type: 'response-metadata', id: chunk.id ?? undefined, model: chunk.model ?? undefined };
     }
-    if (chunk['usage'] !== undefined && chunk['usage'] !== null) usage = asRecord(chunk['usage']) as ChatUsage;
-    const choices = Array.isArray(chunk['choices']) ? chunk['choices'] : [];
-    const choice = asRecord(choices[0]);
-    const delta = asRecord(choice['delta']);
-    const reasoning = asString(delta['reasoning_content']) ?? asString(delta['reasoning']);
+    if (chunk.usage !== undefined && chunk.usage !== null) usage = chunk.usage;
+    const choice = chunk.choices[0] ?? {};
+    const delta = choice.delta ?? {};
+    const reasoning = delta.reasoning_content ?? delta.reasoning ?? undefined;
     if (reasoning !== undefined && reasoning !== '') {
       if (!reasoningOpen) yield { type: 'reasoning-start', id: 'reasoning_0' };
       reasoningOpen = true;
       yield { type: 'reasoning-delta', id: 'reasoning_0', delta: reasoning };
     }
-    const content = asString(delta['content']);
-    if (content !== undefined && content !== '') {
+    const content = delta.content;
+    if (content !== undefined && content !== null && content !== '') {
       if (reasoningOpen) yield { type: 'reasoning-end', id: 'reasoning_0' };
       reasoningOpen = false;
       if (!textOpen) yield { type: 'text-start', id: 'text_0' };
       textOpen = true;
       yield { type: 'text-delta', id: 'text_0', delta: content };
     }
-    const toolCalls = Array.isArray(delta['tool_calls']) ? delta['tool_calls'] : [];
-    for (const raw of toolCalls) {
-      const call = asRecord(raw);
-      const index = typeof call['index'] === 'number' ? call['index'] : tools.size;
-      const fn = asRecord(call['function']);
+    for (const call of delta.tool_calls ?? []) {
+      const index = call.index ?? tools.size;
+      const fn = call.function ?? {};
       let state = tools.get(index);
       if (state === undefined) {
         state = { id: `tool_${index}`, input: '' };
         tools.set(index, state);
-        yield { type: 'tool-call-start', id: state.id, callId: asString(call['id']) ?? `call_${index}`, name: asString(fn['name']) ?? '', kind: 'function' };
+        yield { type: 'tool-call-start', id: state.id, callId: call.id ?? `call_${index}`, name: fn.name ?? '', kind: 'function' };
       }
-      const argumentsDelta = asString(fn['arguments']);
-      if (argumentsDelta !== undefined && argumentsDelta !== '') {
+      const argumentsDelta = fn.arguments;
+      if (argumentsDelta !== undefined && argumentsDelta !== null && argumentsDelta !== '') {
         state.input += argumentsDelta;
         yield { type: 'tool-call-delta', id: state.id, delta: argumentsDelta };
       }
     }
-    const reason = asString(choice['finish_reason']);
-    if (reason !== undefined) finishReason = reason;
+    const reason = choice.finish_reason;
+    if (reason !== undefined && reason !== null) finishReason = reason;
   }
   // Servers that omit `[DONE]` after a finish_reason still finished; without one the stream was cut.
   if (finishReason !== undefined) yield* end();
@@ -113,7 +111,7 @@ export function fromChatBody(body: unknown): CanonicalResponse {
     const fn = asRecord(call['function']);
     events.push({ type: 'tool-call-start', id: `tool_${index}`, callId: asString(call['id']) ?? `call_${index}`, name: asString(fn['name']) ?? '', kind: 'function' }, { type: 'tool-call-end', id: `tool_${index}`, input: asString(fn['arguments']) ?? '{}' });
   });
-  if (completion['usage'] !== undefined) events.push({ type: 'usage', usage: mapChatUsage(asRecord(completion['usage']) as ChatUsage) });
+  if (completion['usage'] !== undefined) events.push({ type: 'usage', usage: mapChatUsage(ChatUsageSchema.parse(asRecord(completion['usage']))) });
   events.push({ type: 'finish', reason: mapChatFinishReason(asString(choice['finish_reason'])) });
   return collectResponse(events);
 }

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Chat Completions wire shapes (OpenAI and compatible servers).
  * @see https://platform.openai.com/docs/api-reference/chat
@@ -40,11 +42,36 @@ export interface ChatTool {
   function: { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean };
 }
 
-export interface ChatUsage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
-  completion_tokens_details?: { reasoning_tokens?: number } | null;
+// Streamed chunks are read with lenient schemas (as vercel/ai does): a field of the wrong type reads
+// as absent instead of failing the chunk, unknown fields pass through. About 0.2 µs per chunk.
+const text = z.string().nullish().catch(undefined);
+const count = z.number().optional().catch(undefined);
+
+export const ChatUsageSchema = z.looseObject({
+  prompt_tokens: count,
+  completion_tokens: count,
+  prompt_tokens_details: z.looseObject({ cached_tokens: count }).nullish().catch(undefined),
+  completion_tokens_details: z.looseObject({ reasoning_tokens: count }).nullish().catch(undefined),
   /** DeepSeek reports cache hits here instead. */
-  prompt_cache_hit_tokens?: number;
-}
+  prompt_cache_hit_tokens: count,
+});
+export type ChatUsage = z.input<typeof ChatUsageSchema>;
+
+const ChatToolCallDeltaSchema = z.looseObject({ index: count, id: text, function: z.looseObject({ name: text, arguments: text }).nullish().catch(undefined) }).catch({});
+
+const ChatChoiceSchema = z
+  .looseObject({
+    delta: z.looseObject({ content: text, reasoning_content: text, reasoning: text, tool_calls: z.array(ChatToolCallDeltaSchema).nullish().catch(undefined) }).nullish().catch(undefined),
+    finish_reason: text,
+  })
+  .catch({});
+
+/** One `chat.completion.chunk` (or an in-stream `{"error":…}`, read by the caller as it was). */
+export const ChatChunkSchema = z.looseObject({
+  id: text,
+  model: text,
+  error: z.unknown().optional(),
+  // A usage that is not an object reads as an empty one (zero counts), as before the schema.
+  usage: ChatUsageSchema.nullish().catch({}),
+  choices: z.array(ChatChoiceSchema).catch([]),
+});
