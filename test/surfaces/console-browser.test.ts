@@ -322,7 +322,12 @@ describe('console in Chromium against the embedded gateway', () => {
     await page.locator('select[name="action"]').selectOption('policy.approved');
     await page.getByRole('button', { name: 'Apply' }).click();
     const events = page.getByRole('table', { name: 'audit events' });
-    await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).join('\n')).toContain('policy.approved');
+    // The unfiltered table may already list a policy.approved row: wait until the filter has replaced it, every row matching.
+    const filtered = async () => {
+      const texts = await events.locator('tbody tr').allTextContents();
+      return texts.length > 0 && texts.every((row) => row.includes('policy.approved'));
+    };
+    await expect.poll(filtered).toBe(true);
     const rows = await events.locator('tbody tr').allTextContents();
     expect(rows.every((row) => row.includes('policy.approved'))).toBe(true);
     expect(rows.join('\n')).toContain('dana');
