@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type Option } from 'commander';
 import { ConfigError } from '../shared/config/load-config.ts';
 import { CheckFailed, CliError, EXIT, processIo, withErrorPrefix, type CliIo } from './cli-io.ts';
@@ -12,6 +11,7 @@ import { registerAuditCommand } from './commands/audit.ts';
 import { registerReportCommand } from './commands/report.ts';
 import { registerSqlCommand } from './commands/sql.ts';
 import { registerModelsCommand } from './commands/models.ts';
+import { GATEHOUSE_VERSION } from '../shared/version.ts';
 
 /**
  * Every command of `npx gatehouse`, in the order the help lists them. One file per command under
@@ -34,7 +34,7 @@ const COMMANDS: ((program: Command, io: CliIo) => void)[] = [
 /** Options most admin commands share; named once at the end of the help instead of on every line. */
 const COMMON_OPTIONS = new Set(['--url', '--token', '--json', '--csv', '--help']);
 
-export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = GATEHOUSE_VERSION;
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('gatehouse')

@@ -9,6 +9,7 @@ import { readAuditRows, toAuditExportLine } from '../../shared/audit/read-audit-
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import type { AuditSink } from '../../shared/audit/audit-event.ts';
 import type { AnchoredCheckpoint } from '../../shared/audit/audit-checkpoint.ts';
+import { parseAdminBody } from './parse-admin-body.ts';
 
 /** What `governanceRoutes` needs; the lead wires these at start-up. */
 export interface GovernanceRouteOptions {
@@ -50,14 +51,6 @@ const AuditQuery = z
   })
   .strict();
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    throw new GatewayError('invalid_request', { message: `gatehouse: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}` });
-  }
-  return parsed.data;
-}
-
 /**
  * Admin routes of the governance workflow (CONTRACT "Admin HTTP"). Reading needs `analyst`,
  * proposing/approving/rejecting/rolling back needs `approver`.
@@ -89,7 +82,7 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
   });
 
   app.post('/admin/policy/proposals', { preHandler: requireRole('approver') }, async (request, reply) => {
-    const body = parseBody(ProposalBody, request.body);
+    const body = parseAdminBody(ProposalBody, request.body);
     const author = body.author ?? request.admin?.name;
     if (!author) throw new GatewayError('invalid_request', { message: 'gatehouse: author is required', param: 'author' });
     const proposal = await governance.createProposal({
@@ -117,25 +110,25 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
   );
 
   app.post<{ Params: { id: string } }>('/admin/policy/proposals/:id/approve', { preHandler: requireRole('approver') }, async (request) => {
-    const body = parseBody(ApproveBody, request.body);
+    const body = parseAdminBody(ApproveBody, request.body);
     const result = await governance.approveProposal(request.params.id, { ...body, caller: request.admin });
     return { version: result.version, proposal: result.proposal };
   });
 
   app.post<{ Params: { id: string } }>('/admin/policy/proposals/:id/reject', { preHandler: requireRole('approver') }, async (request) => {
-    const body = parseBody(RejectBody, request.body);
+    const body = parseAdminBody(RejectBody, request.body);
     return governance.rejectProposal(request.params.id, { reason: body.reason, actor: request.admin?.name ?? 'admin' });
   });
 
   // A rollback is a proposal of the old document: it needs an approver's signature like any change.
   app.post('/admin/policy/rollback', { preHandler: requireRole('approver') }, async (request, reply) => {
-    const body = parseBody(RollbackBody, request.body);
+    const body = parseAdminBody(RollbackBody, request.body);
     const proposal = await governance.proposeRollback({ to_version: body.to_version, justification: body.justification, author: body.author ?? request.admin?.name ?? 'admin', proposedBy: request.admin?.name });
     return reply.code(201).send({ ...proposal, to_version: body.to_version, next: `approve with POST /admin/policy/proposals/${proposal.id}/approve {approver, signature}` });
   });
 
   app.get('/admin/audit', { preHandler: requireRole('analyst') }, async (request, reply) => {
-    const query = parseBody(AuditQuery, request.query);
+    const query = parseAdminBody(AuditQuery, request.query);
     // Events wait up to a second for their insert; read them back only once they are stored.
     await options.audit?.flush();
     let rows;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../context.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { describeKey, type VirtualKey } from '../state/key-store.ts';
+import { parseAdminBody } from './parse-admin-body.ts';
 
 const BudgetsSchema = z.object({ daily_usd: z.number().positive().optional(), monthly_usd: z.number().positive().optional() }).strict();
 const LimitsSchema = z.object({ rpm: z.number().int().positive().optional(), tpm: z.number().int().positive().optional() }).strict();
@@ -44,9 +45,6 @@ export const RotateKeyBody = z
   })
   .strict();
 
-const badRequest = (issues: z.core.$ZodIssue[]) =>
-  new GatewayError('invalid_request', { message: `gatehouse: ${issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}` });
-
 /** A key may be narrowed to models its cost center allows, never widened. */
 function checkNarrower(context: GatewayContext, costCenter: string, models: string[] | undefined): void {
   if (!models) return;
@@ -67,16 +65,16 @@ function recordKeyEvent(context: GatewayContext, request: FastifyRequest, action
 
 export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext): void {
   app.post('/admin/keys', { preHandler: context.requireRole('admin') }, async (request, reply) => {
-    const parsed = CreateKeyBody.safeParse(request.body);
-    if (!parsed.success) throw badRequest(parsed.error.issues);
+    const body = parseAdminBody(CreateKeyBody, request.body);
     const policy = context.policy.current();
-    if (!(parsed.data.cost_center in policy.document.cost_centers)) {
+    if (!(body.cost_center in policy.document.cost_centers)) {
       throw new GatewayError('invalid_request', {
-        message: `gatehouse: unknown cost center "${parsed.data.cost_center}"; known: ${Object.keys(policy.document.cost_centers).join(', ')}`,
+        message: `gatehouse: unknown cost center "${body.cost_center}"; known: ${Object.keys(policy.document.cost_centers).join(', ')}`,
         param: 'cost_center',
       });
     }
-    const { key, secret } = await context.keys.create(parsed.data, request.admin?.name ?? 'admin');
+    checkNarrower(context, body.cost_center, body.allowed_models);
+    const { key, secret } = await context.keys.create(body, request.admin?.name ?? 'admin');
     recordKeyEvent(context, request, 'key.created', key, { developer: key.developer, repo: key.repo, identity: key.identity });
     return reply.code(201).send({ ...describeKey(key), key: secret });
   });
@@ -85,29 +83,27 @@ export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext)
   app.get('/admin/keys', { preHandler: context.requireRole('analyst') }, async () => ({ keys: context.keys.list().map(describeKey) }));
 
   app.patch<{ Params: { id: string } }>('/admin/keys/:id', { preHandler: context.requireRole('admin') }, async (request) => {
-    const parsed = UpdateKeyBody.safeParse(request.body ?? {});
-    if (!parsed.success) throw badRequest(parsed.error.issues);
+    const update = parseAdminBody(UpdateKeyBody, request.body);
     const existing = context.keys.get(request.params.id);
     if (!existing) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    checkNarrower(context, existing.costCenter, parsed.data.allowed_models);
-    const key = await context.keys.update(existing.id, parsed.data);
+    checkNarrower(context, existing.costCenter, update.allowed_models);
+    const key = await context.keys.update(existing.id, update);
     if (!key) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    recordKeyEvent(context, request, 'key.updated', key, { developer: key.developer, changed: Object.keys(parsed.data), ...parsed.data });
+    recordKeyEvent(context, request, 'key.updated', key, { developer: key.developer, changed: Object.keys(update), ...update });
     return describeKey(key);
   });
 
   app.post<{ Params: { id: string } }>('/admin/keys/:id/rotate', { preHandler: context.requireRole('admin') }, async (request, reply) => {
-    const parsed = RotateKeyBody.safeParse(request.body ?? {});
-    if (!parsed.success) throw badRequest(parsed.error.issues);
+    const rotation = parseAdminBody(RotateKeyBody, request.body);
     const existing = context.keys.get(request.params.id);
     if (!existing) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
     if (existing.source === 'bootstrap') {
       throw new GatewayError('invalid_request', { message: `gatehouse: key ${existing.id} is a bootstrap key of the policy file; its secret lives there. Create an admin key for ${existing.developer} (\`npx gatehouse keys create\`) and remove the policy entry instead` });
     }
     if (existing.revokedAt !== null) throw new GatewayError('invalid_request', { message: `gatehouse: key ${existing.id} is revoked; create a new key instead` });
-    const rotated = await context.keys.rotate(existing.id, parsed.data.grace_seconds);
+    const rotated = await context.keys.rotate(existing.id, rotation.grace_seconds);
     if (!rotated) throw new GatewayError('not_found', { message: `gatehouse: no key with id ${request.params.id}` });
-    recordKeyEvent(context, request, 'key.rotated', rotated.key, { developer: rotated.key.developer, grace_seconds: parsed.data.grace_seconds, old_secret_valid_until: rotated.key.previousValidUntil });
+    recordKeyEvent(context, request, 'key.rotated', rotated.key, { developer: rotated.key.developer, grace_seconds: rotation.grace_seconds, old_secret_valid_until: rotated.key.previousValidUntil });
     return reply.code(200).send({ ...describeKey(rotated.key), key: rotated.secret });
   });
 

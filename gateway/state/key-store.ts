@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { BudgetPair, PolicyDocument } from '../../shared/policy/policy-schema.ts';
 import { sha256Hex } from '../../shared/crypto/hashing.ts';
+import { clickHouseTimeToIso } from '../../shared/clickhouse/clickhouse-time.ts';
 
 /** A developer's virtual key as the gateway knows it (the secret itself is never stored). */
 export interface VirtualKey {
@@ -83,13 +84,12 @@ interface KeyRow {
 }
 
 const nowText = () => new Date().toISOString();
+const isoOrNull = (value: string | null | undefined): string | null => (value ? clickHouseTimeToIso(value) : null);
 const newSecret = () => `gh_${randomBytes(24).toString('base64url')}`;
 
 const keyFingerprint = (key: VirtualKey) =>
   JSON.stringify([key.keySha256, key.developer, key.costCenter, key.repo, key.identity, key.tags, key.budgets ?? null, key.revokedAt, key.expiresAt, key.allowedModels, key.limits ?? null]);
 
-/** ClickHouse DateTime64 text ('2026-12-06 21:40:00.000') or ISO → ISO; null stays null. */
-const isoOf = (value: string | null | undefined): string | null => (value ? new Date(value.includes('T') ? value : `${value.replace(' ', 'T')}Z`).toISOString() : null);
 
 function toRow(key: VirtualKey): KeyRow {
   return {
@@ -130,11 +130,11 @@ function fromRow(row: KeyRow): VirtualKey {
     createdBy: row.created_by,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
-    expiresAt: isoOf(row.expires_at),
+    expiresAt: isoOrNull(row.expires_at),
     allowedModels: row.allowed_models ?? [],
     limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : undefined,
     previousSha256: row.previous_sha256 ?? '',
-    previousValidUntil: isoOf(row.previous_valid_until),
+    previousValidUntil: isoOrNull(row.previous_valid_until),
   };
 }
 
