@@ -16,7 +16,7 @@ import { authenticateClient } from './authenticate-client.ts';
 import { modelPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
 import { guardrailActive, TurnGuard, type GuardedHop, type TurnFacts, type TurnGuardContext } from '../guardrails/turn-guard.ts';
 import { HistoryScanCache } from '../guardrails/history-scan.ts';
-import { admitKey, rateScopesOf } from './key-admission.ts';
+import { admitKey } from './key-admission.ts';
 import type { RateScope } from '../state/rate-limiter.ts';
 
 declare module 'fastify' {
@@ -247,9 +247,9 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   const center = policy.document.cost_centers[key.costCenter];
   const requestedDefinition = policy.document.models[state.requestedModel];
   if (center) {
-    const keyRefusal = await admitKey(key, center, state.requestedModel, state.inputTokenEstimate, context.rateLimiter);
-    if (keyRefusal) refuse(context, state, body, keyRefusal);
-    state.rateScopes = context.rateLimiter ? rateScopesOf(key, center) : undefined;
+    const admission = await admitKey(key, center, state.requestedModel, state.inputTokenEstimate, context.rateLimiter);
+    if (admission.refusal) refuse(context, state, body, admission.refusal);
+    if (admission.scopes.length > 0) state.rateScopes = admission.scopes;
   }
 
   const facts: RequestFacts = {

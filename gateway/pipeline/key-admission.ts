@@ -16,24 +16,26 @@ export function rateScopesOf(key: VirtualKey, center: CostCenter): RateScope[] {
 /**
  * What a key itself may do before the policy decides: the models it is narrowed to (a key may be
  * issued for fewer models than its cost center allows) and its requests/tokens per minute. Returns the
- * refusal, or undefined to go on.
+ * refusal (if any) and the rate scopes the request was counted against (its output tokens are added there later).
  */
-export async function admitKey(key: VirtualKey, center: CostCenter, requestedModel: string, inputTokens: number, limiter: RateLimiter | undefined): Promise<GatewayError | undefined> {
+export async function admitKey(key: VirtualKey, center: CostCenter, requestedModel: string, inputTokens: number, limiter: RateLimiter | undefined): Promise<{ refusal?: GatewayError; scopes: RateScope[] }> {
   if (key.allowedModels.length > 0 && !key.allowedModels.includes(requestedModel)) {
-    return new GatewayError('model_not_allowed', {
+    const refusal = new GatewayError('model_not_allowed', {
       message: `gatehouse: key ${key.id} of developer ${key.developer} (cost center "${key.costCenter}") may use only ${key.allowedModels.join(', ')}, not "${requestedModel}". Pick one of those, or ask your platform team to widen the key (\`npx gatehouse keys update ${key.id} --models …\`).`,
       param: 'model',
     });
+    return { refusal, scopes: [] };
   }
-  if (!limiter) return undefined;
+  if (!limiter) return { scopes: [] };
   const scopes = rateScopesOf(key, center);
-  if (scopes.length === 0) return undefined;
+  if (scopes.length === 0) return { scopes };
   const decision = await limiter.admit(scopes, inputTokens);
-  if (decision.ok) return undefined;
+  if (decision.ok) return { scopes };
   const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000));
   const what = decision.limit === 'rpm' ? `${decision.value} requests per minute` : `${decision.value.toLocaleString('en-US')} tokens per minute`;
-  return new GatewayError('rate_limit_exceeded', {
+  const refusal = new GatewayError('rate_limit_exceeded', {
     message: `gatehouse: the rate limit of ${decision.scope.label} is reached: ${what} (${decision.observed.toLocaleString('en-US')} in the last minute, model "${requestedModel}"). Retry in ${seconds} s, or ask your platform team for a higher limit (policy limits.${decision.scope.id.startsWith('cc:') ? 'cost_center.' : ''}${decision.limit}).`,
     retryAfterMillis: decision.retryAfterMillis,
   });
+  return { refusal, scopes: [] };
 }
