@@ -73,6 +73,9 @@ describe('key lifecycle (embedded)', () => {
     expect(widened.status).toBe(400);
     expect(widened.body.error.message).toContain('may only narrow cost center "platform"');
     expect((await patch(gatehouse.url, `/admin/keys/${created.body.id}`, { expires_at: '2020-01-01T00:00:00Z' })).status).toBe(400);
+    const wideAtCreate = await adminAs(gatehouse.url, 'POST', '/admin/keys', { developer: 'kim', cost_center: 'platform', allowed_models: ['gpt-5.5', 'o3-pro'] });
+    expect(wideAtCreate.status).toBe(400);
+    expect(wideAtCreate.body.error.message).toContain('not allowed there: o3-pro');
     // An analyst reads the listing (no secrets, no hashes) but cannot change a key.
     expect((await patch(gatehouse.url, `/admin/keys/${created.body.id}`, { tags: [] }, TEST_ANALYST_TOKEN)).status).toBe(403);
     const listing = await admin(gatehouse.url, 'GET', '/admin/keys', undefined, TEST_ANALYST_TOKEN);
