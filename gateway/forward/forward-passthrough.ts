@@ -6,7 +6,7 @@ import { classifyTransportError, classifyUpstreamStatus, isResetBeforeAnswer } f
 import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
 import { PASSTHROUGH_PROTOCOLS, type PassthroughProtocol } from './passthrough-protocols.ts';
 import { SseSideReader } from './sse-side-reader.ts';
-import { withTopLevelMember } from '../inbound/read-json-body.ts';
+import { withTopLevelMembers } from '../inbound/read-json-body.ts';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -41,9 +41,10 @@ function upstreamBody(forward: ForwardRequest, protocol: PassthroughProtocol): s
   if (needsModel) copy.model = forward.target.upstreamModel;
   const patched = protocol.patchBody(copy, forward.stream);
   if (!needsModel && !patched) return forward.rawBody;
-  // Only the model changes (an alias): splice its bytes instead of re-serialising the history.
-  if (!patched) return withTopLevelMember(forward.body, 'model', forward.target.upstreamModel) ?? JSON.stringify(copy);
-  return JSON.stringify(copy);
+  // Splice the changed top-level members (the model alias, stream_options) instead of re-serialising the history.
+  const changes: Record<string, unknown> = {};
+  for (const key of Object.keys(copy)) if (copy[key] !== forward.body[key]) changes[key] = copy[key];
+  return withTopLevelMembers(forward.body, changes) ?? JSON.stringify(copy);
 }
 
 async function readErrorBody(body: AsyncIterable<Buffer>): Promise<unknown> {

@@ -260,3 +260,35 @@ export function withTopLevelMember(body: Record<string, unknown>, key: string, v
   if (spans === undefined || span === undefined) return undefined;
   return Buffer.concat([spans.bytes.subarray(0, span.start), Buffer.from(JSON.stringify(value)), spans.bytes.subarray(span.end)]);
 }
+
+/**
+ * The body's bytes with several top-level members set at once: present ones have their value's bytes
+ * replaced, absent ones are inserted first in the object. The rest (the history Codex resends every
+ * turn) is copied as bytes, never re-serialised. Undefined when `body` was not read by `readJsonBody`.
+ */
+export function withTopLevelMembers(body: Record<string, unknown>, changes: Record<string, unknown>): Buffer | undefined {
+  const spans = (body as SpannedBody)[SPANS];
+  if (spans === undefined) return undefined;
+  const replaced: { start: number; end: number; text: string }[] = [];
+  const inserted: string[] = [];
+  for (const [key, value] of Object.entries(changes)) {
+    const span = spans.members.get(key);
+    if (span) replaced.push({ start: span.start, end: span.end, text: JSON.stringify(value) });
+    else inserted.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+  }
+  replaced.sort((a, b) => a.start - b.start);
+  const parts: Buffer[] = [];
+  let cursor = 0;
+  if (inserted.length > 0) {
+    const open = spans.bytes.indexOf(0x7b); // the object's `{` (readJsonBody checked it is an object)
+    const separator = spans.members.size > 0 ? ',' : '';
+    parts.push(spans.bytes.subarray(0, open + 1), Buffer.from(inserted.join(',') + separator));
+    cursor = open + 1;
+  }
+  for (const edit of replaced) {
+    parts.push(spans.bytes.subarray(cursor, edit.start), Buffer.from(edit.text));
+    cursor = edit.end;
+  }
+  parts.push(spans.bytes.subarray(cursor));
+  return Buffer.concat(parts);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { codexBody } from '../../bench/bench-scenarios.ts';
-import { readJsonBody, withTopLevelMember } from '../../gateway/inbound/read-json-body.ts';
+import { readJsonBody, withTopLevelMember, withTopLevelMembers } from '../../gateway/inbound/read-json-body.ts';
 import { GatewayError } from '../../gateway/errors/gateway-error.ts';
 
 const read = (text: string, depth = 256) => readJsonBody(Buffer.from(text), depth);
@@ -89,5 +89,16 @@ describe('readJsonBody: one pass over the bytes, the history parsed where it is 
     expect(withTopLevelMember(body, 'model', 'gpt-5.5')?.toString()).toBe('{"model" : "gpt-5.5","input":[{"model":"inner"}],"stream":true}');
     expect(withTopLevelMember(body, 'absent', 1)).toBeUndefined();
     expect(withTopLevelMember({ model: 'x' }, 'model', 'y')).toBeUndefined();
+  });
+
+  it('sets several members at once, replacing present ones and inserting absent ones, the history copied as bytes', () => {
+    const history = JSON.stringify(Array.from({ length: 400 }, (_, index) => ({ role: 'user', content: `turn ${index} ${'x'.repeat(400)}` })));
+    const text = ` { "model":"alias", "messages":${history}, "stream":true }`;
+    const body = read(text);
+    const spliced = withTopLevelMembers(body, { model: 'gpt-5.5', stream_options: { include_usage: true } })!.toString();
+    expect(JSON.parse(spliced)).toEqual({ ...JSON.parse(text), model: 'gpt-5.5', stream_options: { include_usage: true } });
+    expect(spliced).toContain(`"messages":${history}`);
+    expect(read('{}') && withTopLevelMembers(read('{}'), { a: 1 })?.toString()).toBe('{"a":1}');
+    expect(withTopLevelMembers({ model: 'x' }, { model: 'y' })).toBeUndefined();
   });
 });
