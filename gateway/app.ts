@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import type { GatewayContext } from './context.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
-import { readJsonBody } from './inbound/read-json-body.ts';
+import { MAX_JSON_DEPTH, readJsonBody } from './inbound/read-json-body.ts';
 import { handleTurn } from './pipeline/handle-turn.ts';
 import { authenticateClient } from './pipeline/authenticate-client.ts';
 import { modelRefusal } from './policy/evaluate-policy.ts';
@@ -36,7 +36,6 @@ function isCodexClient(headers: Record<string, string | string[] | undefined>): 
 }
 
 /** Deepest JSON nesting accepted: far above real tool schemas, far below what recursive code survives. */
-const MAX_JSON_DEPTH = 256;
 
 /**
  * Whether `root` nests objects/arrays deeper than `limit`. Iterative (a hostile body cannot

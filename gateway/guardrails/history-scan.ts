@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { InboundProtocol } from '../forward/forward-types.ts';
 import { redactText, scanTexts, type ExtraPattern, type SecretFinding } from './secret-scanner.ts';
+import { itemBytes, MAX_JSON_DEPTH, readJsonBody, spliceBody } from '../inbound/read-json-body.ts';
 
 /**
  * Secrets in a conversation, found once per history item: Codex and Claude Code resend the whole
@@ -43,6 +44,15 @@ function replaceTexts(value: Json, texts: readonly string[], cursor: { next: num
 
 const fingerprint = (value: Json): string => createHash('sha1').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('base64');
 
+/**
+ * Fingerprint of item `index` of the conversation list: a hash of the client's own bytes of it when the
+ * body was read by readJsonBody (no parse, no re-encoding of a large tool output every turn), else of its JSON.
+ */
+function itemPrint(body: Record<string, unknown>, key: string, list: readonly Json[], index: number): string {
+  const bytes = itemBytes(body, key, index);
+  return bytes ? createHash('sha1').update(bytes).digest('base64') : fingerprint(list[index]);
+}
+
 /** What one item held: the rules that fired (with counts) and the item as it may be sent on. */
 export interface FlaggedItem {
   fingerprint: string;
@@ -76,6 +86,8 @@ export interface ConversationScan {
   locations: string[];
   /** The body with every secret replaced by its placeholder (the original body when there were none). */
   redactedBody: Record<string, unknown>;
+  /** Its bytes, when the body was spliced from the client's bytes (else the caller serialises redactedBody). */
+  redactedRaw: Buffer | undefined;
   /** Items scanned this turn (the rest came from the session's memory). */
   scannedItems: number;
 }
@@ -106,7 +118,7 @@ async function scanItems(items: readonly Json[], extra: readonly ExtraPattern[])
       const inText = byText.get(start + offset);
       return inText ? redactText(text, inText) : text;
     });
-    return { fingerprint: fingerprint(item), redacted: replaceTexts(item, redactedTexts, { next: 0 }), rules };
+    return { fingerprint: '', redacted: replaceTexts(item, redactedTexts, { next: 0 }), rules };
   });
 }
 
@@ -139,10 +151,10 @@ export class HistoryScanCache {
 }
 
 /** The part of the remembered scan still valid for this list, or undefined to scan from the start. */
-function validPrefix(previous: SessionScan | undefined, list: readonly Json[]): SessionScan | undefined {
-  if (!previous || previous.count === 0 || list.length < previous.count) return undefined;
-  if (fingerprint(list[previous.count - 1]) !== previous.lastFingerprint) return undefined;
-  for (const [index, flagged] of previous.flagged) if (fingerprint(list[index]) !== flagged.fingerprint) return undefined;
+function validPrefix(previous: SessionScan | undefined, print: (index: number) => string, length: number): SessionScan | undefined {
+  if (!previous || previous.count === 0 || length < previous.count) return undefined;
+  if (print(previous.count - 1) !== previous.lastFingerprint) return undefined;
+  for (const [index, flagged] of previous.flagged) if (print(index) !== flagged.fingerprint) return undefined;
   return previous;
 }
 
@@ -158,13 +170,16 @@ async function scanPreamble(preamble: Json, previous: SessionScan | undefined, e
  * Scans what `body` would send upstream for secrets, scanning only the items this session has not
  * sent before, and returns the findings and a redacted body. The body is never modified.
  */
-export async function scanConversation(cache: HistoryScanCache, sessionId: string, inbound: InboundProtocol, body: Record<string, unknown>, extra: readonly ExtraPattern[]): Promise<ConversationScan> {
+export async function scanConversation(cache: HistoryScanCache, sessionId: string, requestId: string, inbound: InboundProtocol, body: Record<string, unknown>, extra: readonly ExtraPattern[]): Promise<ConversationScan> {
   const shape = SHAPES[inbound];
   const rawList = body[shape.list];
   // A Responses `input` may be a plain string: a one-item conversation.
   const list: Json[] = Array.isArray(rawList) ? rawList : rawList === undefined ? [] : [rawList];
-  const previous = cache.get(sessionId);
-  const prefix = validPrefix(previous, list);
+  // A request with no session id of its own (its id is the request id) would only fill the memory.
+  const remembered = sessionId !== requestId;
+  const previous = remembered ? cache.get(sessionId) : undefined;
+  const print = (index: number) => (Array.isArray(rawList) ? itemPrint(body, shape.list, list, index) : fingerprint(list[index]));
+  const prefix = validPrefix(previous, print, list.length);
   const preamble = await scanPreamble(shape.preamble ? body[shape.preamble] : undefined, previous, extra);
   const start = prefix?.count ?? 0;
   const fresh = await scanItems(list.slice(start), extra);
@@ -172,31 +187,49 @@ export async function scanConversation(cache: HistoryScanCache, sessionId: strin
   const newRules: Record<string, number> = {};
   fresh.forEach((item, offset) => {
     if (!item) return;
+    item.fingerprint = print(start + offset);
     flagged.set(start + offset, item);
     addRules(newRules, item.rules);
   });
   if (preamble?.flagged && preamble !== previous?.preamble) addRules(newRules, preamble.flagged.rules);
-  cache.set(sessionId, { count: list.length, lastFingerprint: list.length > 0 ? fingerprint(list[list.length - 1]) : '', preamble, flagged });
+  if (remembered) cache.set(sessionId, { count: list.length, lastFingerprint: list.length > 0 ? print(list.length - 1) : '', preamble, flagged });
 
   const rules: Record<string, number> = {};
   const locations: string[] = [];
-  let redactedBody = body;
-  if (flagged.size > 0 || preamble?.flagged) {
-    redactedBody = { ...body };
-    if (preamble?.flagged && shape.preamble) {
-      redactedBody[shape.preamble] = preamble.flagged.redacted;
-      addRules(rules, preamble.flagged.rules);
-      locations.push(shape.preamble);
-    }
-    if (flagged.size > 0) {
-      const redactedList = [...list];
-      for (const [index, item] of [...flagged].sort(([a], [b]) => a - b)) {
-        redactedList[index] = item.redacted;
-        addRules(rules, item.rules);
-        locations.push(`${shape.list}[${index}]`);
-      }
-      redactedBody[shape.list] = Array.isArray(rawList) ? redactedList : redactedList[0];
-    }
+  if (preamble?.flagged && shape.preamble) {
+    addRules(rules, preamble.flagged.rules);
+    locations.push(shape.preamble);
   }
-  return { rules, newRules, locations, redactedBody, scannedItems: list.length - start };
+  for (const [index, item] of [...flagged].sort(([a], [b]) => a - b)) {
+    addRules(rules, item.rules);
+    locations.push(`${shape.list}[${index}]`);
+  }
+  const redacted = locations.length > 0 ? redactBody(body, shape, rawList, flagged, preamble?.flagged) : { body, raw: undefined };
+  return { rules, newRules, locations, redactedBody: redacted.body, redactedRaw: redacted.raw, scannedItems: list.length - start };
+}
+
+/**
+ * The body with the flagged items and preamble replaced by their redacted forms. A body read by
+ * readJsonBody is spliced at the byte level (the rest of the history is neither parsed nor re-encoded)
+ * and read again, so it stays lazy; any other body is rebuilt as objects.
+ */
+function redactBody(
+  body: Record<string, unknown>,
+  shape: { list: string; preamble: string | undefined },
+  rawList: unknown,
+  flagged: ReadonlyMap<number, FlaggedItem>,
+  preamble: FlaggedItem | undefined,
+): { body: Record<string, unknown>; raw: Buffer | undefined } {
+  const members: Record<string, unknown> = preamble && shape.preamble ? { [shape.preamble]: preamble.redacted } : {};
+  const replacements = new Map([...flagged].map(([index, item]) => [index, item.redacted]));
+  if (!Array.isArray(rawList) && flagged.size > 0) members[shape.list] = flagged.get(0)?.redacted;
+  const raw = spliceBody(body, { members, ...(Array.isArray(rawList) ? { items: { key: shape.list, replacements } } : {}) });
+  if (raw) return { body: readJsonBody(raw, MAX_JSON_DEPTH), raw };
+  const copy: Record<string, unknown> = { ...body, ...members };
+  if (Array.isArray(rawList) && flagged.size > 0) {
+    const list = [...rawList];
+    for (const [index, value] of replacements) list[index] = value;
+    copy[shape.list] = list;
+  }
+  return { body: copy, raw: undefined };
 }

@@ -77,7 +77,7 @@ export class TurnGuard {
   async forHop(provider: string, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
     const mode = this.modeFor(provider);
     if (mode === 'off') return { body, rawBody };
-    this.scan ??= scanConversation(this.context.cache, this.facts.sessionId, this.inbound, body, patternsOf(this.guardrails));
+    this.scan ??= scanConversation(this.context.cache, this.facts.sessionId, this.facts.requestId, this.inbound, body, patternsOf(this.guardrails));
     const scan = await this.scan;
     const total = Object.values(scan.rules).reduce((sum, count) => sum + count, 0);
     if (total === 0) return { body, rawBody };
@@ -95,7 +95,7 @@ export class TurnGuard {
     }
     this.findingsSent = total;
     this.audit('guardrail.redacted', scan, provider, crossProvider);
-    this.redactedRaw ??= Buffer.from(JSON.stringify(scan.redactedBody));
+    this.redactedRaw ??= scan.redactedRaw ?? Buffer.from(JSON.stringify(scan.redactedBody));
     return { body: scan.redactedBody, rawBody: this.redactedRaw };
   }
 

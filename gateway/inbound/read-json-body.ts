@@ -28,6 +28,9 @@ const LAZY_ARRAY_BYTES = 16 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Deepest nesting a client body may have (refused beyond with `invalid_request`). */
+export const MAX_JSON_DEPTH = 256;
+
 /** Where a top-level member's value sits in the body, and for arrays where each item sits. */
 interface MemberSpan {
   start: number;
@@ -261,34 +264,61 @@ export function withTopLevelMember(body: Record<string, unknown>, key: string, v
   return Buffer.concat([spans.bytes.subarray(0, span.start), Buffer.from(JSON.stringify(value)), spans.bytes.subarray(span.end)]);
 }
 
+/** Changes to a body read by `readJsonBody`: top-level members to set, and items of one top-level array to replace. */
+export interface BodySplice {
+  members?: Record<string, unknown>;
+  items?: { key: string; replacements: ReadonlyMap<number, unknown> };
+}
+
 /**
- * The body's bytes with several top-level members set at once: present ones have their value's bytes
- * replaced, absent ones are inserted first in the object. The rest (the history Codex resends every
- * turn) is copied as bytes, never re-serialised. Undefined when `body` was not read by `readJsonBody`.
+ * The body's bytes with the given changes: a present member's value and a replaced item have their
+ * bytes swapped for the new JSON, an absent member is inserted first in the object, and the rest (the
+ * history Codex resends every turn) is copied as bytes, never re-serialised. Undefined when `body` was
+ * not read by `readJsonBody`, or names an array item it did not record.
  */
-export function withTopLevelMembers(body: Record<string, unknown>, changes: Record<string, unknown>): Buffer | undefined {
+export function spliceBody(body: Record<string, unknown>, splice: BodySplice): Buffer | undefined {
   const spans = (body as SpannedBody)[SPANS];
   if (spans === undefined) return undefined;
-  const replaced: { start: number; end: number; text: string }[] = [];
+  const edits: { start: number; end: number; text: string }[] = [];
   const inserted: string[] = [];
-  for (const [key, value] of Object.entries(changes)) {
+  for (const [key, value] of Object.entries(splice.members ?? {})) {
     const span = spans.members.get(key);
-    if (span) replaced.push({ start: span.start, end: span.end, text: JSON.stringify(value) });
+    if (span) edits.push({ start: span.start, end: span.end, text: JSON.stringify(value) });
     else inserted.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
-  replaced.sort((a, b) => a.start - b.start);
+  if (splice.items && splice.items.replacements.size > 0) {
+    const items = spans.members.get(splice.items.key)?.items;
+    if (items === undefined) return undefined;
+    for (const [index, value] of splice.items.replacements) {
+      if (2 * index + 1 >= items.length) return undefined;
+      edits.push({ start: items[2 * index] as number, end: items[2 * index + 1] as number, text: JSON.stringify(value) });
+    }
+  }
+  edits.sort((a, b) => a.start - b.start);
   const parts: Buffer[] = [];
   let cursor = 0;
   if (inserted.length > 0) {
     const open = spans.bytes.indexOf(0x7b); // the object's `{` (readJsonBody checked it is an object)
-    const separator = spans.members.size > 0 ? ',' : '';
-    parts.push(spans.bytes.subarray(0, open + 1), Buffer.from(inserted.join(',') + separator));
+    parts.push(spans.bytes.subarray(0, open + 1), Buffer.from(inserted.join(',') + (spans.members.size > 0 ? ',' : '')));
     cursor = open + 1;
   }
-  for (const edit of replaced) {
+  for (const edit of edits) {
     parts.push(spans.bytes.subarray(cursor, edit.start), Buffer.from(edit.text));
     cursor = edit.end;
   }
   parts.push(spans.bytes.subarray(cursor));
   return Buffer.concat(parts);
+}
+
+/** Top-level members set at once (see spliceBody). */
+export function withTopLevelMembers(body: Record<string, unknown>, changes: Record<string, unknown>): Buffer | undefined {
+  return spliceBody(body, { members: changes });
+}
+
+/** The exact bytes of item `index` of the top-level array `key`, or undefined when they were not recorded. */
+export function itemBytes(body: Record<string, unknown>, key: string, index: number): Buffer | undefined {
+  const spans = (body as SpannedBody)[SPANS];
+  const items = spans?.members.get(key)?.items;
+  if (spans === undefined || items === undefined || 2 * index + 1 >= items.length) return undefined;
+  return spans.bytes.subarray(items[2 * index] as number, items[2 * index + 1] as number);
 }

@@ -137,8 +137,8 @@ describe('secret guardrail before every upstream hop', () => {
 
     // The scan memory itself: the second turn scanned only its two new items.
     const cache = new HistoryScanCache();
-    const firstScan = await scanConversation(cache, 's', 'openai-responses', first, []);
-    const secondScan = await scanConversation(cache, 's', 'openai-responses', { ...first, input }, []);
+    const firstScan = await scanConversation(cache, 's', 'req_1', 'openai-responses', first, []);
+    const secondScan = await scanConversation(cache, 's', 'req_1', 'openai-responses', { ...first, input }, []);
     expect(firstScan.scannedItems).toBe((first.input as unknown[]).length);
     expect(secondScan.scannedItems).toBe(2);
     expect(secondScan.rules).toEqual({ 'github-token': 1 });
@@ -146,7 +146,7 @@ describe('secret guardrail before every upstream hop', () => {
     // An edited history (the flagged item changed) is scanned afresh.
     const edited = [...input];
     edited[edited.length - 3] = { type: 'function_call_output', call_id: 'x', output: toolOutput(`GITHUB_TOKEN=ghp_${alnum(36, 'Zz9Yy8Xx7Ww6Vv5Uu4')}`) };
-    expect((await scanConversation(cache, 's', 'openai-responses', { ...first, input: edited }, [])).scannedItems).toBe(edited.length);
+    expect((await scanConversation(cache, 's', 'req_1', 'openai-responses', { ...first, input: edited }, [])).scannedItems).toBe(edited.length);
   });
 
   it('block: a structured 400 that names the rule and the item, never the value, and nothing reaches the upstream', async () => {
