@@ -1,30 +1,12 @@
 import type { NormalizedUsage, OutputToolCall } from '../../shared/telemetry/turn-record.ts';
+import { mapAnthropicUsage } from '../providers/anthropic/map-usage.ts';
+import type { AnthropicUsage } from '../providers/anthropic/wire-schema.ts';
 
-/** Anthropic Messages usage as it appears in `message_start.message.usage`, `message_delta.usage` and whole bodies. */
-export interface AnthropicUsage {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-}
+export type { AnthropicUsage };
 
-const count = (value: number | null | undefined): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-
-/**
- * Anthropic's `input_tokens` EXCLUDES cache reads and cache writes; Gatehouse counts input the OpenAI
- * way (cached included), or cache reads would be billed twice.
- */
+/** A pass-through answer's usage in Gatehouse's (OpenAI's) convention: the Anthropic adapter's own mapping. */
 export function usageFromAnthropic(usage: AnthropicUsage | undefined): NormalizedUsage | undefined {
-  if (!usage) return undefined;
-  const cacheRead = count(usage.cache_read_input_tokens);
-  const cacheWrite = count(usage.cache_creation_input_tokens);
-  return {
-    inputTokens: count(usage.input_tokens) + cacheRead + cacheWrite,
-    cachedInputTokens: cacheRead,
-    cacheWriteTokens: cacheWrite,
-    outputTokens: count(usage.output_tokens),
-    reasoningTokens: 0,
-  };
+  return usage ? mapAnthropicUsage(usage) : undefined;
 }
 
 /**

@@ -115,9 +115,11 @@ export class SseSideReader {
     }
     if (event.type === 'message_start') {
       this.anthropicUsage = event.message?.usage;
+      this.usage = usageFromAnthropic(this.anthropicUsage);
       this.model = event.message?.model;
     } else if (event.type === 'message_delta' && event.usage) {
       this.anthropicUsage = mergeAnthropicUsage(this.anthropicUsage, event.usage);
+      this.usage = usageFromAnthropic(this.anthropicUsage);
     } else if (event.type === 'content_block_start' && event.content_block?.type === 'tool_use' && typeof event.index === 'number') {
       this.chatToolCalls.set(event.index, { callId: event.content_block.id ?? '', name: event.content_block.name ?? '', kind: 'function', input: '' });
     } else if (event.type === 'content_block_delta' && typeof event.index === 'number') {
@@ -127,7 +129,6 @@ export class SseSideReader {
       this.completed = true;
       this.failed = { code: event.error?.type ?? 'upstream_error', message: event.error?.message ?? 'upstream error event' };
     }
-    this.usage = usageFromAnthropic(this.anthropicUsage);
   }
 
   /**
