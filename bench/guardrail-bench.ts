@@ -33,7 +33,7 @@ const firstStarted = performance.now();
 // fingerprints and splices bytes exactly as it does on a real turn; reading is the gateway's cost, not the guardrail's.
 const asRead = () => readJsonBody(Buffer.from(JSON.stringify({ ...fixture.body, input })), MAX_JSON_DEPTH);
 let body = asRead();
-await scanConversation(cache, 'bench', 'req_first', 'openai-responses', body, []);
+await scanConversation(cache, 'bench', 'openai-responses', body, []);
 const firstMillis = performance.now() - firstStarted;
 const later: number[] = [];
 for (let turn = 0; turn < TURNS; turn += 1) {
@@ -41,7 +41,7 @@ for (let turn = 0; turn < TURNS; turn += 1) {
   input.push({ type: 'function_call_output', call_id: `call_t${turn}`, output: output(10_000 + turn) });
   body = asRead();
   const started = performance.now();
-  const scan = await scanConversation(cache, 'bench', `req_${turn}`, 'openai-responses', body, []);
+  const scan = await scanConversation(cache, 'bench', 'openai-responses', body, []);
   later.push(performance.now() - started);
   if (scan.rules['github-token'] !== 1) throw new Error('the planted token was not found');
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { InboundProtocol } from '../forward/forward-types.ts';
 import { redactText, scanTexts, type ExtraPattern, type SecretFinding } from './secret-scanner.ts';
-import { itemBytes, MAX_JSON_DEPTH, readJsonBody, spliceBody } from '../inbound/read-json-body.ts';
+import { arrayPrefixBytes, MAX_JSON_DEPTH, readJsonBody, spliceBody } from '../inbound/read-json-body.ts';
 
 /**
  * Secrets in a conversation, found once per history item: Codex and Claude Code resend the whole
@@ -45,17 +45,18 @@ function replaceTexts(value: Json, texts: readonly string[], cursor: { next: num
 const fingerprint = (value: Json): string => createHash('sha1').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('base64');
 
 /**
- * Fingerprint of item `index` of the conversation list: a hash of the client's own bytes of it when the
- * body was read by readJsonBody (no parse, no re-encoding of a large tool output every turn), else of its JSON.
+ * Fingerprint of the first `count` items of the conversation list, all of them: an edit to any earlier
+ * item (a secret pasted into the middle of a resent history) means the history is scanned afresh. A hash
+ * of the client's own bytes when the body was read by readJsonBody (hashing, no parse or re-encoding),
+ * else of the items' JSON.
  */
-function itemPrint(body: Record<string, unknown>, key: string, list: readonly Json[], index: number): string {
-  const bytes = itemBytes(body, key, index);
-  return bytes ? createHash('sha1').update(bytes).digest('base64') : fingerprint(list[index]);
+function prefixPrint(body: Record<string, unknown>, key: string, list: readonly Json[], count: number): string {
+  const bytes = Array.isArray(body[key]) ? arrayPrefixBytes(body, key, count) : undefined;
+  return bytes ? createHash('sha1').update(bytes).digest('base64') : fingerprint(list.slice(0, count));
 }
 
 /** What one item held: the rules that fired (with counts) and the item as it may be sent on. */
 export interface FlaggedItem {
-  fingerprint: string;
   redacted: Json;
   rules: Record<string, number>;
 }
@@ -63,8 +64,8 @@ export interface FlaggedItem {
 interface SessionScan {
   /** Items of the list scanned so far. */
   count: number;
-  /** Fingerprint of item `count - 1`: the resent history still starts with what was scanned. */
-  lastFingerprint: string;
+  /** Fingerprint of items 0 … `count - 1`: the resent history still starts with exactly what was scanned. */
+  prefixFingerprint: string;
   /** Fingerprint of the preamble (instructions / system prompt) and what it held. */
   preamble: { fingerprint: string; flagged?: FlaggedItem | undefined } | undefined;
   flagged: Map<number, FlaggedItem>;
@@ -118,7 +119,7 @@ async function scanItems(items: readonly Json[], extra: readonly ExtraPattern[])
       const inText = byText.get(start + offset);
       return inText ? redactText(text, inText) : text;
     });
-    return { fingerprint: '', redacted: replaceTexts(item, redactedTexts, { next: 0 }), rules };
+    return { redacted: replaceTexts(item, redactedTexts, { next: 0 }), rules };
   });
 }
 
@@ -151,11 +152,9 @@ export class HistoryScanCache {
 }
 
 /** The part of the remembered scan still valid for this list, or undefined to scan from the start. */
-function validPrefix(previous: SessionScan | undefined, print: (index: number) => string, length: number): SessionScan | undefined {
+function validPrefix(previous: SessionScan | undefined, print: (count: number) => string, length: number): SessionScan | undefined {
   if (!previous || previous.count === 0 || length < previous.count) return undefined;
-  if (print(previous.count - 1) !== previous.lastFingerprint) return undefined;
-  for (const [index, flagged] of previous.flagged) if (print(index) !== flagged.fingerprint) return undefined;
-  return previous;
+  return print(previous.count) === previous.prefixFingerprint ? previous : undefined;
 }
 
 async function scanPreamble(preamble: Json, previous: SessionScan | undefined, extra: readonly ExtraPattern[]): Promise<SessionScan['preamble']> {
@@ -170,15 +169,17 @@ async function scanPreamble(preamble: Json, previous: SessionScan | undefined, e
  * Scans what `body` would send upstream for secrets, scanning only the items this session has not
  * sent before, and returns the findings and a redacted body. The body is never modified.
  */
-export async function scanConversation(cache: HistoryScanCache, sessionId: string, requestId: string, inbound: InboundProtocol, body: Record<string, unknown>, extra: readonly ExtraPattern[]): Promise<ConversationScan> {
+/**
+ * `memoryKey` names what a scan may be remembered under — the session within one cost center and policy
+ * version (other patterns, another scan) — or is undefined for a request with no session of its own.
+ */
+export async function scanConversation(cache: HistoryScanCache, memoryKey: string | undefined, inbound: InboundProtocol, body: Record<string, unknown>, extra: readonly ExtraPattern[]): Promise<ConversationScan> {
   const shape = SHAPES[inbound];
   const rawList = body[shape.list];
   // A Responses `input` may be a plain string: a one-item conversation.
   const list: Json[] = Array.isArray(rawList) ? rawList : rawList === undefined ? [] : [rawList];
-  // A request with no session id of its own (its id is the request id) would only fill the memory.
-  const remembered = sessionId !== requestId;
-  const previous = remembered ? cache.get(sessionId) : undefined;
-  const print = (index: number) => (Array.isArray(rawList) ? itemPrint(body, shape.list, list, index) : fingerprint(list[index]));
+  const previous = memoryKey !== undefined ? cache.get(memoryKey) : undefined;
+  const print = (count: number) => prefixPrint(body, shape.list, list, count);
   const prefix = validPrefix(previous, print, list.length);
   const preamble = await scanPreamble(shape.preamble ? body[shape.preamble] : undefined, previous, extra);
   const start = prefix?.count ?? 0;
@@ -187,12 +188,11 @@ export async function scanConversation(cache: HistoryScanCache, sessionId: strin
   const newRules: Record<string, number> = {};
   fresh.forEach((item, offset) => {
     if (!item) return;
-    item.fingerprint = print(start + offset);
     flagged.set(start + offset, item);
     addRules(newRules, item.rules);
   });
   if (preamble?.flagged && preamble !== previous?.preamble) addRules(newRules, preamble.flagged.rules);
-  if (remembered) cache.set(sessionId, { count: list.length, lastFingerprint: list.length > 0 ? print(list.length - 1) : '', preamble, flagged });
+  if (memoryKey !== undefined) cache.set(memoryKey, { count: list.length, prefixFingerprint: list.length > 0 ? print(list.length) : '', preamble, flagged });
 
   const rules: Record<string, number> = {};
   const locations: string[] = [];

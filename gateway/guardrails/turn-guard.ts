@@ -77,7 +77,9 @@ export class TurnGuard {
   async forHop(provider: string, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
     const mode = this.modeFor(provider);
     if (mode === 'off') return { body, rawBody };
-    this.scan ??= scanConversation(this.context.cache, this.facts.sessionId, this.facts.requestId, this.inbound, body, patternsOf(this.guardrails));
+    // A request with no session of its own (its session id is the request id) would only fill the memory.
+    const memoryKey = this.facts.sessionId === this.facts.requestId ? undefined : `${this.facts.costCenter}\u0000${this.facts.policyVersion}\u0000${this.facts.sessionId}`;
+    this.scan ??= scanConversation(this.context.cache, memoryKey, this.inbound, body, patternsOf(this.guardrails));
     const scan = await this.scan;
     const total = Object.values(scan.rules).reduce((sum, count) => sum + count, 0);
     if (total === 0) return { body, rawBody };

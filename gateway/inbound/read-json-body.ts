@@ -322,3 +322,11 @@ export function itemBytes(body: Record<string, unknown>, key: string, index: num
   if (spans === undefined || items === undefined || 2 * index + 1 >= items.length) return undefined;
   return spans.bytes.subarray(items[2 * index] as number, items[2 * index + 1] as number);
 }
+
+/** The exact bytes of the first `count` items of the top-level array `key` (from the first item's start to the last one's end). */
+export function arrayPrefixBytes(body: Record<string, unknown>, key: string, count: number): Buffer | undefined {
+  const spans = (body as SpannedBody)[SPANS];
+  const items = spans?.members.get(key)?.items;
+  if (spans === undefined || items === undefined || count < 1 || 2 * count > items.length) return undefined;
+  return spans.bytes.subarray(items[0] as number, items[2 * count - 1] as number);
+}

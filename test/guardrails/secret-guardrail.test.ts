@@ -7,6 +7,7 @@ import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpe
 import { startTestGatehouse, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { codexHeaders, postTurn } from '../e2e/helpers/e2e-client.ts';
 import { HistoryScanCache, scanConversation } from '../../gateway/guardrails/history-scan.ts';
+import { MAX_JSON_DEPTH, readJsonBody } from '../../gateway/inbound/read-json-body.ts';
 
 /**
  * Issue 19 (guardrails): secrets in Codex-shaped tool outputs are redacted before the hop (the fake
@@ -137,8 +138,8 @@ describe('secret guardrail before every upstream hop', () => {
 
     // The scan memory itself: the second turn scanned only its two new items.
     const cache = new HistoryScanCache();
-    const firstScan = await scanConversation(cache, 's', 'req_1', 'openai-responses', first, []);
-    const secondScan = await scanConversation(cache, 's', 'req_1', 'openai-responses', { ...first, input }, []);
+    const firstScan = await scanConversation(cache, 's', 'openai-responses', first, []);
+    const secondScan = await scanConversation(cache, 's', 'openai-responses', { ...first, input }, []);
     expect(firstScan.scannedItems).toBe((first.input as unknown[]).length);
     expect(secondScan.scannedItems).toBe(2);
     expect(secondScan.rules).toEqual({ 'github-token': 1 });
@@ -146,7 +147,22 @@ describe('secret guardrail before every upstream hop', () => {
     // An edited history (the flagged item changed) is scanned afresh.
     const edited = [...input];
     edited[edited.length - 3] = { type: 'function_call_output', call_id: 'x', output: toolOutput(`GITHUB_TOKEN=ghp_${alnum(36, 'Zz9Yy8Xx7Ww6Vv5Uu4')}`) };
-    expect((await scanConversation(cache, 's', 'req_1', 'openai-responses', { ...first, input: edited }, [])).scannedItems).toBe(edited.length);
+    expect((await scanConversation(cache, 's', 'openai-responses', { ...first, input: edited }, [])).scannedItems).toBe(edited.length);
+
+    // A secret pasted into an earlier, clean item of a resent history (the last item unchanged) is found:
+    // the memory covers the whole scanned prefix, on the client's bytes as the gateway reads them.
+    const asRead = (body: Record<string, unknown>) => readJsonBody(Buffer.from(JSON.stringify(body)), MAX_JSON_DEPTH);
+    const bytesCache = new HistoryScanCache();
+    await scanConversation(bytesCache, 'b', 'openai-responses', asRead({ ...first, input }), []);
+    const tampered = [...input];
+    tampered[1] = { type: 'message', role: 'user', content: [{ type: 'input_text', text: `SLACK_BOT_TOKEN=${SECRETS.slack!.secret}` }] };
+    const rescanned = await scanConversation(bytesCache, 'b', 'openai-responses', asRead({ ...first, input: tampered }), []);
+    expect(rescanned.rules['slack-token']).toBe(1);
+    expect(rescanned.redactedRaw?.toString('utf8')).not.toContain(SECRETS.slack!.secret);
+    // Without a session of its own a request is scanned whole and not remembered.
+    const sizeBefore = bytesCache.size;
+    expect((await scanConversation(bytesCache, undefined, 'openai-responses', asRead({ ...first, input }), [])).scannedItems).toBe(input.length);
+    expect(bytesCache.size).toBe(sizeBefore);
   });
 
   it('block: a structured 400 that names the rule and the item, never the value, and nothing reaches the upstream', async () => {
