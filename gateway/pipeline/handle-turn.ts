@@ -152,7 +152,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
 function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
   const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
   state.releaseEnd?.(); // once the span row is journaled, the client may see the response end
-  context.metrics.recordTurn(row);
+  context.metrics.recordTurn(row, (model) => Object.hasOwn(state.policy.document.models, model));
   if (context.onTurnComplete) {
     const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
     setImmediate(() => {

@@ -100,9 +100,14 @@ export function createMetrics() {
   const metrics = { registry, ...counters(registry), ...histograms(registry), ...gauges(registry) };
   return {
     ...metrics,
-    /** Counts one finished turn: request, tokens and cost by model, provider and cost center. */
-    recordTurn(row: TurnMetricsRow) {
-      const usage = { model: row.served_model || row.requested_model, provider: row.provider, cost_center: row.cost_center };
+    /**
+     * Counts one finished turn: request, tokens and cost by model, provider and cost center. A requested
+     * model the policy does not define is labelled `other`: the client chooses that string, and every
+     * distinct label value would be a series kept for the life of the process.
+     */
+    recordTurn(row: TurnMetricsRow, isPolicyModel: (model: string) => boolean) {
+      const model = row.served_model || (isPolicyModel(row.requested_model) ? row.requested_model : 'other');
+      const usage = { model, provider: row.provider, cost_center: row.cost_center };
       metrics.requests.inc({ inbound: row.inbound_protocol, status: String(row.status_code), code: row.error_code, ...usage });
       metrics.latency.observe({ inbound: row.inbound_protocol, provider: row.provider }, row.duration_ms / 1000);
       const tokens: Record<(typeof TOKEN_TYPES)[number], number> = {
