@@ -446,8 +446,10 @@ const FIRST_APPROVERS_RULE = 'the active policy listed no approvers; an admin ap
 function firstApproverOf(id: string, input: ApproveInput, current: PolicyDocument, proposed: PolicyDocument): PolicyDocument['approvers'][number] {
   const refusal = firstApproversRefusal(current, proposed);
   if (refusal) throw new GatewayError('forbidden', { message: `proposal ${id} cannot be approved: ${refusal}` });
-  if (input.caller !== undefined && input.caller.role !== 'admin') {
-    throw new GatewayError('forbidden', { message: `the first approvers can only be approved with an admin token (${input.caller.name} has role ${input.caller.role})` });
+  // Fails closed: a caller that says nobody authenticated (a future path, a test) does not pass as an admin.
+  if (input.caller?.role !== 'admin') {
+    const who = input.caller ? `${input.caller.name} has role ${input.caller.role}` : 'no admin token was presented';
+    throw new GatewayError('forbidden', { message: `the first approvers can only be approved with an admin token (${who})` });
   }
   const added = proposed.approvers.map((approver) => approver.id);
   if (!input.approver) throw invalid(`approver is required: one of the approvers proposal ${id} adds (${added.join(', ')}) signs with their new key`, 'approver');
