@@ -329,8 +329,19 @@ export function startOptimizerLoop(options: OptimizerLoopOptions): OptimizerLoop
       });
       // Where each cost center stands (warming up and what it lacks, no improvement and why, or a proposal):
       // the last run's results, or a dry run now when there was none since start.
+      // One dry run at a time, shared by every caller and kept for a minute: an analyst polling the
+      // status must not start optimizer runs (they query the main ClickHouse connection, outside analyst limits).
+      let statusRun: { started: number; result: Promise<{ at: string; results: OptimizerResult[] }> } | undefined;
+      const statusDryRun = () => {
+        if (statusRun === undefined || Date.now() - statusRun.started > 60_000) {
+          const result = run({ dryRun: true }).then((outcome) => ({ at: new Date().toISOString(), results: outcome.results }));
+          statusRun = { started: Date.now(), result };
+          result.catch(() => (statusRun = undefined));
+        }
+        return statusRun.result;
+      };
       app.get('/admin/optimizer/status', { preHandler: requireRole('analyst') }, async () => {
-        const latest = lastResults ?? { at: new Date().toISOString(), results: (await run({ dryRun: true })).results };
+        const latest = lastResults ?? (await statusDryRun());
         return { at: latest.at, results: latest.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)) };
       });
       app.post('/admin/optimizer/guard', { preHandler: requireRole('admin') }, async () => ({ checks: await guard() }));
