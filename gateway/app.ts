@@ -170,7 +170,8 @@ export async function buildGatewayApp(context: GatewayContext, options: BuildGat
     const key = authenticateClient(context, request, 'openai-responses');
     const policy = context.policy.current();
     const center = policy.document.cost_centers[key.costCenter];
-    const models = (center?.allowed_models ?? []).filter((model) => !modelRefusal(policy.document, key.costCenter, model));
+    // A key narrowed to fewer models (keys update --models) lists only those.
+    const models = (center?.allowed_models ?? []).filter((model) => !modelRefusal(policy.document, key.costCenter, model) && (key.allowedModels.length === 0 || key.allowedModels.includes(model)));
     return {
       object: 'list',
       data: models.map((id) => ({ id, object: 'model', created: 0, owned_by: policy.document.models[id]?.provider ?? 'gatehouse' })),

@@ -68,6 +68,8 @@ describe('key lifecycle (embedded)', () => {
     expect(refused.body.error.code).toBe('model_not_allowed');
     expect(refused.body.error.message).toContain('may use only gpt-5.5');
     expect((await postTurn(gatehouse.url, key, simpleTurn('gpt-5.5'))).status).toBe(200);
+    const listed = (await (await fetch(`${gatehouse.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: { id: string }[] };
+    expect(listed.data.map((model) => model.id)).toEqual(['gpt-5.5']);
 
     const widened = await patch(gatehouse.url, `/admin/keys/${created.body.id}`, { allowed_models: ['o3-pro'] });
     expect(widened.status).toBe(400);
