@@ -3,6 +3,7 @@ import { toolCallsFromResponsesOutput, usageFromChat, usageFromResponses } from 
 import { mergeAnthropicUsage, usageFromAnthropic, type AnthropicUsage } from './read-anthropic-usage.ts';
 
 import { StringDecoder } from 'node:string_decoder';
+import type { InboundProtocol } from './forward-types.ts';
 
 const RESPONSES_FINAL_EVENTS = ['response.completed', 'response.failed', 'response.incomplete'];
 const RESPONSES_PARSED_EVENTS = new Set([...RESPONSES_FINAL_EVENTS, 'error']);
@@ -10,7 +11,8 @@ const RESPONSES_PARSED_EVENTS = new Set([...RESPONSES_FINAL_EVENTS, 'error']);
 const ANTHROPIC_PARSED_EVENTS = new Set(['message_start', 'message_delta', 'content_block_start', 'error']);
 
 /** Protocols whose streams the side reader understands. */
-export type SideReaderProtocol = 'openai-responses' | 'openai-chat' | 'anthropic-messages';
+/** The client protocols whose streams the side reader reads: all of them. */
+export type SideReaderProtocol = InboundProtocol;
 
 /**
  * Reads a pass-through SSE stream on the side without slowing it: only the few events that carry
@@ -85,8 +87,8 @@ export class SseSideReader {
       const lineEnd = text.indexOf('\n', start);
       return text.slice(start + 6, lineEnd === -1 || lineEnd > end ? end : lineEnd).trim();
     }
-    const typeAt = text.indexOf('"type":"', start);
-    return typeAt === -1 || typeAt > end ? '' : text.slice(typeAt + 8, text.indexOf('"', typeAt + 8));
+    const typeAt = indexWithin(text, '"type":"', start, end);
+    return typeAt === -1 ? '' : text.slice(typeAt + 8, text.indexOf('"', typeAt + 8));
   }
 
   /**
@@ -102,8 +104,7 @@ export class SseSideReader {
     }
     const isDelta = name === 'content_block_delta';
     if (isDelta) this.deltaFrames++;
-    const toolInputAt = isDelta && this.chatToolCalls.size > 0 ? text.indexOf('"input_json_delta"', start) : -1;
-    const toolInput = toolInputAt !== -1 && toolInputAt < end;
+    const toolInput = isDelta && this.chatToolCalls.size > 0 && indexWithin(text, '"input_json_delta"', start, end) !== -1;
     if (!toolInput && !ANTHROPIC_PARSED_EVENTS.has(name)) return;
     const frame = text.slice(start, end);
     if (name === 'content_block_start' && !frame.includes('"tool_use"')) return;
@@ -196,4 +197,13 @@ export class SseSideReader {
       if (delta.function?.arguments) call.input += delta.function.arguments;
     }
   }
+}
+
+/**
+ * Position of `needle` within text[start, end), or -1. The chunk may hold many frames: a search that
+ * ran on to the chunk's end for every frame would cost frames × chunk size (the slice does not copy).
+ */
+function indexWithin(text: string, needle: string, start: number, end: number): number {
+  const at = text.slice(start, end).indexOf(needle);
+  return at === -1 ? -1 : start + at;
 }

@@ -18,6 +18,7 @@ import { guardrailActive, TurnGuard, type GuardedHop, type TurnFacts, type TurnG
 import { HistoryScanCache } from '../guardrails/history-scan.ts';
 import { admitKey } from './key-admission.ts';
 import type { RateScope } from '../state/rate-limiter.ts';
+import { targetKey } from '../transport/circuit-breaker.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -377,7 +378,7 @@ async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainRe
     } catch (error) {
       return { lastError: error as GatewayError, allOpen: false };
     }
-    const targetId = `${target.providerName}/${target.model}`;
+    const targetId = targetKey(target.providerName, target.model);
     const refusal = context.upstreamGuard?.acquire(targetId, { panic });
     if (refusal) {
       const words = refusal === 'circuit_open' ? 'is failing (circuit open)' : 'is at its concurrency limit (providers.*.max_concurrency)';
