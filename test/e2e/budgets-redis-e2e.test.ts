@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../state/helpers/redis-helpers.ts';
 import { postTurn, simpleTurn, startAlertReceiver, waitUntil, type AlertReceiver } from './helpers/e2e-client.ts';
-import { startGatehouseProcess, type GatehouseProcess } from './helpers/gatehouse-process.ts';
+import { startGatewaysOnRedis, type GatehouseProcess } from './helpers/gatehouse-process.ts';
 
 /**
  * Issue 5, distributed: two gateway processes (each with its own chDB data dir) share spend through
@@ -37,20 +37,16 @@ describe('two gateway processes share one budget through Redis', () => {
     receiver = await startAlertReceiver();
     folder = mkdtempSync(join(tmpdir(), 'gatehouse-redis-e2e-'));
     prefix = uniquePrefix('e2e-budgets');
-    // Started one after the other: the first creates the shared system key file.
-    for (const name of ['a', 'b']) {
-      const processFolder = join(folder, name);
-      mkdirSync(processFolder);
-      gateways.push(
-        await startGatehouseProcess({
-          folder: processFolder,
-          dataDir: join(processFolder, 'data'),
-          providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
-          policy: policy(receiver.url),
-          extraConfig: { redis: { url: REDIS_URL, key_prefix: prefix }, system_key_file: join(folder, 'system-key.pem') },
-        }),
-      );
-    }
+    gateways.push(
+      ...(await startGatewaysOnRedis({
+        folder,
+        names: ['a', 'b'],
+        redisUrl: REDIS_URL,
+        keyPrefix: prefix,
+        providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
+        policy: policy(receiver.url),
+      })),
+    );
   }, 90_000);
   afterAll(async () => {
     await Promise.all(gateways.map((gateway) => gateway.stop()));

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { startTestGatehouse, TEST_ANALYST_TOKEN, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { admin, postTurn, simpleTurn } from '../e2e/helpers/e2e-client.ts';
-import { startGatehouseProcess, type GatehouseProcess } from '../e2e/helpers/gatehouse-process.ts';
+import { startGatewaysOnRedis, type GatehouseProcess } from '../e2e/helpers/gatehouse-process.ts';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../state/helpers/redis-helpers.ts';
 import { runCodex } from '../helpers/run-codex.ts';
 import { MemoryRateLimiter } from '../../gateway/state/rate-limiter.ts';
@@ -154,19 +154,16 @@ describe('rate limits hold across two gateways on Redis', () => {
     upstream = await startFakeResponsesUpstream(() => ({ output: [{ type: 'message', text: 'ok' }], usage: { input_tokens: 10, output_tokens: 1 } }));
     folder = mkdtempSync(join(tmpdir(), 'gatehouse-rate-redis-'));
     prefix = uniquePrefix('rate');
-    for (const name of ['a', 'b']) {
-      const processFolder = join(folder, name);
-      mkdirSync(processFolder);
-      gateways.push(
-        await startGatehouseProcess({
-          folder: processFolder,
-          dataDir: join(processFolder, 'data'),
-          providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
-          policy: { ...policy, keys: [{ key: 'vk_shared_1', developer: 'sam', cost_center: 'shared' }, { key: 'vk_shared_2', developer: 'sue', cost_center: 'shared' }] },
-          extraConfig: { redis: { url: REDIS_URL, key_prefix: prefix }, system_key_file: join(folder, 'system-key.pem') },
-        }),
-      );
-    }
+    gateways.push(
+      ...(await startGatewaysOnRedis({
+        folder,
+        names: ['a', 'b'],
+        redisUrl: REDIS_URL,
+        keyPrefix: prefix,
+        providers: { openai: { type: 'openai', base_url: upstream.url, api_key: 'sk_test' } },
+        policy: { ...policy, keys: [{ key: 'vk_shared_1', developer: 'sam', cost_center: 'shared' }, { key: 'vk_shared_2', developer: 'sue', cost_center: 'shared' }] },
+      })),
+    );
   }, 90_000);
   afterAll(async () => {
     await Promise.all(gateways.map((gateway) => gateway.stop()));

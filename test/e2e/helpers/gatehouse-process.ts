@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { TEST_ADMIN_TOKEN, TEST_ANALYST_TOKEN } from '../../helpers/start-test-gatehouse.ts';
@@ -87,4 +87,26 @@ export async function startGatehouseProcess(options: { folder: string; dataDir: 
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Gateway processes sharing one Redis (distributed mode) under `folder`: one sub-folder and data dir each,
+ * one system key file for all. Started one after the other: the first creates the shared key file.
+ */
+export async function startGatewaysOnRedis(options: { folder: string; names: string[]; redisUrl: string; keyPrefix: string; providers: Record<string, unknown>; policy: Record<string, unknown> }): Promise<GatehouseProcess[]> {
+  const gateways: GatehouseProcess[] = [];
+  for (const name of options.names) {
+    const processFolder = join(options.folder, name);
+    mkdirSync(processFolder);
+    gateways.push(
+      await startGatehouseProcess({
+        folder: processFolder,
+        dataDir: join(processFolder, 'data'),
+        providers: options.providers,
+        policy: options.policy,
+        extraConfig: { redis: { url: options.redisUrl, key_prefix: options.keyPrefix }, system_key_file: join(options.folder, 'system-key.pem') },
+      }),
+    );
+  }
+  return gateways;
 }
