@@ -224,10 +224,21 @@ function checkFunction(name: string, isTableFunction: boolean): void {
   }
 }
 
-/** Unqualified names are columns, CTEs or tables of the engine's empty `default` database. */
+/** Tables of the database only admins read: key hashes, and the migration bookkeeping. */
+export const ADMIN_ONLY_TABLES: readonly string[] = ['virtual_keys', 'schema_migrations'];
+
+/**
+ * Unqualified names are columns, CTEs or tables of the connection's current database — the engine's
+ * empty `default` embedded, but on a ClickHouse server whatever the user's default database is. So an
+ * unqualified name of an admin-only table is judged as if it were qualified with every database the
+ * caller has: a server user whose default database is `gatehouse` does not open `virtual_keys`.
+ */
 function checkTableName(name: string, access: TableAccess): void {
   const unquoted = name.replaceAll('`', '');
-  if (!unquoted.includes('.')) return;
+  if (!unquoted.includes('.')) {
+    if (ADMIN_ONLY_TABLES.includes(unquoted)) for (const database of access.databases) if (database !== 'system') checkTableName(`${database}.${unquoted}`, access);
+    return;
+  }
   if (!access.canRead(unquoted)) throw new QueryRefusedError('table', `${unquoted} is not readable with this token; readable: ${access.describe}`);
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AdminRole } from '../config/config-schema.ts';
-import { checkStatement, parseAstDump, QueryRefusedError, SCHEMA_SYSTEM_TABLES, type TableAccess } from './analyst-sql-gate.ts';
+import { ADMIN_ONLY_TABLES, checkStatement, parseAstDump, QueryRefusedError, SCHEMA_SYSTEM_TABLES, type TableAccess } from './analyst-sql-gate.ts';
 
 /**
  * Where analyst SQL runs (`POST /admin/sql`, `gatehouse sql`, the console, `/clickhouse` for analysts):
@@ -98,8 +98,7 @@ export const ANALYST_TABLES: readonly string[] = [
   'quality_by_model_daily', 'quality_by_cost_center_daily', 'quality_by_rule', 'quality_by_policy_version', 'quality_by_bucket_hour',
 ];
 
-/** Tables of the database only admins read: key hashes, and the migration bookkeeping. */
-export const ADMIN_ONLY_TABLES: readonly string[] = ['virtual_keys', 'schema_migrations'];
+export { ADMIN_ONLY_TABLES };
 
 /** What each role may name: analysts and approvers the analyst tables; admins every table of the database. */
 export function tableAccessFor(role: AdminRole, database: string): TableAccess {

@@ -171,6 +171,8 @@ const HOSTILE: Case[] = [
   ['key hashes through IN <table>', () => "SELECT 'x' IN gatehouse.virtual_keys", /table/],
   ['key hashes through merge()', () => "SELECT * FROM merge('gatehouse', '^virtual')", /table_function/],
   ['key hashes through back-quoted names', () => 'SELECT * FROM `gatehouse`.`virtual_keys`', /table/],
+  // On a ClickHouse server whose user defaults to the gatehouse database, an unqualified name would resolve there.
+  ['key hashes through an unqualified name', () => 'SELECT hash FROM virtual_keys', /table/],
   ['DESCRIBE the keys table', () => 'DESCRIBE TABLE gatehouse.virtual_keys', /table/],
   ['running queries (other users\' SQL, inserted rows)', () => 'SELECT query FROM system.processes', /table/],
   ['query log', () => 'SELECT query FROM system.query_log', /table/],
