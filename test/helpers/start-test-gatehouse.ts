@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import pino from 'pino';
 import { startGatehouse, type RunningGatehouse, type Role } from '../../cli/start-gatehouse.ts';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
+import { drainPending } from 'chdb';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TEST_ANALYST_TOKEN = 'test-analyst-token-0123456789';
@@ -67,6 +68,9 @@ export async function startTestGatehouse(options: TestGatehouseOptions): Promise
     dataDir,
     async stop(stopOptions = {}) {
       await running.close();
+      // chDB binds one data directory per process: the next gateway of the file may open another only
+      // once this one's last queries (spans still being flushed) have released the session.
+      await drainPending();
       if (!stopOptions.keepData && !options.dataDir) rmSync(folder, { recursive: true, force: true });
     },
   };
