@@ -37,7 +37,6 @@ import { RedisBudgetLedger } from '../gateway/state/redis-budget-ledger.ts';
 import { createBudgetGate } from '../gateway/state/budget-gate.ts';
 import { WebhookAlerter } from '../gateway/alerts/webhook-alerter.ts';
 import { renderStateMetrics } from '../gateway/state/state-metrics.ts';
-import { consoleRoutes } from '../gateway/admin/console-routes.ts';
 import { SpanRowProcessor } from '../collector/span-row-processor.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from './optimizer-loop.ts';
@@ -279,19 +278,8 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
 
   const app = await buildGatewayApp(context, {
     clientRoutes: roles.includes('gateway'),
-    plugins: [
-      governance.routes(context.requireRole),
-      async (instance) => {
-        await instance.register(consoleRoutes, {
-          distDir: CONSOLE_DIST,
-          database,
-          requireRole: context.requireRole,
-          oidc: () => {
-            const oidc = policy.current().document.oidc;
-            return oidc ? { issuer: oidc.issuer, client_id: oidc.audience } : undefined;
-          },
-        });
-      },
+    adminPlugins: [governance.routes(context.requireRole), ...(optimizer ? [optimizer.routes(context.requireRole)] : [])],
+    opsPlugins: [
       ...(config.clickhouse.url === 'embedded'
         ? [
             async (instance: FastifyInstance) => {
@@ -310,8 +298,16 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
             },
           ]
         : []),
-      ...(optimizer ? [optimizer.routes(context.requireRole)] : []),
     ],
+    console: {
+      distDir: CONSOLE_DIST,
+      database,
+      requireRole: context.requireRole,
+      oidc: () => {
+        const oidc = policy.current().document.oidc;
+        return oidc ? { issuer: oidc.issuer, client_id: oidc.audience } : undefined;
+      },
+    },
   });
 
   let url = '';

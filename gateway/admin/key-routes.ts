@@ -63,7 +63,8 @@ function recordKeyEvent(context: GatewayContext, request: FastifyRequest, action
   context.audit.record({ actor: request.admin?.name ?? 'admin', action, subject: key.id, cost_center: key.costCenter, policy_version: context.policy.current().version, details });
 }
 
-export function registerKeyRoutes(app: FastifyInstance, context: GatewayContext): void {
+/** Virtual keys: create, list, update, rotate, revoke; each change audited. */
+export async function keyRoutes(app: FastifyInstance, { context }: { context: GatewayContext }): Promise<void> {
   app.post('/admin/keys', { preHandler: context.requireRole('admin') }, async (request, reply) => {
     const body = parseAdminBody(CreateKeyBody, request.body);
     const policy = context.policy.current();

@@ -49,6 +49,6 @@ export function listModels(context: GatewayContext): { policy_version: number; c
   return { policy_version: policy.version, catalog: `@pydantic/genai-prices@${CATALOG_VERSION}`, models };
 }
 
-export function registerModelRoutes(app: FastifyInstance, context: GatewayContext): void {
+export async function modelRoutes(app: FastifyInstance, { context }: { context: GatewayContext }): Promise<void> {
   app.get('/admin/models', { preHandler: context.requireRole('analyst') }, async () => listModels(context));
 }

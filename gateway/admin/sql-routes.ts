@@ -10,7 +10,7 @@ import type { AdminRole } from '../../shared/config/config-schema.ts';
  * analyst gate (shared/clickhouse/analyst-sql-gate.ts: one reading statement, no files, network or settings,
  * only the tables the token's role may read) and runs with limits it cannot change, on connections of its own.
  */
-export function registerSqlRoutes(app: FastifyInstance, context: GatewayContext): void {
+export async function sqlRoutes(app: FastifyInstance, { context }: { context: GatewayContext }): Promise<void> {
   app.post<{ Body: { query?: unknown } }>('/admin/sql', { preHandler: context.requireRole('analyst') }, async (request, reply) => {
     const query = request.body?.query;
     if (typeof query !== 'string' || query.trim().length === 0) {

@@ -65,3 +65,11 @@ export function renderErrorBody(error: GatewayError, protocol: InboundProtocol, 
     },
   };
 }
+
+/**
+ * A refusal answered outside the turn pipeline, where no request id or policy version applies (the
+ * WebSocket upgrade, refused on the raw socket or on GET): OpenAI's own four keys and nothing beside them.
+ */
+export function renderBareErrorBody(error: GatewayError): { error: { message: string; type: string; code: string; param: string | null } } {
+  return { error: { message: error.message, type: ERROR_CODES[error.code].openaiType, code: error.code, param: error.param } };
+}

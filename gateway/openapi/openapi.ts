@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { ApproveBody, ProposalBody, RejectBody, RollbackBody } from '../admin/governance-routes.ts';
 import { CreateKeyBody } from '../admin/key-routes.ts';
@@ -99,24 +100,31 @@ function documentRoute(route: RouteOptions): void {
   route.schema = { ...schema, ...route.schema } as RouteOptions['schema'];
 }
 
-/** Registers the description (call before any route) and GET /openapi.json. */
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
-  // Schemas here describe; zod in the handlers validates (with the catalog's error bodies).
-  app.setValidatorCompiler(() => (data) => ({ value: data }));
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  app.addHook('onRoute', documentRoute);
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Gatehouse', version, description: 'Self-hosted AI gateway for coding agents: the client routes (OpenAI- and Anthropic-shaped), the admin API and operations endpoints. Contract: CONTRACT.md; errors: gateway/errors/ERRORS.md.' },
-      components: {
-        securitySchemes: {
-          virtualKey: { type: 'http', scheme: 'bearer', description: 'A virtual key (vk_…); /v1/messages also accepts it in x-api-key' },
-          adminToken: { type: 'http', scheme: 'bearer', description: 'An admin token of gatehouse.yaml admin.tokens (role analyst, approver or admin)' },
+/**
+ * The description of every route registered after it (GET /openapi.json is served by the ops routes).
+ * fastify-plugin'd because the description must see the sibling route sets: its onRoute hook, the
+ * `swagger()` decorator and the describe-only compilers would otherwise stay inside this plugin's own
+ * context, and the document would list none of the client, admin or ops routes.
+ */
+export const openApi = fp(
+  async (app: FastifyInstance, options: { version: string }) => {
+    // Schemas here describe; zod in the handlers validates (with the catalog's error bodies).
+    app.setValidatorCompiler(() => (data) => ({ value: data }));
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    app.addHook('onRoute', documentRoute);
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Gatehouse', version: options.version, description: 'Self-hosted AI gateway for coding agents: the client routes (OpenAI- and Anthropic-shaped), the admin API and operations endpoints. Contract: CONTRACT.md; errors: gateway/errors/ERRORS.md.' },
+        components: {
+          securitySchemes: {
+            virtualKey: { type: 'http', scheme: 'bearer', description: 'A virtual key (vk_…); /v1/messages also accepts it in x-api-key' },
+            adminToken: { type: 'http', scheme: 'bearer', description: 'An admin token of gatehouse.yaml admin.tokens (role analyst, approver or admin)' },
+          },
         },
+        tags: ['client', 'keys', 'models', 'policy', 'audit', 'analytics', 'optimizer', 'operations'].map((name) => ({ name })),
       },
-      tags: ['client', 'keys', 'models', 'policy', 'audit', 'analytics', 'optimizer', 'operations'].map((name) => ({ name })),
-    },
-  });
-  app.get('/openapi.json', async () => app.swagger());
-}
+    });
+  },
+  { name: 'gatehouse-openapi' },
+);

@@ -20,17 +20,6 @@ import { admitKey } from './key-admission.ts';
 import type { RateScope } from '../state/rate-limiter.ts';
 import { targetKey } from '../transport/circuit-breaker.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    rawBody?: Buffer;
-    /** Set once the policy is known, so error bodies carry the version. */
-    policyVersion?: number;
-    inbound?: InboundProtocol;
-    /** Whether the caller is Codex CLI (denials are shaped so its terminal shows them). */
-    isCodex?: boolean;
-  }
-}
-
 const SAME_PROTOCOL: Record<InboundProtocol, string> = {
   'openai-responses': 'openai',
   'openai-chat': 'openai-chat',

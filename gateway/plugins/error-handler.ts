@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { renderErrorBody } from '../errors/render-error.ts';
 import { ERROR_CODES } from '../errors/error-codes.ts';
@@ -69,3 +70,14 @@ export function registerErrorHandler(app: FastifyInstance, options: { debug: boo
     void reply.code(404).send(body);
   });
 }
+
+/**
+ * The error handler as a plugin. fastify-plugin'd because an error handler is encapsulated: set in a
+ * context of its own it would render nothing for the route sets registered beside it.
+ */
+export const errorHandler = fp(
+  async (app: FastifyInstance, options: { debug: boolean }) => {
+    registerErrorHandler(app, options);
+  },
+  { name: 'gatehouse-error-handler' },
+);
