@@ -10,6 +10,7 @@ import { EVALUATOR_QUEUE, SCORE_SESSION_JOB, SCORE_TURN_JOB } from '../shared/qu
 import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
 import { extractTurnSignals, type TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
+import { HistoryMarks } from './history-marks.ts';
 import { processSessionJob, type SessionJobData, type SessionJobResult } from './process-session-job.ts';
 import { processTurnJob, type EvaluatorRuntime, type TurnJobResult } from './process-turn-job.ts';
 import type { ScoreSink } from './score-rows.ts';
@@ -237,14 +238,18 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   const refresher = setInterval(() => void refreshMetrics().catch(() => {}), 1000);
   refresher.unref();
   let closed = false;
+  // A session's earlier results were extracted by its earlier turns: each turn reads only what it adds.
+  const marks = new HistoryMarks();
 
   return {
     handleTurn(record: TurnRecord): void {
       // Embedded mode without workers in this process: nobody could ever take the jobs.
       if (closed || !canProcess) return;
       let signals: TurnSignals;
+      let resume: ReturnType<HistoryMarks['resume']>;
       try {
-        signals = extractTurnSignals(record);
+        resume = marks.resume(record);
+        signals = extractTurnSignals(record, Date.now(), resume.fromItem);
       } catch (error) {
         local.extractErrors += 1;
         onError(error, 'extract');
@@ -256,13 +261,16 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
       }
       local.turnsHandled += 1;
       const traceparent = traceparentOf(signals);
+      const mark = resume.mark;
       track(
-        queue.add(SCORE_TURN_JOB, signals, {
-          jobId: `turn.${jobIdPart(signals.requestId)}.${version}`,
-          attempts: 5,
-          backoff: { type: 'exponential', delayMillis: 500 },
-          ...(traceparent ? { traceparent } : {}),
-        }),
+        queue
+          .add(SCORE_TURN_JOB, signals, {
+            jobId: `turn.${jobIdPart(signals.requestId)}.${version}`,
+            attempts: 5,
+            backoff: { type: 'exponential', delayMillis: 500 },
+            ...(traceparent ? { traceparent } : {}),
+          })
+          .then(() => mark && marks.remember(mark)),
         'enqueue-turn',
       );
       if (signals.sessionId === '') return;

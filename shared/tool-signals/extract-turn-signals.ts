@@ -2,7 +2,7 @@ import type { TurnRecord } from '../telemetry/turn-record.ts';
 import { classifyCommand, type CommandCategory } from './classify-command.ts';
 import { classifyToolOutput, type ToolOutcomeStatus } from './classify-tool-output.ts';
 import { countTrailingFailedToolResults } from './count-trailing-failed-tool-results.ts';
-import { readHistory } from './read-history.ts';
+import { callsBefore, readHistory, type HistoryEntry } from './read-history.ts';
 import { declaredToolsOf, validateToolCall, type CallValidity } from './validate-tool-call.ts';
 
 /** Columns every score row carries so quality can be sliced like cost. */
@@ -103,11 +103,34 @@ function commandOf(name: string, kind: 'function' | 'custom', input: string): { 
 }
 
 /**
+ * The results in the history from item `fromItem` on, each with the call that made it (looked up in
+ * the earlier items only for results whose call is not in that tail).
+ */
+function resultsOf(body: Record<string, unknown>, fromItem: number): { result: Extract<HistoryEntry, { type: 'result' }>; call: Extract<HistoryEntry, { type: 'call' }> | undefined }[] {
+  const callsById = new Map<string, Extract<HistoryEntry, { type: 'call' }>>();
+  const found: { result: Extract<HistoryEntry, { type: 'result' }>; call: Extract<HistoryEntry, { type: 'call' }> | undefined }[] = [];
+  for (const entry of readHistory(body, fromItem)) {
+    if (entry.type === 'call') callsById.set(entry.callId, entry);
+    else if (entry.type === 'result') found.push({ result: entry, call: callsById.get(entry.callId) });
+  }
+  const missing = new Set(found.filter((pair) => pair.call === undefined).map((pair) => pair.result.callId));
+  if (fromItem > 0 && missing.size > 0) {
+    const earlier = callsBefore(body, fromItem, missing);
+    for (const pair of found) pair.call ??= earlier.get(pair.result.callId);
+  }
+  return found;
+}
+
+/**
  * Extracts a turn's signals: the calls the model made (validated against the declared tools) and
  * the outcomes of earlier calls resent in the history. Pure; runs in the gateway process off the
  * request path, so the queue carries signals, never prompts or code.
+ *
+ * `fromItem` reads the history's results from that item on: the evaluator passes where the
+ * session's previous turn ended (evaluator/history-marks.ts), whose results were extracted then,
+ * so a turn costs what it adds rather than the whole resent conversation.
  */
-export function extractTurnSignals(record: TurnRecord, nowMillis: number = Date.now()): TurnSignals {
+export function extractTurnSignals(record: TurnRecord, nowMillis: number = Date.now(), fromItem = 0): TurnSignals {
   const span = record.span;
   const full = span.capture === 'full';
   const tools = declaredToolsOf(record.body);
@@ -125,26 +148,19 @@ export function extractTurnSignals(record: TurnRecord, nowMillis: number = Date.
       command: full ? command.command : '',
     };
   });
-  const history = readHistory(record.body);
-  const callsById = new Map<string, { name: string; kind: 'function' | 'custom'; input: string }>();
-  const results: ToolResultSignal[] = [];
-  for (const entry of history) {
-    if (entry.type === 'call') callsById.set(entry.callId, entry);
-    else if (entry.type === 'result') {
-      const call = callsById.get(entry.callId);
-      const outcome = classifyToolOutput(entry.output, entry.isError);
-      const command = call ? commandOf(call.name, call.kind, call.input) : { category: 'other' as const, runner: '', command: '' };
-      results.push({
-        callId: entry.callId,
-        name: call?.name ?? '',
-        status: outcome.status,
-        exitCode: outcome.exitCode,
-        category: command.category,
-        runner: command.runner,
-        command: full ? command.command : '',
-      });
-    }
-  }
+  const results: ToolResultSignal[] = resultsOf(record.body, fromItem).map(({ result, call }) => {
+    const outcome = classifyToolOutput(result.output, result.isError);
+    const command = call ? commandOf(call.name, call.kind, call.input) : { category: 'other' as const, runner: '', command: '' };
+    return {
+      callId: result.callId,
+      name: call?.name ?? '',
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      category: command.category,
+      runner: command.runner,
+      command: full ? command.command : '',
+    };
+  });
   const ok = span.status_code >= 200 && span.status_code < 300 && span.error_code === '';
   const started = parseUtcMillis(span.ts);
   return {

@@ -75,17 +75,18 @@ function messageEntries(message: Record<string, unknown>): HistoryEntry[] {
 }
 
 /** The request's conversation: Responses `input`, or Chat/Anthropic `messages`. */
-function itemsOf(body: Record<string, unknown>): { items: readonly unknown[]; responses: boolean } {
+export function itemsOf(body: Record<string, unknown>): { items: readonly unknown[]; responses: boolean } {
   if (Array.isArray(body.input)) return { items: body.input, responses: true };
   if (Array.isArray(body.messages)) return { items: body.messages, responses: false };
   return { items: [], responses: true };
 }
 
-/** All history entries, oldest first. */
-export function readHistory(body: Record<string, unknown>): HistoryEntry[] {
+/** History entries, oldest first, of the items from index `from` on (all by default). */
+export function readHistory(body: Record<string, unknown>, from = 0): HistoryEntry[] {
   const { items, responses } = itemsOf(body);
   const entries: HistoryEntry[] = [];
-  for (const item of items) {
+  for (let index = from; index < items.length; index += 1) {
+    const item = items[index];
     if (item === null || typeof item !== 'object') continue;
     if (responses) {
       const entry = responsesEntry(item as Record<string, unknown>);
@@ -114,4 +115,21 @@ export function visitHistoryBackwards(body: Record<string, unknown>, visit: (ent
       for (let inner = entries.length - 1; inner >= 0; inner -= 1) if (!visit(entries[inner] as HistoryEntry)) return;
     }
   }
+}
+
+/**
+ * The calls with these ids among the items before index `end`, newest first; stops once all are
+ * found (a result in a history's tail whose call came earlier).
+ */
+export function callsBefore(body: Record<string, unknown>, end: number, ids: ReadonlySet<string>): Map<string, Extract<HistoryEntry, { type: 'call' }>> {
+  const found = new Map<string, Extract<HistoryEntry, { type: 'call' }>>();
+  if (ids.size === 0) return found;
+  const { items, responses } = itemsOf(body);
+  for (let index = Math.min(end, items.length) - 1; index >= 0 && found.size < ids.size; index -= 1) {
+    const item = items[index];
+    if (item === null || typeof item !== 'object') continue;
+    const entries = responses ? [responsesEntry(item as Record<string, unknown>)] : messageEntries(item as Record<string, unknown>);
+    for (const entry of entries) if (entry?.type === 'call' && ids.has(entry.callId) && !found.has(entry.callId)) found.set(entry.callId, entry);
+  }
+  return found;
 }
