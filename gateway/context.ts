@@ -67,7 +67,7 @@ export interface UpstreamGuard {
   onFailure(targetId: string, description?: string): void;
 }
 
-/** Everything the gateway's routes use; built once at start-up by the composer (cli/start.ts or tests). */
+/** Everything the gateway's routes use; built once at start-up by the composer (cli/start/gateway-context.ts, or tests). */
 export interface GatewayContext {
   config: DeploymentConfig;
   logger: Logger;

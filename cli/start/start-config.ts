@@ -1,0 +1,47 @@
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadDeploymentConfig, loadPolicyFile, resolveConfigPath } from '../../shared/config/load-config.ts';
+import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
+import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import { createLogger } from '../../shared/logging/create-logger.ts';
+import { checkAdminTokens } from '../../shared/config/admin-token-rules.ts';
+
+/** What a start reads before it opens anything. */
+export interface StartConfigOptions {
+  configFile?: string | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+  dataDir?: string | undefined;
+  environment?: NodeJS.ProcessEnv;
+  configure?: ((config: DeploymentConfig) => void) | undefined;
+  logger?: Logger | undefined;
+}
+
+export interface StartConfig {
+  config: DeploymentConfig;
+  environment: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Absolute; the data directory every store of the process lives under. */
+  dataDir: string;
+  /** The folder of the deployment config (relative paths in it, e.g. the system key, resolve from here). */
+  configDir: string;
+  /** The bootstrap policy file as read (plain keys included), and where it is. */
+  bootstrapPolicy: PolicyDocument;
+  policyFile: string;
+}
+
+/** Reads the deployment config (flags and tests override the file) and the bootstrap policy. */
+export function loadStartConfig(options: StartConfigOptions): StartConfig {
+  const environment = options.environment ?? process.env;
+  const loaded = loadDeploymentConfig(resolveConfigPath(options.configFile, environment), environment);
+  const config = loaded.config;
+  if (options.port !== undefined) config.server.port = options.port;
+  if (options.host !== undefined) config.server.host = options.host;
+  if (options.dataDir !== undefined) config.data_dir = options.dataDir;
+  options.configure?.(config);
+  const logger = options.logger ?? createLogger(config.logging.level, 'gatehouse');
+  // Before anything opens: a weak admin token off loopback refuses the start.
+  for (const warning of checkAdminTokens(config.admin.tokens, config.server.host)) logger.warn(warning);
+  const bootstrapPolicy = loadPolicyFile(loaded.policyFile, environment);
+  return { config, environment, logger, dataDir: resolve(config.data_dir), configDir: dirname(loaded.file), bootstrapPolicy, policyFile: loaded.policyFile };
+}
