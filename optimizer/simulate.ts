@@ -279,6 +279,7 @@ function spanRow(input: SpanInput): SpanRow {
     cost_usd: costOfTokens(price, input.inputTokens, input.cached, input.outputTokens),
     price_source: 'policy',
     guardrail_findings: 0,
+    guardrail_hook: '',
     budget_stage: 'ok',
     downgraded_from: '',
     fallback_from: '',

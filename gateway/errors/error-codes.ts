@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   retry_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', level: 'info' },
   secret_detected: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
+  guardrail_blocked: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
+  guardrail_unavailable: { status: 503, openaiType: 'api_error', anthropicType: 'api_error', level: 'warn' },
   invalid_request: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', level: 'info' },
   not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', level: 'info' },
   payload_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', level: 'info' },

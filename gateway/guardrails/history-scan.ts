@@ -42,7 +42,7 @@ function replaceTexts(value: Json, texts: readonly string[], cursor: { next: num
   return value;
 }
 
-const fingerprint = (value: Json): string => createHash('sha1').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('base64');
+export const fingerprint = (value: Json): string => createHash('sha1').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('base64');
 
 /**
  * Fingerprint of the first `count` items of the conversation list, all of them: an edit to any earlier
@@ -50,7 +50,7 @@ const fingerprint = (value: Json): string => createHash('sha1').update(typeof va
  * of the client's own bytes when the body was read by readJsonBody (hashing, no parse or re-encoding),
  * else of the items' JSON.
  */
-function prefixPrint(body: Record<string, unknown>, key: string, list: readonly Json[], count: number): string {
+export function prefixPrint(body: Record<string, unknown>, key: string, list: readonly Json[], count: number): string {
   const bytes = Array.isArray(body[key]) ? arrayPrefixBytes(body, key, count) : undefined;
   return bytes ? createHash('sha1').update(bytes).digest('base64') : fingerprint(list.slice(0, count));
 }
@@ -72,7 +72,7 @@ interface SessionScan {
 }
 
 /** Where a protocol keeps its conversation list and its preamble. */
-const SHAPES: Record<InboundProtocol, { list: string; preamble: string | undefined }> = {
+export const SHAPES: Record<InboundProtocol, { list: string; preamble: string | undefined }> = {
   'openai-responses': { list: 'input', preamble: 'instructions' },
   'openai-chat': { list: 'messages', preamble: undefined },
   'anthropic-messages': { list: 'messages', preamble: 'system' },
@@ -123,15 +123,18 @@ async function scanItems(items: readonly Json[], extra: readonly ExtraPattern[])
   });
 }
 
-/** Per-process memory of how far each session's conversation was scanned (bounded, oldest out first). */
-export class HistoryScanCache {
-  private readonly sessions = new Map<string, SessionScan>();
+/**
+ * Per-process memory of how far each session's conversation was scanned (bounded, oldest out first).
+ * The guardrail hook keeps its own memory of what it sent in one of these too (guardrail-hook.ts).
+ */
+export class HistoryScanCache<Scan = SessionScan> {
+  private readonly sessions = new Map<string, Scan>();
   private readonly maxSessions: number;
   constructor(maxSessions = 20_000) {
     this.maxSessions = maxSessions;
   }
 
-  get(sessionId: string): SessionScan | undefined {
+  get(sessionId: string): Scan | undefined {
     const scan = this.sessions.get(sessionId);
     if (scan) {
       this.sessions.delete(sessionId);
@@ -140,7 +143,7 @@ export class HistoryScanCache {
     return scan;
   }
 
-  set(sessionId: string, scan: SessionScan): void {
+  set(sessionId: string, scan: Scan): void {
     this.sessions.delete(sessionId);
     this.sessions.set(sessionId, scan);
     if (this.sessions.size > this.maxSessions) this.sessions.delete(this.sessions.keys().next().value as string);

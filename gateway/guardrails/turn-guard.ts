@@ -4,6 +4,10 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { InboundProtocol } from '../forward/forward-types.ts';
 import { scanConversation, type ConversationScan, type HistoryScanCache } from './history-scan.ts';
 import { compilePatterns, type ExtraPattern } from './secret-scanner.ts';
+import type { FastifyRequest } from 'fastify';
+import type { ForwardOutcome, ResolvedTarget } from '../forward/forward-types.ts';
+import type { ReplySink } from '../pipeline/client-sink.ts';
+import { HookGuard, type HookContext } from './guardrail-hook.ts';
 
 type Mode = 'off' | 'redact' | 'block';
 
@@ -14,12 +18,12 @@ function patternsOf(guardrails: Guardrails): ExtraPattern[] {
   return patterns;
 }
 
-/** Whether a cost center's guardrail can change or refuse anything (else nothing is scanned). */
+/** Whether a cost center's guardrail can change or refuse anything (else nothing is scanned, no hook called). */
 export function guardrailActive(guardrails: Guardrails | undefined): guardrails is Guardrails {
-  return guardrails !== undefined && (guardrails.secrets !== 'off' || guardrails.cross_provider !== 'same');
+  return guardrails !== undefined && (guardrails.secrets !== 'off' || guardrails.cross_provider !== 'same' || guardrails.hook !== undefined);
 }
 
-export interface TurnGuardContext {
+export interface TurnGuardContext extends HookContext {
   cache: HistoryScanCache;
   record(event: AuditEvent): void;
 }
@@ -27,8 +31,10 @@ export interface TurnGuardContext {
 export interface TurnFacts {
   costCenter: string;
   developer: string;
+  keyId: string;
   sessionId: string;
   requestId: string;
+  requestedModel: string;
   policyVersion: number;
 }
 
@@ -59,12 +65,30 @@ export class TurnGuard {
   private readonly guardrails: Guardrails;
   private readonly inbound: InboundProtocol;
   private readonly facts: TurnFacts;
+  /** The external classifier of this turn, when the cost center has one (guardrails.hook). */
+  private readonly hook: HookGuard | undefined;
 
   constructor(context: TurnGuardContext, guardrails: Guardrails, inbound: InboundProtocol, facts: TurnFacts) {
     this.context = context;
     this.guardrails = guardrails;
     this.inbound = inbound;
     this.facts = facts;
+    this.hook = guardrails.hook ? new HookGuard(context, guardrails.hook, inbound, facts) : undefined;
+  }
+
+  /** The hook's decisions of this turn (`before_hop:allow after_hop:block`): the span's `guardrail_hook`. */
+  get hookDecisions(): string {
+    return this.hook?.decisions.join(' ') ?? '';
+  }
+
+  /** Whether the answer is held for the hook's check after the hop (then call `afterHop` once it is there). */
+  holdsAnswer(stream: boolean): boolean {
+    return this.hook?.holdsAnswer(stream) ?? false;
+  }
+
+  /** The hook's check of a held answer: sends it, changed or replaced by the structured error (docs/GUARDRAILS.md). */
+  async afterHop(request: FastifyRequest, target: ResolvedTarget, outcome: ForwardOutcome, sink: ReplySink): Promise<void> {
+    if (this.hook) await this.hook.afterHop(request, target, target.providerName !== (this.firstProvider ?? target.providerName), outcome, sink);
   }
 
   private modeFor(provider: string): Mode {
@@ -73,10 +97,20 @@ export class TurnGuard {
     return this.guardrails.cross_provider;
   }
 
-  /** The body to send to `provider`, redacted if the mode says so; throws `secret_detected` to block. */
-  async forHop(provider: string, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
+  /**
+   * The body to send to `target`: secrets redacted if the mode says so, then the hook's redactions;
+   * throws `secret_detected`, `guardrail_blocked` or `guardrail_unavailable` to refuse the hop.
+   */
+  async forHop(target: ResolvedTarget, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
+    const provider = target.providerName;
     const mode = this.modeFor(provider);
-    if (mode === 'off') return { body, rawBody };
+    const guarded = mode === 'off' ? { body, rawBody } : await this.secretsFor(provider, mode, body, rawBody);
+    if (!this.hook?.beforeHop) return guarded;
+    // The classifier sees what the secret guardrail lets through, never a secret it redacted.
+    return this.hook.forHop(target, provider !== this.firstProvider, body, guarded);
+  }
+
+  private async secretsFor(provider: string, mode: Exclude<Mode, 'off'>, body: Record<string, unknown>, rawBody: Buffer): Promise<GuardedHop> {
     // A request with no session of its own (its session id is the request id) would only fill the memory.
     const memoryKey = this.facts.sessionId === this.facts.requestId ? undefined : `${this.facts.costCenter}\u0000${this.facts.policyVersion}\u0000${this.facts.sessionId}`;
     this.scan ??= scanConversation(this.context.cache, memoryKey, this.inbound, body, patternsOf(this.guardrails));

@@ -32,9 +32,42 @@ export class ReplySink implements ClientSink {
     this.baseHeaders[name] = value;
   }
 
+  /** Set by `defer()`: the answer is kept here instead of sent, until `flushDeferred`. */
+  private deferral: { status: number; headers: Record<string, string>; chunks: Buffer[] } | undefined;
+  private deferring = false;
+
+  /**
+   * Keeps a whole (non-streaming) answer in the gateway instead of sending it, so a check after the hop
+   * (the guardrail hook) can let it through, change it or replace it with an error. `started` still turns
+   * true on `start`, so no fallback is tried once an answer exists.
+   */
+  defer(): void {
+    this.deferring = true;
+  }
+
+  /** The kept answer, if `defer()` was called and the forwarder produced one. */
+  get deferred(): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
+    return this.deferral ? { status: this.deferral.status, headers: this.deferral.headers, body: Buffer.concat(this.deferral.chunks) } : undefined;
+  }
+
+  /** Sends the kept answer, or `replacement` in its place. */
+  flushDeferred(replacement?: { status: number; headers: Record<string, string>; body: string | Uint8Array }): void {
+    const kept = this.deferral;
+    this.deferring = false;
+    this.deferral = undefined;
+    if (!kept) return;
+    this.started = false;
+    this.start(replacement?.status ?? kept.status, replacement?.headers ?? kept.headers);
+    this.end(replacement ? replacement.body : Buffer.concat(kept.chunks));
+  }
+
   start(status: number, headers: Record<string, string>): void {
     if (this.started) return;
     this.started = true;
+    if (this.deferring) {
+      this.deferral = { status, headers, chunks: [] };
+      return;
+    }
     this.reply.hijack();
     // Headers leave with the first body write: one syscall instead of two.
     this.reply.raw.writeHead(status, { ...headers, ...this.baseHeaders });
@@ -42,10 +75,18 @@ export class ReplySink implements ClientSink {
   }
 
   write(chunk: string | Uint8Array): void {
+    if (this.deferral) {
+      this.deferral.chunks.push(Buffer.from(chunk));
+      return;
+    }
     if (!this.reply.raw.destroyed) this.reply.raw.write(chunk);
   }
 
   end(chunk?: string | Uint8Array): void {
+    if (this.deferral) {
+      if (chunk !== undefined) this.deferral.chunks.push(Buffer.from(chunk));
+      return;
+    }
     this.finished = true;
     if (this.held) {
       this.pendingEnd = { chunk };

@@ -8,7 +8,7 @@ import { ERROR_CODES } from '../errors/error-codes.ts';
  * Codes Codex CLI must show at once: denials and a wrong or revoked key. It retries 401/403/402 five
  * times (~7 s of "Reconnecting… 5/5") and hides most 429 messages, but shows a 400's body at once.
  */
-const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded', 'rate_limit_exceeded', 'invalid_api_key', 'secret_detected']);
+const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'budget_exhausted', 'retry_limit_exceeded', 'rate_limit_exceeded', 'invalid_api_key', 'secret_detected', 'guardrail_blocked']);
 
 /** Longest Retry-After we send: Codex CLI hangs on long ones (../shared/CODEX-CLI.md). */
 const MAX_RETRY_AFTER_SECONDS = 5;
@@ -34,35 +34,43 @@ function toGatewayError(error: FastifyError | Error): GatewayError {
 }
 
 /**
- * The only error handler: every failure becomes the contract's structured body in the caller's
- * protocol. Denials and authentication failures to Codex CLI go out as 400 so its terminal shows our
+ * An error as the client gets it: the contract's structured body in the caller's protocol, its status and
+ * headers. Denials and authentication failures to Codex CLI go out as 400 so its terminal shows our
  * message at once (it retries 401/403 five times and hides most 429 messages); the contract status
- * stays in `error.gatehouse.status` and the `x-gatehouse-denied-status` header.
+ * stays in `error.gatehouse.status` and the `x-gatehouse-denied-status` header. Also used where an
+ * answer is replaced after the hop (the guardrail hook), so both read the same.
  */
+export function errorReply(error: GatewayError, request: FastifyRequest, debug = false): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
+  const protocol = request.inbound ?? (request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses');
+  const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug });
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  let status = error.status;
+  if (request.isCodex && CODEX_AT_ONCE_CODES.has(error.code)) {
+    status = 400;
+    headers['x-gatehouse-denied-status'] = String(error.status);
+  }
+  // Stainless-generated SDKs (Claude Code's Anthropic client, OpenAI's SDKs) honour this header: a
+  // refusal that asking again cannot change is answered once, with our message, instead of after
+  // ~10 backed-off retries (Claude Code retries 401/429 otherwise; docs/CLAUDE-CODE.md).
+  if (!error.retryable) headers['x-should-retry'] = 'false';
+  if (error.retryAfterMillis !== undefined && status === 429) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMillis / 1000));
+    headers['retry-after'] = String(request.isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds);
+  }
+  headers['x-gatehouse-request-id'] = request.id;
+  if (request.policyVersion !== undefined) headers['x-gatehouse-policy-version'] = String(request.policyVersion);
+  return { status, headers, body };
+}
+
+/** The only error handler: every failure becomes {@link errorReply}'s answer. */
 export function registerErrorHandler(app: FastifyInstance, options: { debug: boolean }): void {
   app.setErrorHandler((rawError: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const error = toGatewayError(rawError);
     const level = ERROR_CODES[error.code].level;
     if (level === 'error') request.log.error({ reqId: request.id, err: rawError }, 'request failed');
     else request.log[level]({ reqId: request.id, code: error.code, status: error.status }, error.message);
-    const protocol = request.inbound ?? (request.url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-responses');
-    const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug: options.debug });
-    let status = error.status;
-    if (request.isCodex && CODEX_AT_ONCE_CODES.has(error.code)) {
-      status = 400;
-      reply.header('x-gatehouse-denied-status', String(error.status));
-    }
-    // Stainless-generated SDKs (Claude Code's Anthropic client, OpenAI's SDKs) honour this header: a
-    // refusal that asking again cannot change is answered once, with our message, instead of after
-    // ~10 backed-off retries (Claude Code retries 401/429 otherwise; docs/CLAUDE-CODE.md).
-    if (!error.retryable) reply.header('x-should-retry', 'false');
-    if (error.retryAfterMillis !== undefined && status === 429) {
-      const seconds = Math.max(1, Math.ceil(error.retryAfterMillis / 1000));
-      reply.header('retry-after', String(request.isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds));
-    }
-    reply.header('x-gatehouse-request-id', request.id);
-    if (request.policyVersion !== undefined) reply.header('x-gatehouse-policy-version', String(request.policyVersion));
-    void reply.code(status).type('application/json').send(body);
+    const { status, headers, body } = errorReply(error, request, options.debug);
+    void reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError('not_found', { message: `gatehouse: no route ${request.method} ${request.url.split('?')[0]}` });

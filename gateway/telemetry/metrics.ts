@@ -5,6 +5,8 @@ import {
   COST_METRIC,
   DENIALS_METRIC,
   FALLBACK_HOPS_METRIC,
+  GUARDRAIL_HOOK_CALLS_METRIC,
+  GUARDRAIL_HOOK_DURATION_METRIC,
   METRIC_PREFIX,
   POLICY_VERSION_METRIC,
   REQUESTS_METRIC,
@@ -54,6 +56,12 @@ function counters(registry: Registry) {
     }),
     upstreamErrors: new Counter({ name: UPSTREAM_ERRORS_METRIC, help: 'Failed upstream attempts by provider and error code', labelNames: ['provider', 'code'] as const, registers: [registry] }),
     hops: new Counter({ name: FALLBACK_HOPS_METRIC, help: 'Fallback hops by from/to provider', labelNames: ['from', 'to'] as const, registers: [registry] }),
+    guardrailHookCalls: new Counter({
+      name: GUARDRAIL_HOOK_CALLS_METRIC,
+      help: 'Calls to a cost center\'s guardrail hook by phase (before_hop, after_hop) and result (allow, block, redact; timeout and error are failures)',
+      labelNames: ['cost_center', 'phase', 'result'] as const,
+      registers: [registry],
+    }),
   };
 }
 
@@ -64,6 +72,13 @@ function histograms(registry: Registry) {
       help: 'Whole request duration including the upstream',
       labelNames: ['inbound', 'provider'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    guardrailHookDuration: new Histogram({
+      name: GUARDRAIL_HOOK_DURATION_METRIC,
+      help: 'Time the guardrail hook took to answer (or to fail), by phase',
+      labelNames: ['phase'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     ttfb: new Histogram({
@@ -105,6 +120,11 @@ export function createMetrics() {
      * model the policy does not define is labelled `other`: the client chooses that string, and every
      * distinct label value would be a series kept for the life of the process.
      */
+    /** One call of a cost center's guardrail hook (a failure is a `timeout` or `error` result). */
+    recordGuardrailHook(costCenter: string, phase: string, result: string, seconds: number) {
+      metrics.guardrailHookCalls.inc({ cost_center: costCenter, phase, result });
+      metrics.guardrailHookDuration.observe({ phase }, seconds);
+    },
     recordTurn(row: TurnMetricsRow, isPolicyModel: (model: string) => boolean) {
       const model = row.served_model || (isPolicyModel(row.requested_model) ? row.requested_model : 'other');
       const usage = { model, provider: row.provider, cost_center: row.cost_center };

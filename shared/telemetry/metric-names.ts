@@ -20,6 +20,8 @@ export const ROWS_WRITTEN_METRIC = 'gatehouse_rows_written_total';
 export const SPOOL_BYTES_METRIC = 'gatehouse_spool_bytes';
 export const SPOOL_BATCHES_METRIC = 'gatehouse_spool_batches';
 export const POLICY_VERSION_METRIC = 'gatehouse_policy_version';
+export const GUARDRAIL_HOOK_CALLS_METRIC = 'gatehouse_guardrail_hook_calls_total';
+export const GUARDRAIL_HOOK_DURATION_METRIC = 'gatehouse_guardrail_hook_duration_seconds';
 
 /** Values of the `type` label of {@link TOKENS_METRIC}, as on spans: input includes cached_input and cache_write, output includes reasoning. */
 export const TOKEN_TYPES = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;

@@ -70,6 +70,8 @@ export interface SpanRow {
   price_source: string;
   /** Secrets the guardrail found in what this turn sent upstream (values are never stored). */
   guardrail_findings: number;
+  /** The guardrail hook's decisions this turn, `<phase>:<result>` space-separated (`before_hop:allow after_hop:block`); '' without a hook call. */
+  guardrail_hook: string;
   budget_stage: string;
   downgraded_from: string;
   fallback_from: string;

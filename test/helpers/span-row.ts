@@ -29,6 +29,7 @@ export function spanRow(overrides: Partial<SpanRow> = {}): SpanRow {
     cached_input_tokens: 8000,
     price_source: 'policy',
     guardrail_findings: 0,
+    guardrail_hook: '',
     cache_write_tokens: 0,
     output_tokens: 120,
     reasoning_tokens: 40,
