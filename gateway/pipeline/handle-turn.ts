@@ -16,8 +16,8 @@ import { authenticateClient } from './authenticate-client.ts';
 import { modelPrice, resolveModelPrice } from '../../shared/pricing/model-catalog.ts';
 import { guardrailActive, TurnGuard, type GuardedHop, type TurnFacts, type TurnGuardContext } from '../guardrails/turn-guard.ts';
 import { HistoryScanCache } from '../guardrails/history-scan.ts';
-import { admitKey } from './key-admission.ts';
-import type { RateScope } from '../state/rate-limiter.ts';
+import { admitKey, type TurnRate } from './key-admission.ts';
+import { outputReservation } from '../accounting/output-reservation.ts';
 import { targetKey } from '../transport/circuit-breaker.ts';
 
 const SAME_PROTOCOL: Record<InboundProtocol, string> = {
@@ -41,6 +41,9 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
   return { model, upstreamModel: definition.upstream, providerName: definition.provider, provider, price: priced.price, priceSource: priced.source, defaultMaxOutputTokens: definition.default_max_output_tokens };
 }
 
+/** Failures that are the gateway's refusal rather than the upstream's: one span and one `request.denied` event via refuse(). */
+const REFUSAL_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'secret_detected', 'guardrail_blocked', 'guardrail_unavailable']);
+
 function queryOf(url: string): string {
   const at = url.indexOf('?');
   return at === -1 ? '' : url.slice(at);
@@ -51,18 +54,13 @@ function queryOf(url: string): string {
  * reserve at that price when it finds the budget past the downgrade line (in the same atomic step
  * that reads the stage). Undefined when the downgrade stage would serve the same model.
  */
-function downgradeEstimateUsd(policy: ActivePolicy, facts: RequestFacts, body: Record<string, unknown>): number | undefined {
+function downgradeEstimateUsd(policy: ActivePolicy, facts: RequestFacts, body: Record<string, unknown>, providers: GatewayContext['config']['providers']): number | undefined {
   const center = policy.document.cost_centers[facts.costCenter];
   if (!center || Object.keys(center.downgrade).length === 0) return undefined;
   const decision = evaluatePolicy(policy.document, { ...facts, budgetStage: 'downgrade' });
   const target = decision.kind === 'route' && decision.downgradedFrom ? policy.document.models[decision.servedModel] : undefined;
   if (!target) return undefined;
-  return estimateCostUsd(facts.inputTokenEstimate, maxOutputTokens(body, target.default_max_output_tokens ?? 4096), modelPrice(target));
-}
-
-function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
-  const value = body.max_output_tokens ?? body.max_completion_tokens ?? body.max_tokens;
-  return typeof value === 'number' && value > 0 ? value : fallback;
+  return estimateCostUsd(facts.inputTokenEstimate, outputReservation(body, target, providers, facts.inputTokenEstimate), modelPrice(target));
 }
 
 interface TurnState {
@@ -81,8 +79,8 @@ interface TurnState {
   decision?: Decision;
   budget?: BudgetAdmission;
   attempts: UpstreamAttempt[];
-  /** The rate scopes this turn counted against (output tokens are added when it ends). */
-  rateScopes?: RateScope[] | undefined;
+  /** The turn's rate-limit reservation (input + output cap), settled to its real tokens when it ends. */
+  rate?: TurnRate | undefined;
   /** The secret guardrail of this turn, when the cost center has one. */
   guard?: TurnGuard | undefined;
 }
@@ -119,6 +117,7 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
     cost_usd: 0,
     price_source: '',
     guardrail_findings: state.guard?.findingsSent ?? 0,
+    guardrail_hook: state.guard?.hookDecisions ?? '',
     budget_stage: state.budget?.stage ?? 'ok',
     downgraded_from: route?.downgradedFrom ?? '',
     fallback_from: '',
@@ -157,6 +156,7 @@ function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'sp
 
 /** Records a refused turn (span + one audit event per turn) and throws the structured error. */
 function refuse(context: GatewayContext, state: TurnState, body: Record<string, unknown>, error: GatewayError): never {
+  state.rate?.settle(0);
   const row = baseRow(state);
   row.status_code = error.status;
   row.error_code = error.code;
@@ -190,12 +190,12 @@ const guardContexts = new WeakMap<GatewayContext, TurnGuardContext>();
 /** One scan memory per gateway: sessions are scanned once per item, whichever turn brings it. */
 function guardContextOf(context: GatewayContext): TurnGuardContext {
   let guardContext = guardContexts.get(context);
-  if (!guardContext) guardContexts.set(context, (guardContext = { cache: new HistoryScanCache(), record: (event) => context.audit.record(event) }));
+  if (!guardContext) guardContexts.set(context, (guardContext = { cache: new HistoryScanCache(), memory: new HistoryScanCache(), record: (event) => context.audit.record(event), onCall: (cost_center, phase, result, seconds) => context.metrics.recordGuardrailHook(cost_center, phase, result, seconds) }));
   return guardContext;
 }
 
 function guardFacts(state: TurnState): TurnFacts {
-  return { costCenter: state.key.costCenter, developer: state.key.developer, sessionId: state.facts.sessionId, requestId: state.requestId, policyVersion: state.policy.version };
+  return { costCenter: state.key.costCenter, developer: state.key.developer, keyId: state.key.id, sessionId: state.facts.sessionId, requestId: state.requestId, requestedModel: state.requestedModel, policyVersion: state.policy.version };
 }
 
 export interface TurnOptions {
@@ -236,10 +236,12 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   };
   const center = policy.document.cost_centers[key.costCenter];
   const requestedDefinition = policy.document.models[state.requestedModel];
+  // Admission reserves the most the turn may use, so concurrent long answers cannot overrun a budget or tpm.
+  const outputTokens = outputReservation(body, requestedDefinition, context.config.providers, state.inputTokenEstimate);
   if (center) {
-    const admission = await admitKey(key, center, state.requestedModel, state.inputTokenEstimate, context.rateLimiter);
+    const admission = await admitKey(key, center, state.requestedModel, state.inputTokenEstimate + outputTokens, context.rateLimiter);
     if (admission.refusal) refuse(context, state, body, admission.refusal);
-    if (admission.scopes.length > 0) state.rateScopes = admission.scopes;
+    state.rate = admission.rate;
   }
 
   const facts: RequestFacts = {
@@ -258,14 +260,14 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   };
 
   if (context.budgets && center && requestedDefinition) {
-    const estimateUsd = estimateCostUsd(state.inputTokenEstimate, maxOutputTokens(body, requestedDefinition.default_max_output_tokens ?? 4096), modelPrice(requestedDefinition));
+    const estimateUsd = estimateCostUsd(state.inputTokenEstimate, outputTokens, modelPrice(requestedDefinition));
     state.budget = await context.budgets.admit({
       requestId: state.requestId,
       key,
       costCenterName: key.costCenter,
       costCenter: center,
       estimateUsd,
-      downgradeEstimateUsd: downgradeEstimateUsd(policy, facts, body),
+      downgradeEstimateUsd: downgradeEstimateUsd(policy, facts, body, context.config.providers),
       now: new Date(startedAtEpoch),
       sessionId: state.facts.sessionId,
       requestedModel: state.requestedModel,
@@ -294,6 +296,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   sink.holdEnd();
   state.releaseEnd = () => context.writer.whenJournaled('spans', () => sink.releaseEnd());
   state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, inbound, guardFacts(state)) : undefined;
+  if (state.guard?.holdsAnswer(stream)) sink.defer(); // the guardrail hook judges the answer before the client gets it
   const forwardHeaders = forwardableHeaders(request.headers);
 
   const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };
@@ -307,10 +310,11 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
 
   if (!outcome || !served) {
     state.budget?.settle(0);
+    state.rate?.settle(0);
     const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
     failure.attempts = state.attempts;
     // A fallback the policy forbids is a denial: refuse() writes the turn's one span and audit event.
-    if (failure.code === 'model_not_allowed' || failure.code === 'provider_not_allowed' || failure.code === 'secret_detected') refuse(context, state, body, failure);
+    if (REFUSAL_CODES.has(failure.code)) refuse(context, state, body, failure);
     const row = baseRow(state);
     row.status_code = failure.status;
     row.error_code = failure.code;
@@ -322,6 +326,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     throw failure;
   }
 
+  if (state.guard) await state.guard.afterHop(request, served, outcome, sink);
   finishServedTurn(context, state, body, served, outcome, sink);
 }
 
@@ -363,7 +368,7 @@ async function forwardAlongChain(run: ChainRun, panic: boolean): Promise<ChainRe
     // The secret guardrail decides per hop, before anything leaves: a fallback to another provider may be stricter.
     let hop: GuardedHop | undefined;
     try {
-      hop = state.guard ? await state.guard.forHop(target.providerName, request.body, request.rawBody) : undefined;
+      hop = state.guard ? await state.guard.forHop(target, request.body, request.rawBody) : undefined;
     } catch (error) {
       return { lastError: error as GatewayError, allOpen: false };
     }
@@ -472,7 +477,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   const usage: NormalizedUsage | undefined = usageOfCutStream(outcome, state.inputTokenEstimate) ?? outcome.usage;
   const costUsd = usage ? computeCostUsd(usage, served.price) : 0;
   state.budget?.settle(costUsd);
-  if (state.rateScopes && usage) context.rateLimiter?.addTokens(state.rateScopes, usage.outputTokens);
+  state.rate?.settle(usage ? usage.inputTokens + usage.outputTokens : 0);
   const decision = state.decision?.kind === 'route' ? state.decision : undefined;
   const row = baseRow(state);
   row.served_model = served.model;

@@ -21,15 +21,25 @@ export interface RateScope {
   limits: RateLimits;
 }
 
+/** What an admitted request counted: its reserved tokens, in the window they were counted in. */
+export interface RateReservation {
+  tokens: number;
+  window: number;
+}
+
 export type RateDecision =
-  | { ok: true }
+  | { ok: true; reservation: RateReservation }
   | { ok: false; scope: RateScope; limit: 'rpm' | 'tpm'; value: number; observed: number; retryAfterMillis: number };
 
 export interface RateLimiter {
-  /** Counts one request with `tokens` (the input estimate) in every scope, unless one is over its limit. */
+  /**
+   * Counts one request reserving `tokens` (input estimate + output reservation) in every scope, unless one
+   * is over its limit: a request is let in while its reservation fits in what the minute has left, or into
+   * an empty window (one larger than the whole limit could otherwise never run).
+   */
   admit(scopes: readonly RateScope[], tokens: number, now?: number): Promise<RateDecision>;
-  /** Adds tokens learnt after the answer (output) to the scopes' current minute. */
-  addTokens(scopes: readonly RateScope[], tokens: number, now?: number): void;
+  /** Replaces a reservation by the tokens the turn really used (unused ones go back; more are added). */
+  settle(scopes: readonly RateScope[], reservation: RateReservation, actualTokens: number, now?: number): void;
   close?(): Promise<void>;
 }
 
@@ -73,7 +83,7 @@ export class MemoryRateLimiter implements RateLimiter {
   async admit(scopes: readonly RateScope[], tokens: number, now = Date.now()): Promise<RateDecision> {
     for (const scope of scopes) {
       const buckets = this.bucketsOf(scope.id, now);
-      const refusal = judge(scope, estimate(buckets.previousRequests, buckets.requests, now), estimate(buckets.previousTokens, buckets.tokens, now), now);
+      const refusal = judge(scope, estimate(buckets.previousRequests, buckets.requests, now), estimate(buckets.previousTokens, buckets.tokens, now), tokens, now);
       if (refusal) return refusal;
     }
     for (const scope of scopes) {
@@ -81,18 +91,26 @@ export class MemoryRateLimiter implements RateLimiter {
       buckets.requests += 1;
       buckets.tokens += tokens;
     }
-    return { ok: true };
+    return { ok: true, reservation: { tokens, window: Math.floor(now / WINDOW_MILLIS) } };
   }
 
-  addTokens(scopes: readonly RateScope[], tokens: number, now = Date.now()): void {
-    for (const scope of scopes) this.bucketsOf(scope.id, now).tokens += tokens;
+  settle(scopes: readonly RateScope[], reservation: RateReservation, actualTokens: number, now = Date.now()): void {
+    const window = Math.floor(now / WINDOW_MILLIS);
+    const delta = actualTokens - reservation.tokens;
+    for (const scope of scopes) {
+      const buckets = this.bucketsOf(scope.id, now);
+      // The reservation sits in the bucket it was counted in; one that slid out of the window is gone.
+      if (reservation.window === window) buckets.tokens = Math.max(0, buckets.tokens + delta);
+      else if (reservation.window === window - 1) buckets.previousTokens = Math.max(0, buckets.previousTokens + delta);
+      else if (delta > 0) buckets.tokens += delta;
+    }
   }
 }
 
-function judge(scope: RateScope, requests: number, tokens: number, now: number): Extract<RateDecision, { ok: false }> | undefined {
+function judge(scope: RateScope, requests: number, tokens: number, reserving: number, now: number): Extract<RateDecision, { ok: false }> | undefined {
   if (scope.limits.rpm !== undefined && requests + 1 > scope.limits.rpm) return { ok: false, scope, limit: 'rpm', value: scope.limits.rpm, observed: Math.round(requests), retryAfterMillis: retryAfter(now) };
-  // A request is let in while the minute's tokens are below the limit (its own size is known only roughly).
-  if (scope.limits.tpm !== undefined && tokens >= scope.limits.tpm) return { ok: false, scope, limit: 'tpm', value: scope.limits.tpm, observed: Math.round(tokens), retryAfterMillis: retryAfter(now) };
+  // Admitted while the reservation fits what the minute has left; into an empty window whatever its size.
+  if (scope.limits.tpm !== undefined && tokens >= 1 && tokens + Math.max(1, reserving) > scope.limits.tpm) return { ok: false, scope, limit: 'tpm', value: scope.limits.tpm, observed: Math.round(tokens), retryAfterMillis: retryAfter(now) };
   return undefined;
 }
 
@@ -113,7 +131,7 @@ for i = 1, scopes do
   local r = tonumber(redis.call('HGET', current, 'r') or '0') + tonumber(redis.call('HGET', previous, 'r') or '0') * (1 - into)
   local t = tonumber(redis.call('HGET', current, 't') or '0') + tonumber(redis.call('HGET', previous, 't') or '0') * (1 - into)
   if rpm >= 0 and r + 1 > rpm then return {i, 1, math.floor(r + 0.5)} end
-  if tpm >= 0 and t >= tpm then return {i, 2, math.floor(t + 0.5)} end
+  if tpm >= 0 and t >= 1 and t + math.max(1, tokens) > tpm then return {i, 2, math.floor(t + 0.5)} end
 end
 for i = 1, scopes do
   local current = KEYS[2 * i - 1]
@@ -142,13 +160,13 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async admit(scopes: readonly RateScope[], tokens: number, now = Date.now()): Promise<RateDecision> {
-    if (scopes.length === 0) return { ok: true };
     const window = Math.floor(now / WINDOW_MILLIS);
+    if (scopes.length === 0) return { ok: true, reservation: { tokens: 0, window } };
     const keys = scopes.flatMap((scope) => [this.bucketKey(scope.id, window), this.bucketKey(scope.id, window - 1)]);
     const limits = scopes.flatMap((scope) => [scope.limits.rpm ?? -1, scope.limits.tpm ?? -1]);
     try {
       const result = (await (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>).gatehouseRateAdmit!(keys.length, ...keys, (now % WINDOW_MILLIS) / WINDOW_MILLIS, tokens, ...limits)) as number | [number, number, number];
-      if (result === 0 || !Array.isArray(result)) return { ok: true };
+      if (result === 0 || !Array.isArray(result)) return { ok: true, reservation: { tokens, window } };
       const [index, which, observed] = result;
       const scope = scopes[index - 1]!;
       const limit = which === 1 ? 'rpm' : 'tpm';
@@ -156,15 +174,19 @@ export class RedisRateLimiter implements RateLimiter {
     } catch (error) {
       // Rate limits protect the providers' quotas, not money: an unreachable Redis lets traffic through.
       this.onError(error);
-      return { ok: true };
+      return { ok: true, reservation: { tokens: 0, window } };
     }
   }
 
-  addTokens(scopes: readonly RateScope[], tokens: number, now = Date.now()): void {
-    if (tokens <= 0 || scopes.length === 0) return;
+  settle(scopes: readonly RateScope[], reservation: RateReservation, actualTokens: number, now = Date.now()): void {
+    const delta = actualTokens - reservation.tokens;
+    if (delta === 0 || scopes.length === 0) return;
     const window = Math.floor(now / WINDOW_MILLIS);
+    // The reservation's own bucket while it still counts (current or previous minute); else only an excess, now.
+    const target = reservation.window >= window - 1 ? reservation.window : delta > 0 ? window : undefined;
+    if (target === undefined) return;
     const pipeline = this.redis.pipeline();
-    for (const scope of scopes) pipeline.hincrby(this.bucketKey(scope.id, window), 't', tokens).pexpire(this.bucketKey(scope.id, window), 130_000);
+    for (const scope of scopes) pipeline.hincrby(this.bucketKey(scope.id, target), 't', delta).pexpire(this.bucketKey(scope.id, target), 130_000);
     pipeline.exec().catch(this.onError);
   }
 }

@@ -25,10 +25,16 @@ export const ModelSchema = z
     /** Absent = the model catalog's price (docs/CONFIG.md#model-catalog); the policy's price wins. */
     price: PriceSchema.optional(),
     /**
-     * Output tokens reserved for budget checks when the request sets no cap (@defaultValue 4096), and
-     * the `max_tokens` sent to Anthropic, which requires one, when the client sets none (else 32000).
+     * The `max_tokens` sent to an Anthropic upstream, which requires one, when the client sets none (else
+     * 32000); such a request's output reservation is this cap.
      */
     default_max_output_tokens: z.number().int().positive().optional(),
+    /**
+     * The most output tokens the model can produce in one answer. Budget and tpm reservations count
+     * min(the request's own cap, this) (docs/CONFIG.md#output-reservation). @defaultValue 32000, or less when
+     * the catalog's context window leaves less room after the input
+     */
+    max_output_tokens: z.number().int().positive().optional(),
   })
   .strict();
 export type ModelDefinition = z.infer<typeof ModelSchema>;
@@ -86,6 +92,31 @@ const isValidRegex = (source: string): boolean => {
 };
 
 /**
+ * External guardrail hook of a cost center (docs/GUARDRAILS.md): an HTTP classifier the gateway asks about
+ * each new conversation item before the hop and/or about the answer after it.
+ */
+export const GuardrailHookSchema = z
+  .object({
+    /** The classifier's endpoint; receives `POST` with the JSON of docs/GUARDRAILS.md. */
+    url: z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//.test(url), { message: 'an http:// or https:// URL' }),
+    /** How long the classifier may take per call before `on_error` decides. @defaultValue 1000 */
+    timeout_ms: z.number().int().positive().max(60_000).default(1000),
+    /** What a timeout, a refused connection or an unreadable answer means: `open` sends on, `closed` refuses the turn. @defaultValue closed */
+    on_error: z.enum(['open', 'closed']).default('closed'),
+    /** `before_hop`: the new items of each turn before each upstream hop; `after_hop`: the model's answer; `both`. @defaultValue before_hop */
+    when: z.enum(['before_hop', 'after_hop', 'both']).default('before_hop'),
+    /** Headers sent to the classifier as written (the policy is stored and shown: no secret here). */
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'), z.string()).default({}),
+    /** Headers whose value is read from the gateway's environment at call time (`authorization: GUARD_AUTH`): a credential stays out of the policy. */
+    headers_from_env: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default({}),
+  })
+  .strict();
+export type GuardrailHook = z.infer<typeof GuardrailHookSchema>;
+
+/**
  * Secret guardrail of a cost center (docs/CONFIG.md#guardrails): what happens before every upstream hop
  * to a secret found in what would be sent. Absent = off.
  */
@@ -106,6 +137,8 @@ export const GuardrailsSchema = z
           .strict(),
       )
       .default([]),
+    /** Optional external classifier (docs/GUARDRAILS.md). Absent = none, and no cost. */
+    hook: GuardrailHookSchema.optional(),
   })
   .strict();
 export type Guardrails = z.infer<typeof GuardrailsSchema>;

@@ -17,7 +17,7 @@ import {
 /** Thinking budget per reasoning effort (Anthropic wants tokens, OpenAI clients send an effort). */
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medium: 10_000, high: 24_000, xhigh: 32_000 };
 /** Anthropic requires max_tokens: this when neither the client nor the model's `default_max_output_tokens` sets one. */
-const DEFAULT_MAX_TOKENS = 32_000;
+export const DEFAULT_MAX_TOKENS = 32_000;
 
 /** Canonical request → Anthropic Messages body. */
 export function toAnthropicBody(request: CanonicalRequest, version: string, defaultMaxTokens = DEFAULT_MAX_TOKENS): { body: AnthropicRequest; warnings: TranslationWarning[] } {
