@@ -78,6 +78,69 @@ function settingsOf(parameters: Record<string, string | undefined>): { settings:
   return { settings, queryParams };
 }
 
+type Parameters = Record<string, string | undefined>;
+
+/** Failures before a query ran (auth, parsing) in ClickHouse's error shape, which its clients parse. */
+function clickHouseErrorHandler(error: FastifyError & { status?: number }, _request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode ?? error.status ?? 500;
+  if (status === 401) return sendClickHouseError(reply, 401, AUTHENTICATION_FAILED, error.message);
+  if (status === 403) return sendClickHouseError(reply, 403, ACCESS_DENIED, error.message);
+  return sendClickHouseError(reply, status >= 400 && status < 600 ? status : 500, { code: 1001, name: 'STD_EXCEPTION' }, error.message);
+}
+
+/** A reader's statement through the analyst gate and limits; URL settings are not applied (the analyst limits and readonly = 1 are fixed). */
+async function runReaderQuery(analystSql: AnalystSql, request: FastifyRequest, reply: FastifyReply, parameters: Parameters, body: string, queryParams: Record<string, string>) {
+  const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
+  const format = parameters.default_format ?? 'TabSeparated';
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableEnded) gone.abort();
+  };
+  reply.raw.once('close', onClose);
+  try {
+    const answer = await analystSql.run({
+      sql: query,
+      role: (request.admin?.role ?? 'analyst') as AdminRole,
+      format,
+      allowFormatClause: true,
+      queryParams,
+      signal: gone.signal,
+    });
+    const queryId = parameters.query_id ?? randomUUID();
+    reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify({}));
+    return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(answer.body);
+  } catch (error) {
+    if (error instanceof QueryRefusedError) return sendClickHouseError(reply, 400, error.rule === 'reading_statement' ? READONLY : error.rule === 'syntax' || error.rule === 'one_statement' ? SYNTAX_ERROR : ACCESS_DENIED, `gatehouse: ${error.message}`);
+    if (error instanceof AnalystSqlBusyError) return sendClickHouseError(reply, 429, TOO_MANY_QUERIES, `gatehouse: ${error.message}`);
+    if (error instanceof AnalystQueryFailedError) return sendClickHouseError(reply, 500, { code: error.clickhouseCode ?? 1001, name: error.cancelled ? 'QUERY_WAS_CANCELLED' : 'STD_EXCEPTION' }, error.message);
+    throw error;
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+/** A writer's statement as ClickHouse's HTTP interface takes it: `?query=` with the data in the body, or the statement in the body. */
+async function passThrough(clickhouse: ClickHouseClient, reply: FastifyReply, parameters: Parameters, body: string, settings: Record<string, string>, queryParams: Record<string, string>) {
+  const queryId = parameters.query_id ?? randomUUID();
+  const format = parameters.default_format ?? 'TabSeparated';
+  const withData = parameters.query !== undefined && parameters.query.trim().length > 0 && body.length > 0;
+  try {
+    const result = await clickhouse.exec({
+      query: withData ? (parameters.query as string) : [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n'),
+      query_id: queryId,
+      clickhouse_settings: { ...settings, default_format: format as 'TabSeparated' },
+      ...(withData ? { values: Readable.from([body]) } : {}),
+      ...(Object.keys(queryParams).length > 0 ? { query_params: queryParams } : {}),
+    });
+    reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify(result.summary ?? {}));
+    return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(result.stream);
+  } catch (error) {
+    const failure = error as Error & { code?: string; type?: string };
+    const code = Number(failure.code);
+    return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, failure.message);
+  }
+}
+
 /**
  * A ClickHouse-compatible, read-only HTTP endpoint over the process's one ClickHouse engine, so
  * standard tools (clickhouse-client over HTTP, @clickhouse/client, Grafana, DBeaver) and the other
@@ -93,13 +156,7 @@ export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickH
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-
-  app.setErrorHandler((error: FastifyError & { status?: number }, _request, reply) => {
-    const status = error.statusCode ?? error.status ?? 500;
-    if (status === 401) return sendClickHouseError(reply, 401, AUTHENTICATION_FAILED, error.message);
-    if (status === 403) return sendClickHouseError(reply, 403, ACCESS_DENIED, error.message);
-    return sendClickHouseError(reply, status >= 400 && status < 600 ? status : 500, { code: 1001, name: 'STD_EXCEPTION' }, error.message);
-  });
+  app.setErrorHandler(clickHouseErrorHandler);
 
   const ping = async (_request: FastifyRequest, reply: FastifyReply) => reply.type('text/plain; charset=UTF-8').send('Ok.\n');
   app.get(`${prefix}/ping`, ping);
@@ -111,60 +168,11 @@ export async function clickhouseHttpRoutes(app: FastifyInstance, options: ClickH
     if (!token) return sendClickHouseError(reply, 401, AUTHENTICATION_FAILED, 'gatehouse: give an analyst (or higher) admin token as the password (Basic auth or X-ClickHouse-Key)');
     request.headers.authorization = `Bearer ${token}`;
     await authorize.call(app, request, reply);
-
-    const parameters = request.query as Record<string, string | undefined>;
+    const parameters = request.query as Parameters;
     const body = typeof request.body === 'string' ? request.body : '';
     const { settings, queryParams } = settingsOf(parameters);
-    if (options.writeRole !== undefined && request.admin?.role === options.writeRole) return passThrough(request, reply, parameters, body, settings, queryParams);
-    const query = [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n');
-    const format = parameters.default_format ?? 'TabSeparated';
-    // Settings in the URL are not applied for readers: the analyst limits (and readonly = 1) are fixed.
-    const gone = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableEnded) gone.abort();
-    };
-    reply.raw.once('close', onClose);
-    try {
-      const answer = await options.analystSql.run({
-        sql: query,
-        role: (request.admin?.role ?? 'analyst') as AdminRole,
-        format,
-        allowFormatClause: true,
-        queryParams,
-        signal: gone.signal,
-      });
-      const queryId = parameters.query_id ?? randomUUID();
-      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify({}));
-      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(answer.body);
-    } catch (error) {
-      if (error instanceof QueryRefusedError) return sendClickHouseError(reply, 400, error.rule === 'reading_statement' ? READONLY : error.rule === 'syntax' || error.rule === 'one_statement' ? SYNTAX_ERROR : ACCESS_DENIED, `gatehouse: ${error.message}`);
-      if (error instanceof AnalystSqlBusyError) return sendClickHouseError(reply, 429, TOO_MANY_QUERIES, `gatehouse: ${error.message}`);
-      if (error instanceof AnalystQueryFailedError) return sendClickHouseError(reply, 500, { code: error.clickhouseCode ?? 1001, name: error.cancelled ? 'QUERY_WAS_CANCELLED' : 'STD_EXCEPTION' }, error.message);
-      throw error;
-    } finally {
-      reply.raw.off('close', onClose);
-    }
-  };
-  /** A writer's statement as ClickHouse's HTTP interface takes it: `?query=` with the data in the body, or the statement in the body. */
-  const passThrough = async (request: FastifyRequest, reply: FastifyReply, parameters: Record<string, string | undefined>, body: string, settings: Record<string, string>, queryParams: Record<string, string>) => {
-    const queryId = parameters.query_id ?? randomUUID();
-    const format = parameters.default_format ?? 'TabSeparated';
-    const withData = parameters.query !== undefined && parameters.query.trim().length > 0 && body.length > 0;
-    try {
-      const result = await options.clickhouse.exec({
-        query: withData ? (parameters.query as string) : [parameters.query ?? '', body].filter((part) => part.trim().length > 0).join('\n'),
-        query_id: queryId,
-        clickhouse_settings: { ...settings, default_format: format as 'TabSeparated' },
-        ...(withData ? { values: Readable.from([body]) } : {}),
-        ...(Object.keys(queryParams).length > 0 ? { query_params: queryParams } : {}),
-      });
-      reply.header('x-clickhouse-query-id', queryId).header('x-clickhouse-format', format).header('x-clickhouse-summary', JSON.stringify(result.summary ?? {}));
-      return reply.type(format.startsWith('JSON') ? 'application/json; charset=UTF-8' : 'text/plain; charset=UTF-8').send(result.stream);
-    } catch (error) {
-      const failure = error as Error & { code?: string; type?: string };
-      const code = Number(failure.code);
-      return sendClickHouseError(reply, 500, { code: Number.isFinite(code) && code > 0 ? code : 1001, name: failure.type ?? 'STD_EXCEPTION' }, failure.message);
-    }
+    if (options.writeRole !== undefined && request.admin?.role === options.writeRole) return passThrough(options.clickhouse, reply, parameters, body, settings, queryParams);
+    return runReaderQuery(options.analystSql, request, reply, parameters, body, queryParams);
   };
   app.get(`${prefix}/`, handler);
   app.post(`${prefix}/`, handler);

@@ -56,9 +56,14 @@ const AuditQuery = z
  * proposing/approving/rejecting/rolling back needs `approver`.
  */
 export async function governanceRoutes(app: FastifyInstance, options: GovernanceRouteOptions): Promise<void> {
-  const { governance, requireRole } = options;
-  const store = governance.store;
+  policyRoutes(app, options);
+  proposalRoutes(app, options);
+  auditRoutes(app, options);
+}
 
+/** The active policy and its versions. */
+function policyRoutes(app: FastifyInstance, { governance, requireRole }: GovernanceRouteOptions): void {
+  const store = governance.store;
   app.get('/admin/policy', { preHandler: requireRole('analyst') }, async () => {
     const policy = store.current();
     const readiness = store.readiness();
@@ -80,7 +85,10 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
     if (!row) throw new GatewayError('not_found', { message: `gatehouse: no policy version ${request.params.version}` });
     return { ...versionView(store.isRefused(row) ? { ...row, status: 'refused' } : row, store.current().version), document: JSON.parse(row.document) as unknown };
   });
+}
 
+/** Proposals (a rollback is one too), approvals and rejections. */
+function proposalRoutes(app: FastifyInstance, { governance, requireRole }: GovernanceRouteOptions): void {
   app.post('/admin/policy/proposals', { preHandler: requireRole('approver') }, async (request, reply) => {
     const body = parseAdminBody(ProposalBody, request.body);
     const author = body.author ?? request.admin?.name;
@@ -126,7 +134,11 @@ export async function governanceRoutes(app: FastifyInstance, options: Governance
     const proposal = await governance.proposeRollback({ to_version: body.to_version, justification: body.justification, author: body.author ?? request.admin?.name ?? 'admin', proposedBy: request.admin?.name });
     return reply.code(201).send({ ...proposal, to_version: body.to_version, next: `approve with POST /admin/policy/proposals/${proposal.id}/approve {approver, signature}` });
   });
+}
 
+/** Audit export (JSON Lines for a SIEM) and chain verification. */
+function auditRoutes(app: FastifyInstance, options: GovernanceRouteOptions): void {
+  const { requireRole } = options;
   app.get('/admin/audit', { preHandler: requireRole('analyst') }, async (request, reply) => {
     const query = parseAdminBody(AuditQuery, request.query);
     // Events wait up to a second for their insert; read them back only once they are stored.
