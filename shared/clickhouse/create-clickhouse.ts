@@ -1,6 +1,7 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { openConfinedEngine } from './embedded-engine-grants.ts';
 import { withQueryScopedSettings } from './query-scoped-settings.ts';
 
 export interface ClickHouseOptions {
@@ -21,9 +22,16 @@ export async function createClickHouse(options: ClickHouseOptions): Promise<Clic
   if (options.url === 'embedded') {
     const path = resolve(options.dataDir, 'clickhouse');
     mkdirSync(path, { recursive: true });
+    const engine = openConfinedEngine(path, options.dataDir);
     const { createChdbConnection } = await import('chdb/connection');
     // chDB applies per-call settings as session-wide SETs; keep them scoped to their statement.
-    return createClient({ connection: withQueryScopedSettings(createChdbConnection({ path })) } as Parameters<typeof createClient>[0]);
+    const client = createClient({ connection: withQueryScopedSettings(createChdbConnection({ path })) } as Parameters<typeof createClient>[0]);
+    const close = client.close.bind(client);
+    client.close = async () => {
+      await close();
+      engine.close();
+    };
+    return client;
   }
   // A path in the URL (a proxy, or another process's /clickhouse endpoint) must be kept on every request.
   const url = new URL(options.url);
