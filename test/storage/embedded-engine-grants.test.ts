@@ -26,7 +26,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   port = (listener.address() as { port: number }).port;
   outDir = mkdtempSync(join(tmpdir(), 'gatehouse-engine-grants-'));
-  gatehouse = await startTestGatehouse({});
+  gatehouse = await startTestGatehouse({ providers: { openai: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'sk_test' } } });
 }, 60_000);
 
 afterAll(async () => {
