@@ -8,13 +8,15 @@ import { errorReply } from '../plugins/error-handler.ts';
 import type { ReplySink } from '../pipeline/client-sink.ts';
 import { fingerprint, prefixPrint, SHAPES, type HistoryScanCache } from './history-scan.ts';
 import { callHook, hookName, type HookCall, type HookItem, type HookPhase, type HookSubject } from './hook-client.ts';
+import { streamedAnswer } from './streamed-answer.ts';
 
 /**
  * The external guardrail hook of one turn (docs/GUARDRAILS.md). Before a hop it sends the classifier only
  * the conversation items this session has not shown it yet — Codex resends the whole history every turn —
  * and keeps each redaction it asked for, so the resent originals go upstream redacted on later turns. After
  * the hop it sends a non-streaming answer, which the gateway holds until the verdict; a streaming answer is
- * not held (see the doc for why).
+ * never held (Codex would sit in silence): a copy is judged once it ended, and the verdict is recorded, not
+ * enforced (docs/GUARDRAILS.md).
  */
 
 /** What the hook memory keeps per session, provider, cost center and policy version. */
@@ -54,6 +56,8 @@ export interface HookedBody {
 }
 
 const PREAMBLE_INDEX = -1;
+/** A streamed answer larger than this is not copied for the check after the hop (recorded as such). */
+const MAX_STREAM_COPY_BYTES = 4 * 1024 * 1024;
 const MAX_AUDITED_LOCATIONS = 50;
 
 /** A list member as an array (a Responses `input` may be one string: a one-item conversation). */
@@ -88,9 +92,11 @@ export class HookGuard {
     return this.hook.when !== 'after_hop';
   }
 
-  /** Whether a turn's answer is held for the check after the hop (never a streaming one). */
-  holdsAnswer(stream: boolean): boolean {
-    return this.hook.when !== 'before_hop' && !stream;
+  /** Prepares the sink for the check after the hop: a whole answer is held, a stream is copied as it goes. */
+  watchAnswer(stream: boolean, sink: ReplySink): void {
+    if (this.hook.when === 'before_hop') return;
+    if (stream) sink.tee(MAX_STREAM_COPY_BYTES);
+    else sink.defer();
   }
 
   /**
@@ -181,7 +187,12 @@ export class HookGuard {
    */
   async afterHop(request: FastifyRequest, target: ResolvedTarget, crossProvider: boolean, outcome: ForwardOutcome, sink: ReplySink): Promise<void> {
     const kept = sink.deferred;
-    if (!kept) return;
+    if (!kept) {
+      // The stream already reached the client: judged off the turn's path, the verdict recorded, not enforced.
+      const copy = sink.teed;
+      if (copy && outcome.errorCode === undefined) void this.judgeStreamed(target, crossProvider, copy);
+      return;
+    }
     let answer: Record<string, unknown>;
     try {
       answer = JSON.parse(kept.body.toString('utf8')) as Record<string, unknown>;
@@ -206,6 +217,18 @@ export class HookGuard {
     outcome.errorMessage = error.message;
   }
 
+  private async judgeStreamed(target: ResolvedTarget, crossProvider: boolean, copy: Buffer): Promise<void> {
+    let items: HookItem[];
+    try {
+      items = answerItems(this.inbound, streamedAnswer(this.inbound, copy));
+    } catch {
+      return; // a stream this reader cannot fold back has nothing it could judge; the turn is long done
+    }
+    if (items.length === 0) return;
+    const call = await callHook(this.hook, this.subject('after_hop', target, crossProvider), items);
+    this.account('after_hop', call, target, crossProvider, items, false);
+  }
+
   private subject(phase: HookPhase, target: ResolvedTarget, crossProvider: boolean): HookSubject {
     return {
       phase,
@@ -224,11 +247,13 @@ export class HookGuard {
   }
 
   /** Metrics, the span's decision list and one audit event per decision (no content, ever). */
-  private account(phase: HookPhase, call: HookCall, target: ResolvedTarget, crossProvider: boolean, items: readonly HookItem[]): HookResult {
+  private account(phase: HookPhase, call: HookCall, target: ResolvedTarget, crossProvider: boolean, items: readonly HookItem[], enforced = true): HookResult {
     const result: HookResult = call.ok ? call.verdict.action : call.failure;
     this.context.onCall(this.facts.costCenter, phase, result, call.millis / 1000);
     this.decisions.push(`${phase}:${result}`);
-    const action = result === 'allow' ? 'guardrail.allowed' : result === 'redact' ? 'guardrail.redacted' : result === 'block' ? 'guardrail.blocked' : 'guardrail.hook_failed';
+    // A block or redact of an answer that already streamed changed nothing: it is a finding, not an action.
+    const flagged = !enforced && (result === 'block' || result === 'redact');
+    const action = flagged ? 'guardrail.flagged' : result === 'allow' ? 'guardrail.allowed' : result === 'redact' ? 'guardrail.redacted' : result === 'block' ? 'guardrail.blocked' : 'guardrail.hook_failed';
     const redacted = call.ok && call.verdict.action === 'redact' ? [...call.verdict.items.keys()].map((index) => items.find((item) => item.index === index)?.location).filter(Boolean) : undefined;
     this.context.record({
       actor: this.facts.developer,
@@ -241,6 +266,7 @@ export class HookGuard {
         phase,
         hook: hookName(this.hook.url),
         result,
+        enforced,
         session_id: this.facts.sessionId,
         key_id: this.facts.keyId,
         model: target.model,

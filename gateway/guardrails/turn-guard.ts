@@ -81,9 +81,9 @@ export class TurnGuard {
     return this.hook?.decisions.join(' ') ?? '';
   }
 
-  /** Whether the answer is held for the hook's check after the hop (then call `afterHop` once it is there). */
-  holdsAnswer(stream: boolean): boolean {
-    return this.hook?.holdsAnswer(stream) ?? false;
+  /** Readies the sink for the hook's check after the hop (a whole answer held, a stream copied); `afterHop` then judges it. */
+  watchAnswer(stream: boolean, sink: ReplySink): void {
+    this.hook?.watchAnswer(stream, sink);
   }
 
   /** The hook's check of a held answer: sends it, changed or replaced by the structured error (docs/GUARDRAILS.md). */

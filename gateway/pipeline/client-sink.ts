@@ -45,6 +45,34 @@ export class ReplySink implements ClientSink {
     this.deferring = true;
   }
 
+  /** Set by `tee()`: a copy of what was sent, up to a limit (undefined once it passed the limit). */
+  private copy: { chunks: Buffer[]; bytes: number; limit: number } | undefined;
+  private copyOverflowed = false;
+
+  /**
+   * Keeps a copy of the answer as it is sent (a stream is never held), up to `limitBytes`, so the
+   * guardrail hook can judge it after it ended.
+   */
+  tee(limitBytes: number): void {
+    this.copy = { chunks: [], bytes: 0, limit: limitBytes };
+  }
+
+  /** The copied answer, or undefined without `tee()` or when it outgrew the limit. */
+  get teed(): Buffer | undefined {
+    return this.copy && !this.copyOverflowed ? Buffer.concat(this.copy.chunks) : undefined;
+  }
+
+  private keepCopy(chunk: string | Uint8Array): void {
+    const copy = this.copy;
+    if (!copy || this.copyOverflowed) return;
+    const bytes = Buffer.from(chunk);
+    copy.bytes += bytes.length;
+    if (copy.bytes > copy.limit) {
+      this.copyOverflowed = true;
+      copy.chunks = [];
+    } else copy.chunks.push(bytes);
+  }
+
   /** The kept answer, if `defer()` was called and the forwarder produced one. */
   get deferred(): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
     return this.deferral ? { status: this.deferral.status, headers: this.deferral.headers, body: Buffer.concat(this.deferral.chunks) } : undefined;
@@ -79,6 +107,7 @@ export class ReplySink implements ClientSink {
       this.deferral.chunks.push(Buffer.from(chunk));
       return;
     }
+    if (this.copy) this.keepCopy(chunk);
     if (!this.reply.raw.destroyed) this.reply.raw.write(chunk);
   }
 
@@ -88,6 +117,7 @@ export class ReplySink implements ClientSink {
       return;
     }
     this.finished = true;
+    if (this.copy && chunk !== undefined) this.keepCopy(chunk);
     if (this.held) {
       this.pendingEnd = { chunk };
       // Never a hung response: the turn is normally recorded in this same tick (microtasks) and
@@ -96,6 +126,10 @@ export class ReplySink implements ClientSink {
       setImmediate(() => setImmediate(() => this.releaseEnd()));
       return;
     }
+    this.endNow(chunk);
+  }
+
+  private endNow(chunk: string | Uint8Array | undefined): void {
     if (this.reply.raw.destroyed) return;
     if (chunk === undefined) this.reply.raw.end();
     else this.reply.raw.end(chunk);
@@ -114,6 +148,6 @@ export class ReplySink implements ClientSink {
     this.held = false;
     const pending = this.pendingEnd;
     this.pendingEnd = undefined;
-    if (pending) this.end(pending.chunk);
+    if (pending) this.endNow(pending.chunk);
   }
 }

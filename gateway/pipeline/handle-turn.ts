@@ -296,7 +296,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   sink.holdEnd();
   state.releaseEnd = () => context.writer.whenJournaled('spans', () => sink.releaseEnd());
   state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, inbound, guardFacts(state)) : undefined;
-  if (state.guard?.holdsAnswer(stream)) sink.defer(); // the guardrail hook judges the answer before the client gets it
+  state.guard?.watchAnswer(stream, sink); // the guardrail hook's check after the hop holds (or copies) the answer
   const forwardHeaders = forwardableHeaders(request.headers);
 
   const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };

@@ -345,13 +345,31 @@ describe('guardrail hook: an external classifier before and after the hop', () =
     expect(chat.body.error.code).toBe('guardrail_blocked');
     expect(classifier.calls.at(-1)!.items.map((entry) => entry.location)).toEqual(['choices[0].message']);
 
-    // A streaming answer is not held: it reaches the client as it streams, and the classifier is not asked.
-    const calls = classifier.calls.length;
-    const streamed = await postTurn(gatehouse.url, 'vk_hook_answers', codexTurn('gpt-5.5', ['a'], true), codexHeaders('hook-after', 'turn-4'));
-    expect(streamed.status).toBe(200);
-    expect(streamed.text).toContain('SECRET-PLAN');
-    expect(classifier.calls.length).toBe(calls);
     answerText = 'done';
+  });
+
+  it('after the hop on a streaming answer (Codex, and a translated Chat stream): never held; judged once it ended, the verdict recorded as a finding', async () => {
+    answerText = 'Here is the SECRET-PLAN in full.';
+    try {
+      const streamed = await postTurn(gatehouse.url, 'vk_hook_answers', codexTurn('gpt-5.5', ['a'], true), codexHeaders('hook-after-stream', 'turn-1'));
+      expect(streamed.status).toBe(200);
+      expect(streamed.text).toContain('SECRET-PLAN');
+      expect(streamed.text).toContain('response.completed');
+      const [finding] = await auditFor(streamed.headers['x-gatehouse-request-id'], 'guardrail.flagged');
+      expect(finding!.details).toMatchObject({ phase: 'after_hop', result: 'block', enforced: false, locations: ['output[0]'], reason: 'the answer discloses the secret plan' });
+      expect(JSON.stringify(finding!.details)).not.toContain('SECRET-PLAN in full');
+      const judged = classifier.calls.find((call) => call.request_id === streamed.headers['x-gatehouse-request-id'])!;
+      expect(judged.phase).toBe('after_hop');
+      expect(JSON.stringify(judged.items[0]!.item)).toContain('Here is the SECRET-PLAN in full.');
+
+      const chat = await postTurn(gatehouse.url, 'vk_hook_answers', { model: 'gpt-5.5', messages: [{ role: 'user', content: 'plan?' }], stream: true }, {}, '/v1/chat/completions');
+      expect(chat.status).toBe(200);
+      await auditFor(chat.headers['x-gatehouse-request-id'], 'guardrail.flagged');
+      const chatCall = classifier.calls.find((call) => call.request_id === chat.headers['x-gatehouse-request-id'])!;
+      expect(chatCall.items).toEqual([{ index: 0, location: 'choices[0].message', item: { role: 'assistant', content: 'Here is the SECRET-PLAN in full.' } }]);
+    } finally {
+      answerText = 'done';
+    }
   });
 
   it('a cost center without a hook never calls the classifier and sends the client bytes', async () => {
