@@ -1,5 +1,5 @@
 // npm run bench — Gatehouse against a bare undici proxy, both in front of the same fake upstream, in one run.
-// `npm run bench -- codex-200k` (or codex-45k, chat-tiny, soak, tiny, guardrail; several allowed) runs only those:
+// `npm run bench -- codex-200k` (or codex-45k, chat-tiny, soak, tiny, guardrail, guardrail-hook; several allowed) runs only those:
 // the Codex-shaped and translated scenarios of bench/scenario-bench.ts, and the 60 s soak at c=64
 // (--soak-seconds N), which fails the run on any non-2xx. With no names everything runs.
 // Added latency per hop is read at concurrency 1; throughput and CPU time per request at concurrency 64.
@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 
 const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' }, 'soak-seconds': { type: 'string' } } });
-const KNOWN = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny', 'soak', 'guardrail'];
+const KNOWN = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny', 'soak', 'guardrail', 'guardrail-hook'];
 for (const name of positionals) if (!KNOWN.includes(name)) throw new Error(`unknown benchmark "${name}": use ${KNOWN.join(', ')}`);
 const selected = (name: string) => positionals.length === 0 || positionals.includes(name);
 const SOAK_SECONDS = Number(flags['soak-seconds'] ?? 60);
@@ -136,6 +136,11 @@ if (selected('guardrail')) {
   // The secret guardrail's cost per turn of a 200 KB Codex session (bench/guardrail-bench.ts prints it).
   console.log('');
   await import('./guardrail-bench.ts');
+}
+if (selected('guardrail-hook')) {
+  // The guardrail hook's cost per turn of a 200 KB Codex session, classifier on loopback (bench/guardrail-hook-bench.ts).
+  console.log('');
+  await import('./guardrail-hook-bench.ts');
 }
 let soakFailed = false;
 if (selected('soak')) {
