@@ -4,7 +4,7 @@ import { loadDeploymentConfig, loadPolicyFile, resolveConfigPath } from '../../s
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
 import { createLogger } from '../../shared/logging/create-logger.ts';
-import { checkAdminTokens } from '../../shared/config/admin-token-rules.ts';
+import { checkAdminTokens, isLoopbackHost } from '../../shared/config/admin-token-rules.ts';
 
 /** What a start reads before it opens anything. */
 export interface StartConfigOptions {
@@ -42,6 +42,9 @@ export function loadStartConfig(options: StartConfigOptions): StartConfig {
   const logger = options.logger ?? createLogger(config.logging.level, 'gatehouse');
   // Before anything opens: a weak admin token off loopback refuses the start.
   for (const warning of checkAdminTokens(config.admin.tokens, config.server.host)) logger.warn(warning);
+  if (!config.admin.metrics_requires_token && !isLoopbackHost(config.server.host)) {
+    logger.warn(`/metrics is open to anyone who can reach ${config.server.host} and shows spend per cost center: set admin.metrics_requires_token: true and give the scraper an analyst token as its bearer`);
+  }
   const bootstrapPolicy = loadPolicyFile(loaded.policyFile, environment);
   return { config, environment, logger, dataDir: resolve(config.data_dir), configDir: dirname(loaded.file), bootstrapPolicy, policyFile: loaded.policyFile };
 }

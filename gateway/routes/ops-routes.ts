@@ -42,7 +42,9 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     const { ok, checks } = await readiness(context);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
   });
-  app.get('/metrics', async (_request, reply) => {
+  // Spend per cost center is in the series: a deployment reachable beyond its operators can ask for a token.
+  const metricsAccess = context.config.admin.metrics_requires_token ? { preHandler: context.requireRole('analyst') } : {};
+  app.get('/metrics', metricsAccess, async (_request, reply) => {
     refreshGauges(context);
     return reply.type(context.metrics.registry.contentType).send(await context.metrics.render(context.extraMetrics?.() ?? ''));
   });

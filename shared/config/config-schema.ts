@@ -133,7 +133,17 @@ export const DeploymentConfigSchema = z
       })
       .strict()
       .default({ key_prefix: 'gatehouse:', on_unavailable: 'open' }),
-    admin: z.object({ tokens: z.array(AdminTokenSchema).default([]) }).strict().default({ tokens: [] }),
+    admin: z
+      .object({
+        tokens: z.array(AdminTokenSchema).default([]),
+        /**
+         * `/metrics` answers only with `Authorization: Bearer <admin token>` (any role: give the scraper an analyst
+         * token). Its series carry spend per cost center and model. @defaultValue false (open, as Prometheus expects)
+         */
+        metrics_requires_token: z.boolean().default(false),
+      })
+      .strict()
+      .default({ tokens: [], metrics_requires_token: false }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider names are lower-case'), ProviderConfigSchema).default({}),
     /** Path of the bootstrap policy; becomes version 1 on a fresh data dir. */
     policy: z.string().default('policy.example.yaml'),
