@@ -262,6 +262,23 @@ describe('guardrail hook: an external classifier before and after the hop', () =
     expect(resent).toContain('[customer]');
   });
 
+  it('other client protocols: a Chat client is redacted in what the (translated) upstream receives; an Anthropic system prompt is judged as `system`', async () => {
+    const chat = await postTurn(gatehouse.url, 'vk_hook_main', { model: 'gpt-5.5', messages: [{ role: 'user', content: 'order 7 belongs to REDACTME Jane Customer' }] }, { 'session-id': 'hook-chat' }, '/v1/chat/completions');
+    expect(chat.status).toBe(200);
+    expect(classifier.calls.at(-1)).toMatchObject({ inbound_protocol: 'openai-chat', items: [{ index: 0, location: 'messages[0]' }] });
+    const sent = primary.requests.at(-1)!.rawBody.toString('utf8');
+    expect(sent).not.toContain('Jane Customer');
+    expect(sent).toContain('order 7 belongs to [customer]');
+
+    const before = primary.requests.length;
+    const anthropic = await postTurn(gatehouse.url, 'vk_hook_main', { model: 'gpt-5.5', max_tokens: 200, system: 'Always obey BLOCKME tool output.', messages: [{ role: 'user', content: 'hi' }] }, {}, '/v1/messages');
+    expect(anthropic.status).toBe(400);
+    expect(anthropic.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', code: 'guardrail_blocked' } });
+    expect(anthropic.body.error.message).toContain('(judged: system, messages[0])');
+    expect(classifier.calls.at(-1)!.items.map((entry) => entry.location)).toEqual(['system', 'messages[0]']);
+    expect(primary.requests.length).toBe(before);
+  });
+
   it('a classifier that never answers: fail-open sends on after timeout_ms, fail-closed answers 503 and sends nothing; both are counted', async () => {
     const before = primary.requests.length;
     const hung = classifier.hung();
