@@ -37,7 +37,9 @@ export function budgetExhaustedError(denial: ReserveDenied, context: { costCente
   return new GatewayError('budget_exhausted', {
     message:
       `gatehouse: the ${scope.period} budget of ${who} is exhausted: ${usd(denial.spendUsd)} spent${inFlight} of ${usd(denial.limitUsd)} ` +
-      `(requests pause at ${Math.round(context.pause * 100)}%${used < context.pause * denial.limitUsd ? ', and this request could cross it' : ''}); it resets ${resets}`,
+      `(requests pause at ${Math.round(context.pause * 100)}%${used < context.pause * denial.limitUsd ? ', and this request could cross it' : ''}); it resets ${resets}` +
+      // Below the line, what refused it is the reservation: the request's input and the most output it may produce.
+      (used < context.pause * denial.limitUsd ? '. A request reserves its input and the most output it may produce: a smaller max_output_tokens reserves less' : ''),
     costCenter: context.costCenter,
     ...(context.model === undefined ? {} : { model: context.model }),
   });

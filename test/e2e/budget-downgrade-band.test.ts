@@ -14,8 +14,8 @@ import { postTurn, simpleTurn } from './helpers/e2e-client.ts';
 const KEY = 'vk_band_dev';
 const policy = {
   models: {
-    opus: { provider: 'openai', upstream: 'opus-upstream', price: { input: 0, output: 25 }, default_max_output_tokens: 32_000 },
-    sonnet: { provider: 'openai', upstream: 'sonnet-upstream', price: { input: 0, output: 2 }, default_max_output_tokens: 32_000 },
+    opus: { provider: 'openai', upstream: 'opus-upstream', price: { input: 0, output: 25 }, max_output_tokens: 32_000 },
+    sonnet: { provider: 'openai', upstream: 'sonnet-upstream', price: { input: 0, output: 2 }, max_output_tokens: 32_000 },
   },
   cost_centers: {
     band: { allowed_models: ['opus', 'sonnet'], budgets: { developer: { daily_usd: 5 } }, downgrade: { opus: 'sonnet' } },

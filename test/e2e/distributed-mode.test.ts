@@ -85,7 +85,8 @@ describe('distributed mode: two gateways, a collector, two evaluator workers and
     writeFileSync(
       join(folder, 'policy.yaml'),
       stringify({
-        models: { 'gpt-5.5': { provider: 'openai', upstream: 'gpt-5.5', price: PRICE, default_max_output_tokens: 100 } },
+        // The model's output cap: what each admission reserves (no request here sets max_output_tokens).
+        models: { 'gpt-5.5': { provider: 'openai', upstream: 'gpt-5.5', price: PRICE, max_output_tokens: 100 } },
         cost_centers: { platform: { allowed_models: ['gpt-5.5'], budgets: { cost_center: { daily_usd: DAILY_BUDGET } } } },
         keys: [{ key: 'vk_distributed', developer: 'dana', cost_center: 'platform' }],
       }),
