@@ -32,6 +32,20 @@ describe('readJsonBody: one pass over the bytes, the history parsed where it is 
     }
   });
 
+  it('finds the end of strings around the short-string loop: escapes and quotes at every offset up to and past it', () => {
+    const texts: string[] = [];
+    for (let length = 0; length <= 60; length++) {
+      for (const tail of ['', '\\', '"', '\\"', 'é', '\n']) {
+        const value = 'a'.repeat(length) + tail;
+        texts.push(JSON.stringify({ key: value, [value]: [value, { [value]: true }, null, false], tail: 1 }));
+      }
+    }
+    for (const text of texts) expect(JSON.parse(JSON.stringify(read(text)))).toEqual(JSON.parse(text));
+    for (const text of ['{"a":"' + 'x'.repeat(30), '{"a":"' + 'x'.repeat(60), '{"a":"x\\"}', '{"a":tru', '{"a":nul}', '{"a":[fals]}']) {
+      expect(errorOf(text).code).toBe('invalid_request');
+    }
+  });
+
   it('parses a large history lazily: reading the last item parses only it, and the array still behaves as one', () => {
     const { body: text } = codexBody(200_000);
     const body = read(text);
