@@ -151,13 +151,17 @@ function scanObject(bytes: Buffer, maxDepth: number): Map<string, MemberSpan> {
   let itemStart = -1;
   // After `{`/`[` a closing bracket may follow at once; after `,` a value (or key) must.
   let allowClose = true;
+  // One cursor for the whole pass: the helpers update it in place (an object returned per token was
+  // most of what a 200 KB body allocated).
+  const next: AfterValue = { at: 0, expectKey: false, allowClose: false };
   for (;;) {
     const inObject = isObject[isObject.length - 1] === true;
     const depth = isObject.length;
     if (allowClose && bytes[at] === (inObject ? 0x7d : 0x5d)) {
-      ({ at, member, itemStart } = closeContainer(bytes, at, isObject, member, itemStart));
+      at = closeContainer(bytes, at, isObject, member, itemStart);
       if (isObject.length === 0) break;
-      ({ at, expectKey, allowClose } = afterValue(bytes, at, isObject));
+      afterValue(bytes, at, isObject, next);
+      ({ at, expectKey, allowClose } = next);
       continue;
     }
     if (inObject && expectKey) {
@@ -186,27 +190,44 @@ function scanObject(bytes: Buffer, maxDepth: number): Map<string, MemberSpan> {
     at = skipScalar(bytes, at);
     if (depth === 1 && member) member.end = at;
     if (depth === 2 && !inObject) member?.items?.push(itemStart, at);
-    ({ at, expectKey, allowClose } = afterValue(bytes, skipWhitespace(bytes, at), isObject));
+    afterValue(bytes, skipWhitespace(bytes, at), isObject, next);
+    ({ at, expectKey, allowClose } = next);
   }
   if (skipWhitespace(bytes, at) !== bytes.length) throw malformed('unexpected data after the JSON value', at);
   return members;
 }
 
-/** Pops the container closing at `at`, recording top-level ends and array items. */
-function closeContainer(bytes: Buffer, at: number, isObject: boolean[], member: MemberSpan | undefined, itemStart: number) {
+/** Pops the container closing at `at`, recording top-level ends and array items; the offset after it. */
+function closeContainer(bytes: Buffer, at: number, isObject: boolean[], member: MemberSpan | undefined, itemStart: number): number {
   isObject.pop();
   const end = at + 1;
   const depth = isObject.length;
   if (depth === 1 && member) member.end = end;
   if (depth === 2 && isObject[1] === false) member?.items?.push(itemStart, end);
-  return { at: isObject.length === 0 ? end : skipWhitespace(bytes, end), member, itemStart };
+  return isObject.length === 0 ? end : skipWhitespace(bytes, end);
+}
+
+interface AfterValue {
+  at: number;
+  expectKey: boolean;
+  allowClose: boolean;
 }
 
 /** After a value: a comma (then a key in objects) or the container's end. */
-function afterValue(bytes: Buffer, at: number, isObject: boolean[]): { at: number; expectKey: boolean; allowClose: boolean } {
+function afterValue(bytes: Buffer, at: number, isObject: boolean[], next: AfterValue): void {
   const inObject = isObject[isObject.length - 1] === true;
-  if (bytes[at] === 0x2c) return { at: skipWhitespace(bytes, at + 1), expectKey: inObject, allowClose: false };
-  if (bytes[at] === (inObject ? 0x7d : 0x5d)) return { at, expectKey: false, allowClose: true };
+  if (bytes[at] === 0x2c) {
+    next.at = skipWhitespace(bytes, at + 1);
+    next.expectKey = inObject;
+    next.allowClose = false;
+    return;
+  }
+  if (bytes[at] === (inObject ? 0x7d : 0x5d)) {
+    next.at = at;
+    next.expectKey = false;
+    next.allowClose = true;
+    return;
+  }
   throw malformed(bytes[at] === undefined ? 'unexpected end' : `expected "," or "${inObject ? '}' : ']'}"`, at);
 }
 
