@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NormalizedUsage, OutputToolCall, SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { GatewayContext, BudgetAdmission } from '../context.ts';
 import type { ActivePolicy } from '../policy/active-policy.ts';
+import type { CostCenter } from '../../shared/policy/policy-schema.ts';
 import type { VirtualKey } from '../state/key-store.ts';
 import { GatewayError, type UpstreamAttempt } from '../errors/gateway-error.ts';
 import { evaluatePolicy, type Decision, type RequestFacts } from '../policy/evaluate-policy.ts';
@@ -208,6 +209,25 @@ export interface TurnOptions {
  * chain (fallback only before the first byte) → account (span, spend, evaluator hand-off).
  */
 export async function handleTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest, reply: FastifyReply, options: TurnOptions = {}): Promise<void> {
+  const { state, body, rawBody } = openTurn(context, inbound, request);
+  await admitAndDecide(context, state, body);
+  const sink = openSink(context, state, reply);
+  const forwardHeaders = forwardableHeaders(request.headers);
+  const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream: state.stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };
+  let { outcome, served, lastError, allOpen } = await forwardAlongChain(chain, false);
+  if (!outcome && allOpen) {
+    // Every target this request could use has an open circuit: send it anyway (Envoy's panic
+    // threshold) rather than turn a flaky provider into a total outage.
+    context.logger.warn({ request_id: state.requestId, model: state.requestedModel }, 'every upstream target is open; sending anyway (breaker panic mode)');
+    ({ outcome, served, lastError } = await forwardAlongChain(chain, true));
+  }
+  if (!outcome || !served) failUnserved(context, state, body, lastError);
+  if (state.guard) await state.guard.afterHop(request, served, outcome, sink);
+  finishServedTurn(context, state, body, served, outcome, sink);
+}
+
+/** Who asks for what: the key, the policy in force, the body's model and flags, the session. */
+function openTurn(context: GatewayContext, inbound: InboundProtocol, request: FastifyRequest): { state: TurnState; body: Record<string, unknown>; rawBody: Buffer } {
   const startedAt = performance.now();
   const startedAtEpoch = Date.now();
   request.inbound = inbound;
@@ -220,7 +240,6 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   if (typeof body.model !== 'string' || body.model.length === 0) {
     throw new GatewayError('invalid_request', { message: 'gatehouse: the request body needs a "model" string', param: 'model' });
   }
-  const stream = body.stream === true;
   const state: TurnState = {
     startedAt,
     startedAtEpoch,
@@ -231,9 +250,15 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     facts: readSessionFacts(request.headers, body, request.id),
     requestedModel: body.model,
     inputTokenEstimate: estimateInputTokens(rawBody.length),
-    stream,
+    stream: body.stream === true,
     attempts: [],
   };
+  return { state, body, rawBody };
+}
+
+/** Rate limits, budget and policy: sets the turn's reservations and decision, or refuses it (throws). */
+async function admitAndDecide(context: GatewayContext, state: TurnState, body: Record<string, unknown>): Promise<void> {
+  const { key, policy } = state;
   const center = policy.document.cost_centers[key.costCenter];
   const requestedDefinition = policy.document.models[state.requestedModel];
   // Admission reserves the most the turn may use, so concurrent long answers cannot overrun a budget or tpm.
@@ -243,22 +268,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     if (admission.refusal) refuse(context, state, body, admission.refusal);
     state.rate = admission.rate;
   }
-
-  const facts: RequestFacts = {
-    costCenter: key.costCenter,
-    developer: key.developer,
-    tags: key.tags,
-    requestedModel: state.requestedModel,
-    inputTokenEstimate: state.inputTokenEstimate,
-    clock: clockIn(center?.timezone ?? 'UTC', new Date(startedAtEpoch)),
-    budgetStage: 'ok',
-    trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, inbound) : 0,
-    // Drawn from the session, not per turn: a session's outcome then belongs to one model.
-    explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
-    sessionId: state.facts.sessionId,
-    explorationPlan: context.explorationPlan?.(key.costCenter),
-  };
-
+  const facts = requestFacts(context, state, body, center);
   if (context.budgets && center && requestedDefinition) {
     const estimateUsd = estimateCostUsd(state.inputTokenEstimate, outputTokens, modelPrice(requestedDefinition));
     state.budget = await context.budgets.admit({
@@ -268,7 +278,7 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
       costCenter: center,
       estimateUsd,
       downgradeEstimateUsd: downgradeEstimateUsd(policy, facts, body, context.config.providers),
-      now: new Date(startedAtEpoch),
+      now: new Date(state.startedAtEpoch),
       sessionId: state.facts.sessionId,
       requestedModel: state.requestedModel,
       policyVersion: policy.version,
@@ -283,10 +293,33 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
     if (decision.code === 'budget_exhausted' && state.budget?.pauseError) refuse(context, state, body, state.budget.pauseError);
     refuse(context, state, body, new GatewayError(decision.code, { message: decision.message, param: decision.param }));
   }
+}
 
+/** What the pure policy decides on (the budget stage and sticky model are filled in once known). */
+function requestFacts(context: GatewayContext, state: TurnState, body: Record<string, unknown>, center: CostCenter | undefined): RequestFacts {
+  const { key } = state;
+  return {
+    costCenter: key.costCenter,
+    developer: key.developer,
+    tags: key.tags,
+    requestedModel: state.requestedModel,
+    inputTokenEstimate: state.inputTokenEstimate,
+    clock: clockIn(center?.timezone ?? 'UTC', new Date(state.startedAtEpoch)),
+    budgetStage: 'ok',
+    trailingToolFailures: context.countTrailingToolFailures ? context.countTrailingToolFailures(body, state.inbound) : 0,
+    // Drawn from the session, not per turn: a session's outcome then belongs to one model.
+    explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
+    sessionId: state.facts.sessionId,
+    explorationPlan: context.explorationPlan?.(key.costCenter),
+  };
+}
+
+/** The client's response, with the decision's headers, held until the turn is journaled; the turn's guardrail. */
+function openSink(context: GatewayContext, state: TurnState, reply: FastifyReply): ReplySink {
+  const decision = state.decision as Extract<Decision, { kind: 'route' }>;
   const baseHeaders: Record<string, string> = {
     'x-gatehouse-request-id': state.requestId,
-    'x-gatehouse-policy-version': String(policy.version),
+    'x-gatehouse-policy-version': String(state.policy.version),
     'x-gatehouse-budget-stage': state.budget?.stage === 'pause' ? 'downgrade' : (state.budget?.stage ?? 'ok'),
   };
   if (decision.downgradedFrom) baseHeaders['x-gatehouse-downgraded-from'] = decision.downgradedFrom;
@@ -295,39 +328,29 @@ export async function handleTurn(context: GatewayContext, inbound: InboundProtoc
   // span row is journaled (recordTurn), or on the next event-loop turn whatever happens.
   sink.holdEnd();
   state.releaseEnd = () => context.writer.whenJournaled('spans', () => sink.releaseEnd());
-  state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, inbound, guardFacts(state)) : undefined;
-  state.guard?.watchAnswer(stream, sink); // the guardrail hook's check after the hop holds (or copies) the answer
-  const forwardHeaders = forwardableHeaders(request.headers);
+  const center = state.policy.document.cost_centers[state.key.costCenter];
+  state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, state.inbound, guardFacts(state)) : undefined;
+  state.guard?.watchAnswer(state.stream, sink); // the guardrail hook's check after the hop holds (or copies) the answer
+  return sink;
+}
 
-  const chain: ChainRun = { context, state, request: { inbound, body, rawBody, forwardHeaders, stream, sink, upstreamPath: options.upstreamPath, query: queryOf(request.url) } };
-  let { outcome, served, lastError, allOpen } = await forwardAlongChain(chain, false);
-  if (!outcome && allOpen) {
-    // Every target this request could use has an open circuit: send it anyway (Envoy's panic
-    // threshold) rather than turn a flaky provider into a total outage.
-    context.logger.warn({ request_id: state.requestId, model: state.requestedModel }, 'every upstream target is open; sending anyway (breaker panic mode)');
-    ({ outcome, served, lastError } = await forwardAlongChain(chain, true));
-  }
-
-  if (!outcome || !served) {
-    state.budget?.settle(0);
-    state.rate?.settle(0);
-    const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
-    failure.attempts = state.attempts;
-    // A fallback the policy forbids is a denial: refuse() writes the turn's one span and audit event.
-    if (REFUSAL_CODES.has(failure.code)) refuse(context, state, body, failure);
-    const row = baseRow(state);
-    row.status_code = failure.status;
-    row.error_code = failure.code;
-    row.error_message = failure.message;
-    const last = state.attempts[state.attempts.length - 1];
-    row.served_model = last?.model ?? '';
-    row.provider = last?.provider ?? '';
-    recordTurn(context, row, state, body, []);
-    throw failure;
-  }
-
-  if (state.guard) await state.guard.afterHop(request, served, outcome, sink);
-  finishServedTurn(context, state, body, served, outcome, sink);
+/** No target served the turn: the span, the budget and rate given back, then the error (or a refusal). */
+function failUnserved(context: GatewayContext, state: TurnState, body: Record<string, unknown>, lastError: GatewayError | undefined): never {
+  state.budget?.settle(0);
+  state.rate?.settle(0);
+  const failure = lastError ?? new GatewayError('no_healthy_upstream', { message: 'gatehouse: no upstream target could be tried' });
+  failure.attempts = state.attempts;
+  // A fallback the policy forbids is a denial: refuse() writes the turn's one span and audit event.
+  if (REFUSAL_CODES.has(failure.code)) refuse(context, state, body, failure);
+  const row = baseRow(state);
+  row.status_code = failure.status;
+  row.error_code = failure.code;
+  row.error_message = failure.message;
+  const last = state.attempts[state.attempts.length - 1];
+  row.served_model = last?.model ?? '';
+  row.provider = last?.provider ?? '';
+  recordTurn(context, row, state, body, []);
+  throw failure;
 }
 
 /** What one pass along the decision's chain needs. */
@@ -446,31 +469,39 @@ async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: st
     }
     return { outcome };
   } catch (error) {
-    const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
-    const clientLeft = sink.signal.aborted;
-    // A request the upstream rejected (400), or one the client abandoned, says nothing about the upstream's health.
-    if (failure.retryable && !clientLeft) context.upstreamGuard?.onFailure(targetId, `${failure.code}${failure.transport ? ` ${failure.transport.code}` : ''}`);
-    else if (!clientLeft) context.upstreamGuard?.onSuccess(targetId);
-    if (!clientLeft) context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
-    const cause = failure.transport;
-    if (!clientLeft && failure.retryable) {
-      context.logger.warn({ request_id: state.requestId, provider: target.providerName, model: target.model, code: failure.code, status: failure.upstream?.status, phase: cause?.phase, cause: cause?.code, detail: cause?.detail }, 'upstream attempt failed');
-    }
-    state.attempts.push({
-      model: target.model,
-      provider: target.providerName,
-      status: failure.upstream?.status ?? failure.status,
-      code: clientLeft ? 'client_closed_request' : failure.code,
-      durationMillis: performance.now() - attemptStart,
-      reason: failure.message.slice(0, 300),
-      ...(cause ? { phase: cause.phase, cause: cause.code } : {}),
-      ...(panic ? { breaker: 'panic' as const } : {}),
-      ...(resent > 0 ? { resent } : {}),
-    });
-    return { error: clientLeft && failure.code !== 'client_closed_request' ? clientClosed(target.providerName) : failure };
+    return { error: failedAttempt(run, target, targetId, error, { panic, resent, attemptStart }) };
   } finally {
     context.upstreamGuard?.release(targetId);
   }
+}
+
+/** A failed attempt: the breaker told (unless the client left), the attempt recorded with its cause; the error to go on with. */
+function failedAttempt(run: ChainRun, target: ResolvedTarget, targetId: string, error: unknown, attempt: { panic: boolean; resent: number; attemptStart: number }): GatewayError {
+  const { context, state } = run;
+  const { sink } = run.request;
+  const { panic, resent, attemptStart } = attempt;
+  const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', { message: 'gatehouse: internal error while forwarding', cause: error });
+  const clientLeft = sink.signal.aborted;
+  // A request the upstream rejected (400), or one the client abandoned, says nothing about the upstream's health.
+  if (failure.retryable && !clientLeft) context.upstreamGuard?.onFailure(targetId, `${failure.code}${failure.transport ? ` ${failure.transport.code}` : ''}`);
+  else if (!clientLeft) context.upstreamGuard?.onSuccess(targetId);
+  if (!clientLeft) context.metrics.upstreamErrors.inc({ provider: target.providerName, code: failure.code });
+  const cause = failure.transport;
+  if (!clientLeft && failure.retryable) {
+    context.logger.warn({ request_id: state.requestId, provider: target.providerName, model: target.model, code: failure.code, status: failure.upstream?.status, phase: cause?.phase, cause: cause?.code, detail: cause?.detail }, 'upstream attempt failed');
+  }
+  state.attempts.push({
+    model: target.model,
+    provider: target.providerName,
+    status: failure.upstream?.status ?? failure.status,
+    code: clientLeft ? 'client_closed_request' : failure.code,
+    durationMillis: performance.now() - attemptStart,
+    reason: failure.message.slice(0, 300),
+    ...(cause ? { phase: cause.phase, cause: cause.code } : {}),
+    ...(panic ? { breaker: 'panic' as const } : {}),
+    ...(resent > 0 ? { resent } : {}),
+  });
+  return clientLeft && failure.code !== 'client_closed_request' ? clientClosed(target.providerName) : failure;
 }
 
 function finishServedTurn(context: GatewayContext, state: TurnState, body: Record<string, unknown>, served: ResolvedTarget, outcome: ForwardOutcome, sink: ReplySink): void {
