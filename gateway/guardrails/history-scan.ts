@@ -55,6 +55,34 @@ export function prefixPrint(body: Record<string, unknown>, key: string, list: re
   return bytes ? createHash('sha1').update(bytes).digest('base64') : fingerprint(list.slice(0, count));
 }
 
+/**
+ * Prints of growing prefixes of one list (asked for in increasing counts), from one running hash: the
+ * remembered prefix and the whole list share their bytes, which are hashed once rather than once per
+ * print (the copy of the hash state at the remembered count is that prefix's print). Each print equals
+ * prefixPrint's for the same count.
+ */
+class PrefixPrinter {
+  private readonly hash = createHash('sha1');
+  private hashed = 0;
+  private readonly body: Record<string, unknown>;
+  private readonly key: string;
+  private readonly list: readonly Json[];
+
+  constructor(body: Record<string, unknown>, key: string, list: readonly Json[]) {
+    this.body = body;
+    this.key = key;
+    this.list = list;
+  }
+
+  print(count: number): string {
+    const bytes = Array.isArray(this.body[this.key]) ? arrayPrefixBytes(this.body, this.key, count) : undefined;
+    if (!bytes || bytes.length < this.hashed) return prefixPrint(this.body, this.key, this.list, count);
+    this.hash.update(bytes.subarray(this.hashed));
+    this.hashed = bytes.length;
+    return this.hash.copy().digest('base64');
+  }
+}
+
 /** What one item held: the rules that fired (with counts) and the item as it may be sent on. */
 export interface FlaggedItem {
   redacted: Json;
@@ -182,7 +210,8 @@ export async function scanConversation(cache: HistoryScanCache, memoryKey: strin
   // A Responses `input` may be a plain string: a one-item conversation.
   const list: Json[] = Array.isArray(rawList) ? rawList : rawList === undefined ? [] : [rawList];
   const previous = memoryKey !== undefined ? cache.get(memoryKey) : undefined;
-  const print = (count: number) => prefixPrint(body, shape.list, list, count);
+  const printer = new PrefixPrinter(body, shape.list, list);
+  const print = (count: number) => printer.print(count);
   const prefix = validPrefix(previous, print, list.length);
   const preamble = await scanPreamble(shape.preamble ? body[shape.preamble] : undefined, previous, extra);
   const start = prefix?.count ?? 0;
