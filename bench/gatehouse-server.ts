@@ -1,6 +1,8 @@
 // Gatehouse embedded with everything on the request path (auth, policy, budgets, accounting, spans to
 // embedded ClickHouse), in its own process. Evaluator workers are measured separately (evaluator-bench).
-// DISABLE=tracing,budgets,metrics,storage switches parts off, to measure what each one costs.
+// DISABLE=tracing,budgets,metrics,storage switches parts off, to measure what each one costs;
+// GUARDRAILS=redact (or block) turns the secret guardrail on for the bench's cost center and
+// EVALUATOR=1 runs the embedded evaluator in the gateway's process (signals extracted after every turn).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ writeFileSync(
       bench: {
         allowed_models: ['gpt-5.5'],
         budgets: { developer: { daily_usd: 1_000_000 }, cost_center: { daily_usd: 10_000_000 } },
+        ...(process.env.GUARDRAILS ? { guardrails: { secrets: process.env.GUARDRAILS } } : {}),
       },
     },
     keys: [{ key: 'vk_bench', developer: 'bench', cost_center: 'bench' }],
@@ -35,7 +38,7 @@ writeFileSync(
     logging: { level: 'warn' },
   }),
 );
-const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: ['gateway', 'collector'] });
+const running = await startGatehouse({ configFile: join(folder, 'gatehouse.yaml'), environment: {}, roles: process.env.EVALUATOR === '1' ? ['gateway', 'collector', 'evaluator'] : ['gateway', 'collector'] });
 disableParts(running, process.env.DISABLE);
 process.send?.({ port: Number(new URL(running.url).port) });
 profileOnMessage();
