@@ -8,6 +8,8 @@ import { request } from 'undici';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream, type ScriptedTurn } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
 import { startTestGatehouse, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { codexHeaders, postTurn } from '../e2e/helpers/e2e-client.ts';
+import { streamedAnswer } from '../../gateway/guardrails/streamed-answer.ts';
+import { answerItems } from '../../gateway/guardrails/guardrail-hook.ts';
 
 /**
  * Issue 19 (guardrails, the external hook): a real classifier service on loopback is asked about each new
@@ -397,5 +399,40 @@ describe('guardrail hook: an external classifier before and after the hop', () =
     expect(classifier.calls.length).toBe(before);
     expect(primary.requests.at(-1)!.rawBody.toString('utf8')).toBe(JSON.stringify(body));
     expect((await spanOf(answer.headers['x-gatehouse-request-id'])).guardrail_hook).toBe('');
+  });
+});
+
+describe('a streamed answer folded back into the items the classifier judges', () => {
+  const sse = (events: Record<string, unknown>[], done = false) => Buffer.from(events.map((event) => `event: ${String(event.type ?? 'message')}\ndata: ${JSON.stringify(event)}\n\n`).join('') + (done ? 'data: [DONE]\n\n' : ''));
+
+  it('Anthropic: text and tool_use blocks with their deltas', () => {
+    const bytes = sse([
+      { type: 'message_start', message: { id: 'msg_1', content: [] } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Running ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'the tests.' } },
+      { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'bash', input: {} } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"command":' } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '"npm test"}' } },
+      { type: 'message_stop' },
+    ]);
+    expect(answerItems('anthropic-messages', streamedAnswer('anthropic-messages', bytes))).toEqual([
+      { index: 0, location: 'content[0]', item: { type: 'text', text: 'Running the tests.' } },
+      { index: 1, location: 'content[1]', item: { type: 'tool_use', id: 'toolu_1', name: 'bash', input: { command: 'npm test' } } },
+    ]);
+  });
+
+  it('Chat: content and tool-call deltas joined per choice', () => {
+    const bytes = sse(
+      [
+        { choices: [{ index: 0, delta: { role: 'assistant', content: 'Let me ' } }] },
+        { choices: [{ index: 0, delta: { content: 'check.', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'exec', arguments: '{"cmd":' } }] } }] },
+        { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"ls"}' } }] } }] },
+      ],
+      true,
+    );
+    expect(answerItems('openai-chat', streamedAnswer('openai-chat', bytes))).toEqual([
+      { index: 0, location: 'choices[0].message', item: { role: 'assistant', content: 'Let me check.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'exec', arguments: '{"cmd":"ls"}' } }] } },
+    ]);
   });
 });
