@@ -18,7 +18,7 @@ const row = (index: number) => ({
   ts: new Date().toISOString(), request_id: `req_${index}`, session_id: `req_${index}`, turn_id: `req_${index}`, turn_seq: 1, developer: 'bench', identity: '', cost_center: 'bench', repo: '', key_id: 'key_bench',
   tags: [], requested_model: 'gpt-5.5', served_model: 'gpt-5.5', provider: 'upstream', provider_type: 'openai', inbound_protocol: 'openai-responses', stream: false, status_code: 200, error_code: '', error_message: '',
   input_tokens: 1200, cached_input_tokens: 1024, cache_write_tokens: 0, output_tokens: 20, reasoning_tokens: 0, cost_usd: 0.000578, budget_stage: 'ok', downgraded_from: '', fallback_from: '', hop_reason: '', attempts: '',
-  rule_id: '', rule_dry_run: false, experiment_arm: '', policy_version: 1, dry_run_decision: '', translation_warnings: [], tool_call_count: 0, input_token_estimate: 40, duration_ms: 0.6, ttfb_ms: 0.5, client: 'autocannon', capture: 'metadata',
+  rule_id: '', rule_dry_run: false, experiment_arm: '', reasoning_effort: '', requested_reasoning_effort: '', policy_version: 1, dry_run_decision: '', translation_warnings: [], tool_call_count: 0, input_token_estimate: 40, duration_ms: 0.6, ttfb_ms: 0.5, client: 'autocannon', capture: 'metadata',
 });
 const results: number[] = [];
 for (let round = 0; round < 5; round += 1) {

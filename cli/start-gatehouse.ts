@@ -7,7 +7,8 @@ import type { BatchWriter } from '../shared/storage/batch-writer.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
 import type { Evaluator } from '../evaluator/start-evaluator.ts';
-import type { OptimizerLoop } from './optimizer-loop.ts';
+import type { OptimizerLoop } from '../optimizer/optimizer-loop.ts';
+import type { ExplorationBoard } from '../shared/exploration/exploration-board.ts';
 import { loadStartConfig } from './start/start-config.ts';
 import { openStorage } from './start/open-storage.ts';
 import { connectStateRedis, openKeyStore, openStateBackends } from './start/state-backends.ts';
@@ -45,6 +46,8 @@ export interface RunningGatehouse {
   writer: BatchWriter;
   evaluator: Evaluator | undefined;
   optimizer: OptimizerLoop | undefined;
+  /** The exploration plans this process holds (and, with the optimizer role, publishes). */
+  explorationBoard: ExplorationBoard;
   governance: RunningGovernance;
   /** The bootstrap policy file as read (plain keys included), for start-up messages. */
   bootstrapPolicy: PolicyDocument;
@@ -72,7 +75,7 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const state = await openStateBackends(config, redis, storage, governance.store, logger);
   const evaluator = await startEvaluatorRole(roles, config, storage, start.dataDir, logger);
   const context = createGatewayContext({ config, logger, storage, governance, keys, telemetry, state, evaluator });
-  const optimizer = await startOptimizerRole(roles, config, storage, governance, telemetry.alerter, logger);
+  const optimizer = await startOptimizerRole(roles, config, storage, governance, telemetry.alerter, logger, state.explorationPlans);
   const app = await buildProcessApp({ roles, config, context, storage, governance, optimizer });
   const url = options.listen === false ? '' : await app.listen({ host: config.server.host, port: config.server.port });
 
@@ -80,5 +83,5 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
   const close = () =>
     (closing ??= closeGatehouse({ app, context, drainTimeoutMillis: config.server.drain_timeout_ms, storage, redis, governance, keys, telemetry, state, stopCheckpointBeacon, evaluator, optimizer }));
   const { clickhouse, writer } = storage;
-  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, governance, bootstrapPolicy: start.bootstrapPolicy, policyFile: start.policyFile, close };
+  return { url, roles, app, context, config, clickhouse, writer, evaluator, optimizer, explorationBoard: state.explorationPlans, governance, bootstrapPolicy: start.bootstrapPolicy, policyFile: start.policyFile, close };
 }

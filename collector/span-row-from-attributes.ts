@@ -6,7 +6,7 @@ import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 const STRING_COLUMNS = [
   'ts', 'request_id', 'session_id', 'turn_id', 'developer', 'identity', 'cost_center', 'repo', 'key_id', 'requested_model',
   'served_model', 'provider', 'provider_type', 'inbound_protocol', 'error_code', 'error_message', 'budget_stage',
-  'downgraded_from', 'fallback_from', 'hop_reason', 'attempts', 'rule_id', 'experiment_arm', 'dry_run_decision', 'client', 'capture', 'price_source', 'guardrail_hook',
+  'downgraded_from', 'fallback_from', 'hop_reason', 'attempts', 'rule_id', 'experiment_arm', 'reasoning_effort', 'requested_reasoning_effort', 'dry_run_decision', 'client', 'capture', 'price_source', 'guardrail_hook',
 ] as const satisfies readonly (keyof SpanRow)[];
 const NUMBER_COLUMNS = [
   'turn_seq', 'status_code', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens',

@@ -204,3 +204,46 @@ ORDER BY arm`,
     },
   };
 }
+
+/**
+ * The evidence of the optimizer's exploration (optimizer/exploration-plan.ts), per (cost center,
+ * requested model, served model, effort asked, effort served), split by arm: `explored` = turns the
+ * exploration served (`experiment_arm = 'exploration'`); the others = the baseline, turns served
+ * as asked (no rule, no experiment). Turn-level quality sums (scored turns only); all turns' tokens
+ * and cost (the saving of an unseen candidate is priced from the baseline's token mix).
+ */
+export function explorationEvidenceQuery(input: { database: string; costCenters: readonly string[]; since: Date; until: Date }): PreparedQuery {
+  const db = database(input.database);
+  return {
+    query: `
+WITH ${TURN_QUALITY(db)}
+SELECT
+  s.cost_center AS cost_center,
+  s.requested_model AS requested_model,
+  s.served_model AS served_model,
+  s.requested_reasoning_effort AS requested_effort,
+  s.reasoning_effort AS served_effort,
+  s.experiment_arm = 'exploration' AS explored,
+  count() AS turns,
+  sum(s.input_tokens) AS input_tokens,
+  sum(s.cached_input_tokens) AS cached_input_tokens,
+  sum(s.output_tokens) AS output_tokens,
+  countIf(q.request_id != '') AS scored_turns,
+  sumKahanIf(q.quality, q.request_id != '') AS quality_sum,
+  sumKahanIf(q.quality * q.quality, q.request_id != '') AS quality_squared_sum
+FROM ${db}.spans AS s
+LEFT JOIN turn_quality AS q ON q.request_id = s.request_id
+WHERE has({cost_centers:Array(String)}, s.cost_center)
+  AND s.ts >= {since:DateTime64(3)} AND s.ts < {until:DateTime64(3)}
+  AND s.status_code < 400 AND s.requested_model != '' AND s.served_model != ''
+  AND (s.experiment_arm = 'exploration' OR (s.experiment_arm = '' AND s.rule_id = '' AND s.served_model = s.requested_model))
+GROUP BY cost_center, requested_model, served_model, requested_effort, served_effort, explored
+ORDER BY cost_center, requested_model, served_model, requested_effort, served_effort, explored`,
+    query_params: {
+      cost_centers: [...input.costCenters],
+      since: clickhouseTime(input.since),
+      until: clickhouseTime(input.until),
+      quality_since: clickhouseTime(new Date(input.since.getTime() - 86_400_000)),
+    },
+  };
+}

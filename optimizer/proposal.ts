@@ -71,7 +71,7 @@ export interface NoImprovementResult {
   status: 'no_improvement';
   costCenter: string;
   summary: string;
-  /** `rolled_back_recently`: the rollback guard reverted this change (cost center, requested → target) within the cool-down; see cli/optimizer-loop.ts. */
+  /** `rolled_back_recently`: the rollback guard reverted this change (cost center, requested → target) within the cool-down; see optimizer/rollback-orchestration.ts. */
   reason: 'no_cheaper_model' | 'no_rule_within_limit' | 'saving_too_small' | 'already_in_policy' | 'rolled_back_recently';
   /** Best rule looked at, when there was one, with its estimate. */
   bestLookedAt?: { rule: RoutingRule; estimate: CandidateEstimate };

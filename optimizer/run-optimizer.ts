@@ -98,9 +98,15 @@ export interface RunOptimizerInput extends ReadAggregatesInput {
 
 /** SQL aggregates → Bayesian search → one result per cost center (proposal, insufficient_data or no_improvement). */
 export async function runOptimizer(input: RunOptimizerInput): Promise<OptimizerResult[]> {
+  return (await runOptimizerWithData(input)).results;
+}
+
+/** {@link runOptimizer}, also handing back the aggregates it read (the loop's exploration prices its candidates from them). */
+export async function runOptimizerWithData(input: RunOptimizerInput): Promise<{ results: OptimizerResult[]; aggregates: SegmentAggregate[]; observedDays: Record<string, number> }> {
   const { aggregates, observedDays } = await readSegmentAggregates(input);
   const sessionOutcomes = await readSessionOutcomes(input);
-  return optimizeSegments(aggregates, input.policy, { ...input.options, observedDays, seed: input.seed, costCenter: input.costCenter, onProgress: input.onProgress, sessionOutcomes });
+  const results = optimizeSegments(aggregates, input.policy, { ...input.options, observedDays, seed: input.seed, costCenter: input.costCenter, onProgress: input.onProgress, sessionOutcomes });
+  return { results, aggregates, observedDays };
 }
 
 /** Session outcomes per majority route of every cost center, or undefined when no cost center weighs them. */

@@ -288,6 +288,8 @@ function spanRow(input: SpanInput): SpanRow {
     rule_id: '',
     rule_dry_run: false,
     experiment_arm: input.exploring ? 'exploration' : '',
+    reasoning_effort: '',
+    requested_reasoning_effort: '',
     policy_version: input.policyVersion,
     dry_run_decision: '',
     translation_warnings: [],

@@ -5,7 +5,7 @@ import type { RunningGovernance } from '../../gateway/governance/start-governanc
 import type { KeyStore } from '../../gateway/state/key-store.ts';
 import { closeUpstreamPools } from '../../gateway/transport/upstream-pool.ts';
 import type { Evaluator } from '../../evaluator/start-evaluator.ts';
-import type { OptimizerLoop } from '../optimizer-loop.ts';
+import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';
 import type { Storage } from './open-storage.ts';
 import type { StateBackends } from './state-backends.ts';
 import type { Telemetry } from './telemetry.ts';

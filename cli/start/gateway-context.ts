@@ -85,6 +85,7 @@ export function createGatewayContext(parts: GatewayParts): GatewayContext {
     rateLimiter: state.rateLimiter,
     countTrailingToolFailures: (body) => countTrailingFailedToolResults(body),
     forwardTranslated,
+    explorationPlan: (costCenter) => state.explorationPlans.get(costCenter),
     onTurnComplete: evaluator ? (record) => evaluator.handleTurn(record) : undefined,
     alert: (event) => alerter.send(event as never),
     readinessChecks: [

@@ -6,7 +6,8 @@ import type { GatewayContext } from '../../gateway/context.ts';
 import type { RunningGovernance } from '../../gateway/governance/start-governance.ts';
 import type { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../../evaluator/start-evaluator.ts';
-import type { OptimizerLoop } from '../optimizer-loop.ts';
+import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';
+import type { ExplorationBoard } from '../../shared/exploration/exploration-board.ts';
 import type { Storage } from './open-storage.ts';
 
 /** Roles of a process: all four in embedded mode, one each in distributed mode. */
@@ -32,11 +33,11 @@ export async function startEvaluatorRole(roles: readonly Role[], config: Deploym
   });
 }
 
-/** Optimizer role: scheduled runs, the rollback guard and their admin routes. */
-export async function startOptimizerRole(roles: readonly Role[], config: DeploymentConfig, storage: Storage, governance: RunningGovernance, alerter: WebhookAlerter, logger: Logger): Promise<OptimizerLoop | undefined> {
+/** Optimizer role: scheduled runs (with the exploration plans they publish to `plans`), the rollback guard and their admin routes. */
+export async function startOptimizerRole(roles: readonly Role[], config: DeploymentConfig, storage: Storage, governance: RunningGovernance, alerter: WebhookAlerter, logger: Logger, plans: ExplorationBoard): Promise<OptimizerLoop | undefined> {
   if (!roles.includes('optimizer')) return undefined;
-  const { startOptimizerLoop } = await import('../optimizer-loop.ts');
-  return startOptimizerLoop({ config, clickhouse: storage.clickhouse, database: storage.database, governance, logger, alert: (event) => alerter.send(event as never) });
+  const { startOptimizerLoop } = await import('../../optimizer/optimizer-loop.ts');
+  return startOptimizerLoop({ config, clickhouse: storage.clickhouse, database: storage.database, governance, logger, alert: (event) => alerter.send(event as never), plans });
 }
 
 /** Collector role: OTLP/HTTP trace intake from other services' exporters. */

@@ -9,6 +9,7 @@ import { RedisAffinityStore } from '../../gateway/state/redis-affinity-store.ts'
 import { MemoryBudgetLedger } from '../../gateway/state/memory-budget-ledger.ts';
 import { RedisBudgetLedger } from '../../gateway/state/redis-budget-ledger.ts';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '../../gateway/state/rate-limiter.ts';
+import { ExplorationBoard } from '../../shared/exploration/exploration-board.ts';
 import type { Storage } from './open-storage.ts';
 
 /**
@@ -19,6 +20,8 @@ export interface StateBackends {
   affinity: (RedisAffinityStore | MemoryAffinityStore) & { close?: () => Promise<void> };
   ledger: (MemoryBudgetLedger | RedisBudgetLedger) & { close?: () => Promise<void> };
   rateLimiter: RateLimiter;
+  /** The optimizer's exploration plans, held in memory for the request path (embedded: published in process; distributed: through Redis by whichever replica runs the optimizer). */
+  explorationPlans: ExplorationBoard;
   close(): Promise<void>;
 }
 
@@ -70,7 +73,7 @@ async function rebuiltMemoryLedger(storage: Storage, policy: PolicyHolder, affin
 export async function openStateBackends(config: DeploymentConfig, redis: Redis | undefined, storage: Storage, policy: PolicyHolder, logger: Logger): Promise<StateBackends> {
   const keyPrefix = config.redis.key_prefix;
   const warn = (message: string) => (error: unknown, operation?: string) => logger.warn({ err: { message: (error as Error).message }, ...(operation ? { operation } : {}) }, message);
-  let backends: Omit<StateBackends, 'close'>;
+  let backends: Omit<StateBackends, 'close' | 'explorationPlans'>;
   if (redis) {
     const affinity = new RedisAffinityStore({ redis, keyPrefix });
     const ledger = new RedisBudgetLedger({ redis, keyPrefix, onUnavailable: config.redis.on_unavailable, affinity, onError: warn('budget ledger degraded') });
@@ -80,9 +83,17 @@ export async function openStateBackends(config: DeploymentConfig, redis: Redis |
     const affinity = new MemoryAffinityStore();
     backends = { affinity, ledger: await rebuiltMemoryLedger(storage, policy, affinity), rateLimiter: new MemoryRateLimiter() };
   }
+  const explorationPlans = await ExplorationBoard.open({
+    redis,
+    keyPrefix,
+    costCenters: () => Object.keys(policy.current().document.cost_centers),
+    onError: warn('exploration plans: Redis problem (held plans run until they expire)'),
+  });
   return {
     ...backends,
+    explorationPlans,
     async close() {
+      await explorationPlans.close();
       await backends.ledger.close?.();
       await backends.affinity.close?.();
     },

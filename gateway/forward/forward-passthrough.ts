@@ -7,6 +7,7 @@ import type { ForwardOutcome, ForwardRequest } from './forward-types.ts';
 import { PASSTHROUGH_PROTOCOLS, type PassthroughProtocol } from './passthrough-protocols.ts';
 import { SseSideReader } from './sse-side-reader.ts';
 import { withTopLevelMembers } from '../inbound/read-json-body.ts';
+import { effortMembers } from './reasoning-effort-wire.ts';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -34,14 +35,16 @@ function parsedUrl(text: string): URL {
   return url;
 }
 
-/** The client's exact bytes unless the model alias or a needed option forces a rewrite. */
+/** The client's exact bytes unless the model alias, a lowered effort or a needed option forces a rewrite. */
 function upstreamBody(forward: ForwardRequest, protocol: PassthroughProtocol): string | Buffer {
   const copy = { ...forward.body };
   const needsModel = copy.model !== forward.target.upstreamModel;
   if (needsModel) copy.model = forward.target.upstreamModel;
+  const effort = forward.reasoningEffort === undefined ? {} : effortMembers(forward.inbound, forward.body, forward.reasoningEffort);
+  Object.assign(copy, effort);
   const patched = protocol.patchBody(copy, forward.stream);
-  if (!needsModel && !patched) return forward.rawBody;
-  // Splice the changed top-level members (the model alias, stream_options) instead of re-serialising the history.
+  if (!needsModel && !patched && Object.keys(effort).length === 0) return forward.rawBody;
+  // Splice the changed top-level members (the model alias, the effort, stream_options) instead of re-serialising the history.
   const changes: Record<string, unknown> = {};
   for (const key of Object.keys(copy)) if (copy[key] !== forward.body[key]) changes[key] = copy[key];
   return withTopLevelMembers(forward.body, changes) ?? JSON.stringify(copy);

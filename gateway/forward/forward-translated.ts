@@ -25,7 +25,9 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const protocol = INBOUND_PROTOCOLS[request.inbound];
   const adapter = getProviderAdapter(request.target.provider.type);
   const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
-  const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true }, adapter.capabilities);
+  // A lowered effort (optimizer exploration) replaces the client's before the adapter maps it to its wire.
+  const reasoningEffort = request.reasoningEffort ?? conversion.request.reasoningEffort;
+  const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true, reasoningEffort }, adapter.capabilities);
   const warnings: string[] = [];
   const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens, warn: (item) => warnings.push(formatWarning(item)) };
   let outbound;

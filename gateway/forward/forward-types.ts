@@ -60,6 +60,8 @@ export interface ForwardRequest {
   timeouts: UpstreamTimeouts;
   sessionId: string;
   requestId: string;
+  /** Effort to send instead of the client's (an optimizer exploration turn of a lowered-effort candidate). */
+  reasoningEffort?: string | undefined;
   /** Told how many times the request was sent again after a keep-alive reset before any answer byte (0 or 1). */
   onResent?: ((times: number) => void) | undefined;
 }

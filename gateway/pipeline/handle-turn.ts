@@ -20,6 +20,7 @@ import { HistoryScanCache } from '../guardrails/history-scan.ts';
 import { admitKey, type TurnRate } from './key-admission.ts';
 import { outputReservation } from '../accounting/output-reservation.ts';
 import { targetKey } from '../transport/circuit-breaker.ts';
+import { clientReasoningEffort, planForTurn } from '../forward/reasoning-effort-wire.ts';
 
 const SAME_PROTOCOL: Record<InboundProtocol, string> = {
   'openai-responses': 'openai',
@@ -44,6 +45,12 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
 
 /** Failures that are the gateway's refusal rather than the upstream's: one span and one `request.denied` event via refuse(). */
 const REFUSAL_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'secret_detected', 'guardrail_blocked', 'guardrail_unavailable']);
+
+/** The lowered effort an exploration turn sends, on the explored target only (a fallback hop sends the client's). */
+function exploredEffort(state: TurnState, target: ResolvedTarget): string | undefined {
+  const decision = state.decision?.kind === 'route' ? state.decision : undefined;
+  return decision?.reasoningEffort !== undefined && target.model === decision.servedModel ? decision.reasoningEffort : undefined;
+}
 
 function queryOf(url: string): string {
   const at = url.indexOf('?');
@@ -84,6 +91,8 @@ interface TurnState {
   rate?: TurnRate | undefined;
   /** The secret guardrail of this turn, when the cost center has one. */
   guard?: TurnGuard | undefined;
+  /** The client's reasoning effort ('' when it sent none). */
+  clientEffort: string;
 }
 
 function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
@@ -127,6 +136,8 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
     rule_id: route?.ruleId ?? '',
     rule_dry_run: route?.ruleDryRun ?? false,
     experiment_arm: route?.experimentArm ?? '',
+    reasoning_effort: state.clientEffort,
+    requested_reasoning_effort: state.clientEffort,
     policy_version: state.policy.version,
     dry_run_decision: state.decision?.dryRunNotes.join('; ') ?? '',
     translation_warnings: [],
@@ -252,6 +263,7 @@ function openTurn(context: GatewayContext, inbound: InboundProtocol, request: Fa
     inputTokenEstimate: estimateInputTokens(rawBody.length),
     stream: body.stream === true,
     attempts: [],
+    clientEffort: clientReasoningEffort(inbound, body) ?? '',
   };
   return { state, body, rawBody };
 }
@@ -310,7 +322,8 @@ function requestFacts(context: GatewayContext, state: TurnState, body: Record<st
     // Drawn from the session, not per turn: a session's outcome then belongs to one model.
     explorationDraw: center?.exploration ? sessionDraw(`exploration-models:${key.costCenter}`, state.facts.sessionId) : undefined,
     sessionId: state.facts.sessionId,
-    explorationPlan: context.explorationPlan?.(key.costCenter),
+    explorationPlan: planForTurn(context.explorationPlan?.(key.costCenter), state.inbound, state.policy.document, context.config.providers),
+    reasoningEffort: state.clientEffort || undefined,
   };
 }
 
@@ -456,6 +469,7 @@ async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: st
       },
       sessionId: state.facts.sessionId,
       requestId: state.requestId,
+      reasoningEffort: exploredEffort(state, target),
       onResent: (times) => (resent = times),
     });
     // An answer that broke after its first byte because of the transport counts against the upstream; a client that left does not.
@@ -524,6 +538,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   row.reasoning_tokens = usage?.reasoningTokens ?? 0;
   row.cost_usd = costUsd;
   row.price_source = served.priceSource;
+  row.reasoning_effort = exploredEffort(state, served) ?? state.clientEffort;
   row.translation_warnings = usage === outcome.usage ? outcome.warnings : [...outcome.warnings, 'usage estimated: the stream ended before the upstream reported usage'];
   row.tool_call_count = outcome.toolCalls.length;
   row.ttfb_ms = sink.firstByteMillis;

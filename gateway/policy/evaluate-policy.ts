@@ -1,6 +1,8 @@
 import type { CostCenter, PolicyDocument, RoutingRule } from '../../shared/policy/policy-schema.ts';
 import { ruleMatches, type RuleClock } from './match-rule.ts';
 import { EXPLORATION_SHARE_CAP, optimizerSettingsOf, sessionDraw } from '../../shared/policy/optimizer-settings.ts';
+import { lowersEffort } from '../../shared/policy/reasoning-effort.ts';
+import type { ExplorationPlan } from '../../shared/exploration/exploration-plan.ts';
 
 export type BudgetStage = 'ok' | 'alert' | 'downgrade' | 'pause';
 
@@ -22,21 +24,11 @@ export interface RequestFacts {
   sessionId?: string | undefined;
   /** What the optimizer is learning for this cost center right now, if anything (see {@link ExplorationPlan}). */
   explorationPlan?: ExplorationPlan | undefined;
+  /** The client's `reasoning.effort` (Responses) or `reasoning_effort` (Chat), if it sent one. */
+  reasoningEffort?: string | undefined;
 }
 
-/**
- * A candidate the optimizer routes a small share of sessions to, because history cannot score it
- * (a model this cost center was never served). The share is capped by the policy's
- * `exploration_share` (itself ≤ 0.05): a plan can ask for less, never more.
- */
-export interface ExplorationPlan {
-  costCenter: string;
-  requestedModel: string;
-  routeTo: string;
-  share: number;
-  /** The candidate's id in the optimizer's search (goes on the dry-run note). */
-  candidate: string;
-}
+export type { ExplorationPlan };
 
 /** `spans.experiment_arm`: which arm of an optimizer experiment served the turn ('' = none). */
 export type ExperimentArm = '' | 'treatment' | 'holdout' | 'exploration';
@@ -61,6 +53,8 @@ export type Decision =
       ruleDryRun: boolean;
       /** The model exploration moved this turn away from, if it did. */
       exploredFrom?: string | undefined;
+      /** The effort exploration serves instead of the client's (on the explored model only). */
+      reasoningEffort?: string | undefined;
       experimentArm: ExperimentArm;
       /** "would have" entries of dry-run parts, and notes on steps that were skipped. */
       dryRunNotes: string[];
@@ -177,10 +171,12 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   // Exploration: a small share of turns that nothing else routed goes to another allowed model, so
   // the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
   let exploredFrom: string | undefined;
+  let reasoningEffort: string | undefined;
   const planned = ruleId || affinityFrom ? undefined : plannedExploration(policy, facts, servedModel, dryRun, notes);
   if (planned) {
-    exploredFrom = servedModel;
-    servedModel = planned;
+    if (planned.model !== servedModel) exploredFrom = servedModel;
+    servedModel = planned.model;
+    reasoningEffort = planned.reasoningEffort;
     ruleId = 'exploration';
     experimentArm = 'exploration';
   }
@@ -219,7 +215,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   // A sticky or exploring turn whose target fails goes back to what was asked for.
   for (const origin of [affinityFrom, exploredFrom]) if (origin && !chain.some((entry) => entry.model === origin)) chain.push({ model: origin });
 
-  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, experimentArm, dryRunNotes: notes };
+  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, reasoningEffort, experimentArm, dryRunNotes: notes };
 }
 
 /** Whether this session is in the holdout of optimizer rule `ruleId` (the cost center's `holdout_share`). */
@@ -230,13 +226,17 @@ function inHoldout(policy: PolicyDocument, facts: RequestFacts, ruleId: string):
 }
 
 /**
- * The optimizer's exploration: the plan's model for a share of sessions, only when the budget is
- * untouched (stage ok), the target is allowed, and never more than the policy's `exploration_share`.
- * Returns the model to serve, or undefined (dry run only notes what it would have done).
+ * The optimizer's exploration: the plan's model (and lowered effort) for a share of sessions, only
+ * when the budget is untouched (stage ok), the target is allowed, and never more than the policy's
+ * `exploration_share`. An effort candidate applies only to turns whose client asked for more effort
+ * than it serves. Returns what to serve, or undefined (dry run only notes what it would have done).
+ * Expiry is the plan holder's business (shared/exploration/exploration-board.ts): this stays pure.
  */
-function plannedExploration(policy: PolicyDocument, facts: RequestFacts, servedModel: string, dryRun: boolean, notes: string[]): string | undefined {
+function plannedExploration(policy: PolicyDocument, facts: RequestFacts, servedModel: string, dryRun: boolean, notes: string[]): { model: string; reasoningEffort?: string | undefined } | undefined {
   const plan = facts.explorationPlan;
-  if (!plan || facts.sessionId === undefined || plan.costCenter !== facts.costCenter || plan.requestedModel !== servedModel || plan.routeTo === servedModel) return undefined;
+  if (!plan || facts.sessionId === undefined || plan.costCenter !== facts.costCenter || plan.requestedModel !== servedModel) return undefined;
+  const effort = plan.reasoningEffort;
+  if (effort === undefined ? plan.routeTo === servedModel : !lowersEffort(facts.reasoningEffort, effort)) return undefined;
   if (facts.budgetStage !== 'ok') return undefined;
   const share = Math.min(plan.share, optimizerSettingsOf(policy, facts.costCenter).explorationShare, EXPLORATION_SHARE_CAP);
   if (!(share > 0) || sessionDraw(`exploration:${facts.costCenter}`, facts.sessionId) >= share) return undefined;
@@ -245,10 +245,11 @@ function plannedExploration(policy: PolicyDocument, facts: RequestFacts, servedM
     notes.push(`exploration of ${plan.routeTo} skipped: ${refusal.code}`);
     return undefined;
   }
+  const what = `${servedModel} -> ${plan.routeTo}${effort === undefined ? '' : ` at effort ${effort} (asked ${facts.reasoningEffort})`} (candidate ${plan.candidate})`;
   if (dryRun) {
-    notes.push(`exploration would route ${servedModel} -> ${plan.routeTo} (candidate ${plan.candidate})`);
+    notes.push(`exploration would route ${what}`);
     return undefined;
   }
-  notes.push(`exploration: ${servedModel} -> ${plan.routeTo} (candidate ${plan.candidate})`);
-  return plan.routeTo;
+  notes.push(`exploration: ${what}`);
+  return { model: plan.routeTo, reasoningEffort: effort };
 }

@@ -162,6 +162,8 @@ export const DeploymentConfigSchema = z
         seed: z.number().int().default(42),
         /** How often the rollback guard looks at eval scores after an optimizer rule went live. @defaultValue 60 */
         guard_interval_seconds: z.number().positive().default(60),
+        /** How long a published exploration plan lives without a newer run (a dead optimizer stops exploration). @defaultValue 2 × interval_seconds */
+        exploration_ttl_seconds: z.number().positive().optional(),
       })
       .strict()
       .default({ interval_seconds: 86_400, seed: 42, guard_interval_seconds: 60 }),

@@ -81,6 +81,10 @@ export interface SpanRow {
   rule_dry_run: boolean;
   /** '' | 'treatment' | 'holdout' | 'exploration' (see gateway/policy/evaluate-policy.ts). */
   experiment_arm: string;
+  /** The reasoning effort the upstream was asked for ('' = none): the client's, or the lowered one of an exploration turn. */
+  reasoning_effort: string;
+  /** The reasoning effort the client sent ('' = none). */
+  requested_reasoning_effort: string;
   policy_version: number;
   dry_run_decision: string;
   translation_warnings: string[];

@@ -28,6 +28,8 @@ export function spanRow(overrides: Partial<SpanRow> = {}): SpanRow {
     input_tokens: 9000,
     cached_input_tokens: 8000,
     price_source: 'policy',
+    reasoning_effort: '',
+    requested_reasoning_effort: '',
     guardrail_findings: 0,
     guardrail_hook: '',
     cache_write_tokens: 0,

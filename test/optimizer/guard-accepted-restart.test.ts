@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clickhouseTime } from '../../optimizer/optimizer-queries.ts';
-import { RULE_ACCEPTED_ACTION } from '../../cli/optimizer-loop.ts';
+import { RULE_ACCEPTED_ACTION } from '../../optimizer/rollback-orchestration.ts';
 import { startTestGatehouse, testPolicy, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { spanRow } from '../helpers/span-row.ts';
 import { admin, approve, makeApprover, propose } from '../e2e/helpers/e2e-client.ts';
