@@ -42,6 +42,7 @@ export interface CandidateView {
   scoredTurns: number;
   meanRegression: number | null;
   posteriorMean: number;
+  posteriorStandardDeviation: number;
   probabilityFeasible: number;
   /** Enough own evidence and the bound within the limit: the candidate may feed a proposal. */
   proposable: boolean;
@@ -55,6 +56,12 @@ export interface CostCenterExploration {
   candidates: CandidateView[];
   /** Scored turns a candidate needs of its own (the warm-up's per-arm number). */
   minEvidence: number;
+  /** The largest regression a candidate may show (the cost center's `quality_regression_limit`). */
+  limit: number;
+  /** Scored turns of the baselines the gaps are measured against. */
+  baselineScoredTurns: number;
+  /** The summary of the proposal its evidence made (set by the loop's run, optimizer-run.ts). */
+  proposal?: string | undefined;
   summary: string;
 }
 
@@ -129,11 +136,13 @@ export function planExploration(input: PlanExplorationInput): CostCenterExplorat
       scoredTurns: candidate.evidence?.turns ?? 0,
       meanRegression: candidate.evidence?.meanRegression ?? null,
       posteriorMean: entry.mean,
+      posteriorStandardDeviation: Math.sqrt(Math.max(entry.variance, 0)),
       probabilityFeasible: entry.probabilityFeasible,
       proposable: entry.proposable,
     };
   });
-  return { costCenter: input.costCenter, share: settings.explorationShare, plan, candidates: views, minEvidence, summary: summaryOf(input.costCenter, settings.explorationShare, plan, views, minEvidence) };
+  const baselineScoredTurns = baselines.reduce((total, entry) => total + entry.scored, 0);
+  return { costCenter: input.costCenter, share: settings.explorationShare, plan, candidates: views, minEvidence, limit, baselineScoredTurns, summary: summaryOf(input.costCenter, settings.explorationShare, plan, views, minEvidence) };
 }
 
 function summaryOf(costCenter: string, share: number, plan: ExplorationPlan | undefined, views: readonly CandidateView[], minEvidence: number): string {

@@ -1,15 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
+import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import type { ProposalView } from '../shared/governance/proposal-types.ts';
 import type { ExplorationPlan } from '../shared/exploration/exploration-plan.ts';
 import type { OptimizerProgress } from './optimize-segments.ts';
-import type { OptimizerResult } from './proposal.ts';
+import type { OptimizerProposal, OptimizerResult } from './proposal.ts';
 import type { CostCenterExploration } from './exploration-plan.ts';
 import type { OptimizerGovernance } from './optimizer-governance.ts';
 import { runOptimizerWithData } from './run-optimizer.ts';
 import { exploreCostCenters } from './read-exploration.ts';
-import { coolDown, guardRollbacks, ROLLBACK_COOLDOWN_DAYS } from './rollback-orchestration.ts';
+import { coolDown, guardRollbacks, rolledBackRecently, ROLLBACK_COOLDOWN_DAYS, type GuardRollback } from './rollback-orchestration.ts';
+import { explorationProposal, type ExplorationProposal } from './exploration-proposal.ts';
 
 export interface OptimizerRun {
   results: OptimizerResult[];
@@ -71,12 +73,29 @@ export function createOptimizerRun(options: OptimizerRunOptions): { run(input?: 
       options.logger.warn({ err: { message: (error as Error).message } }, 'optimizer exploration failed; published plans run until they expire');
       return [];
     });
+    const learnt = learntProposals(exploration, policy.document, options.config.optimizer.seed, rollbacks);
     if (input.costCenter === undefined) last = { at: new Date().toISOString(), results, exploration };
     if (input.dryRun) return { results, proposals: [], exploration };
     if (options.plans) await publishPlans(options.plans, scope, exploration);
-    return { results, proposals: await fileProposals(options.governance, policy, results, input.costCenter), exploration };
+    return { results, proposals: await fileProposals(options.governance, policy, [...results.flatMap((result) => (result.status === 'proposal' ? [result] : [])), ...learnt], input.costCenter), exploration };
   };
   return { run, last: () => last };
+}
+
+/**
+ * Proposals from exploration's proposable effort candidates (exploration-proposal.ts), except a change
+ * the guard rolled back within the cool-down; each cost center's entry names it (`proposal`).
+ */
+function learntProposals(exploration: CostCenterExploration[], policy: PolicyDocument, seed: number, rollbacks: readonly GuardRollback[]): ExplorationProposal[] {
+  const proposals: ExplorationProposal[] = [];
+  for (const entry of exploration) {
+    const proposal = explorationProposal(entry, policy, seed);
+    if (!proposal) continue;
+    const rollback = rolledBackRecently(proposal.rule, rollbacks);
+    entry.proposal = rollback ? `${proposal.summary} — not proposed: rolled back by the rollback guard at ${rollback.at.toISOString()}` : proposal.summary;
+    if (!rollback) proposals.push(proposal);
+  }
+  return proposals;
 }
 
 /** Each cost center of the run gets its new plan, or loses the one it had (exploration turned off, nothing left to learn). */
@@ -93,7 +112,7 @@ async function publishPlans(plans: ExplorationPublisher, scope: readonly string[
  * to be the active version), and the next run files them again under new ids: without rejecting them
  * the queue fills with proposals nobody can approve.
  */
-async function fileProposals(governance: OptimizerGovernance, policy: { version: number; hash: string }, results: readonly OptimizerResult[], costCenter: string | undefined): Promise<ProposalView[]> {
+async function fileProposals(governance: OptimizerGovernance, policy: { version: number; hash: string }, found: readonly (OptimizerProposal | ExplorationProposal)[], costCenter: string | undefined): Promise<ProposalView[]> {
   const pending: ProposalView[] = [];
   for (const proposal of await governance.service.listProposals('pending')) {
     const inScope = costCenter === undefined || proposal.cost_centers.includes(costCenter);
@@ -104,8 +123,7 @@ async function fileProposals(governance: OptimizerGovernance, policy: { version:
     await governance.service.rejectProposal(proposal.id, { actor: 'optimizer', reason: `superseded: made against version ${proposal.base_version}, version ${policy.version} is active; the optimizer proposes again against it` });
   }
   const proposals: ProposalView[] = [];
-  for (const result of results) {
-    if (result.status !== 'proposal') continue;
+  for (const result of found) {
     if (pending.some((proposal) => proposal.source === 'optimizer' && JSON.stringify(proposal.math ?? {}).includes(result.proposalId))) continue;
     proposals.push(
       await governance.service.createProposal({

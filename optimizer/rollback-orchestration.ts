@@ -65,7 +65,12 @@ export function guardRollbacks(versions: readonly PolicyVersionRow[], since: Dat
   return found;
 }
 
-const pairKey = (rule: RoutingRule) => JSON.stringify([[...rule.cost_centers].sort(), [...(rule.when.requested_models ?? [])].sort(), rule.route_to]);
+const pairKey = (rule: RoutingRule) => JSON.stringify([[...rule.cost_centers].sort(), [...(rule.when.requested_models ?? [])].sort(), rule.route_to, rule.reasoning_effort ?? '']);
+
+/** The automatic rollback within the cool-down that took out the same change as `rule`, if any. */
+export function rolledBackRecently(rule: RoutingRule, rollbacks: readonly GuardRollback[]): GuardRollback | undefined {
+  return rollbacks.find((entry) => pairKey(entry.rule) === pairKey(rule));
+}
 
 /**
  * The search only sees eval scores, and a rolled-back rule's bad turns are few next to weeks of
@@ -75,7 +80,7 @@ const pairKey = (rule: RoutingRule) => JSON.stringify([[...rule.cost_centers].so
  */
 export function coolDown(result: OptimizerResult, rollbacks: readonly GuardRollback[]): OptimizerResult {
   if (result.status !== 'proposal') return result;
-  const rollback = rollbacks.find((entry) => pairKey(entry.rule) === pairKey(result.rule));
+  const rollback = rolledBackRecently(result.rule, rollbacks);
   if (!rollback) return result;
   const until = new Date(rollback.at.getTime() + ROLLBACK_COOLDOWN_DAYS * 86_400_000);
   return {

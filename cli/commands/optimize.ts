@@ -12,6 +12,14 @@ interface ResultLine {
   reason?: string;
 }
 
+/** What the loop's exploration is learning for a cost center (optimizer/exploration-plan.ts). */
+interface ExplorationLine {
+  costCenter: string;
+  summary: string;
+  plan?: { candidate: string; share: number; expiresAt?: number };
+  proposal?: string;
+}
+
 interface OptimizeOptions extends AdminOptions {
   costCenter?: string;
   dryRun?: boolean;
@@ -43,7 +51,7 @@ async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
   if (!response.ok || !response.body) throw requestFailure('POST', '/admin/optimizer/run', response.status, await response.text());
   const bar = new cliProgress.SingleBar({ format: ' {costCenter} [{bar}] {value}/{total} evaluations · best saving {best}', hideCursor: true, stopOnComplete: false }, cliProgress.Presets.shades_classic);
   let started = false;
-  let final: { proposals: { id: string; summary: string }[]; results: ResultLine[] } | undefined;
+  let final: { proposals: { id: string; summary: string }[]; results: ResultLine[]; exploration?: ExplorationLine[] } | undefined;
   let buffered = '';
   const decoder = new TextDecoder();
   for await (const chunk of response.body) {
@@ -81,7 +89,18 @@ async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
     { heading: 'status', value: (result) => result.status },
     { heading: 'what', value: (result) => result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '' },
   ]);
+  printExploration(io, final.exploration ?? [], values.dryRun === true);
   if (values.dryRun) io.out('dry run: nothing was proposed.');
   else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy diff ${proposal.id}`);
   else io.out('no new proposal.');
+}
+
+/** One line per exploring cost center: the plan (published, or in a dry run what would be), and a proposal its evidence made. */
+function printExploration(io: CliIo, lines: readonly ExplorationLine[], dryRun: boolean): void {
+  for (const line of lines) {
+    const until = line.plan?.expiresAt !== undefined ? ` until ${new Date(line.plan.expiresAt).toISOString()}` : '';
+    const plan = line.plan ? ` — plan${dryRun ? ' (not published: dry run)' : ''}: ${line.plan.candidate} on ≤ ${(line.plan.share * 100).toFixed(1)}% of sessions${until}` : '';
+    io.out(`exploration: ${line.summary}${plan}`);
+    if (line.proposal) io.out(`  from exploration: ${line.proposal}`);
+  }
 }

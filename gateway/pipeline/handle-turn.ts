@@ -20,7 +20,7 @@ import { HistoryScanCache } from '../guardrails/history-scan.ts';
 import { admitKey, type TurnRate } from './key-admission.ts';
 import { outputReservation } from '../accounting/output-reservation.ts';
 import { targetKey } from '../transport/circuit-breaker.ts';
-import { clientReasoningEffort, planForTurn } from '../forward/reasoning-effort-wire.ts';
+import { carriesReasoningEffort, clientReasoningEffort, planForTurn } from '../forward/reasoning-effort-wire.ts';
 
 const SAME_PROTOCOL: Record<InboundProtocol, string> = {
   'openai-responses': 'openai',
@@ -46,10 +46,14 @@ function resolveTarget(policy: ActivePolicy, context: GatewayContext, model: str
 /** Failures that are the gateway's refusal rather than the upstream's: one span and one `request.denied` event via refuse(). */
 const REFUSAL_CODES = new Set(['model_not_allowed', 'provider_not_allowed', 'secret_detected', 'guardrail_blocked', 'guardrail_unavailable']);
 
-/** The lowered effort an exploration turn sends, on the explored target only (a fallback hop sends the client's). */
-function exploredEffort(state: TurnState, target: ResolvedTarget): string | undefined {
+/**
+ * The lowered effort the decision serves (an optimizer rule's or exploration's), on the decided target
+ * only (a fallback hop sends the client's), and only where the target's wire can carry it.
+ */
+function decidedEffort(state: TurnState, target: ResolvedTarget): string | undefined {
   const decision = state.decision?.kind === 'route' ? state.decision : undefined;
-  return decision?.reasoningEffort !== undefined && target.model === decision.servedModel ? decision.reasoningEffort : undefined;
+  const effort = decision?.reasoningEffort;
+  return effort !== undefined && target.model === decision?.servedModel && carriesReasoningEffort(state.inbound, target.provider, effort) ? effort : undefined;
 }
 
 function queryOf(url: string): string {
@@ -469,7 +473,7 @@ async function attemptTarget(run: ChainRun, target: ResolvedTarget, targetId: st
       },
       sessionId: state.facts.sessionId,
       requestId: state.requestId,
-      reasoningEffort: exploredEffort(state, target),
+      reasoningEffort: decidedEffort(state, target),
       onResent: (times) => (resent = times),
     });
     // An answer that broke after its first byte because of the transport counts against the upstream; a client that left does not.
@@ -538,7 +542,7 @@ function finishServedTurn(context: GatewayContext, state: TurnState, body: Recor
   row.reasoning_tokens = usage?.reasoningTokens ?? 0;
   row.cost_usd = costUsd;
   row.price_source = served.priceSource;
-  row.reasoning_effort = exploredEffort(state, served) ?? state.clientEffort;
+  row.reasoning_effort = decidedEffort(state, served) ?? state.clientEffort;
   row.translation_warnings = usage === outcome.usage ? outcome.warnings : [...outcome.warnings, 'usage estimated: the stream ended before the upstream reported usage'];
   row.tool_call_count = outcome.toolCalls.length;
   row.ttfb_ms = sink.firstByteMillis;

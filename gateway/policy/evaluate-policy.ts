@@ -53,7 +53,7 @@ export type Decision =
       ruleDryRun: boolean;
       /** The model exploration moved this turn away from, if it did. */
       exploredFrom?: string | undefined;
-      /** The effort exploration serves instead of the client's (on the explored model only). */
+      /** The effort served instead of the client's (a rule's `reasoning_effort` or an exploration's), on the decided model only. */
       reasoningEffort?: string | undefined;
       experimentArm: ExperimentArm;
       /** "would have" entries of dry-run parts, and notes on steps that were skipped. */
@@ -140,13 +140,15 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   let ruleId: string | undefined;
   let ruleDryRun = false;
   let experimentArm: ExperimentArm = '';
+  let reasoningEffort: string | undefined;
   const rule = firstMatchingRule(policy, facts);
   if (rule) {
     ruleId = rule.id;
     ruleDryRun = rule.dry_run || dryRun;
     const refusal = modelRefusal(policy, facts.costCenter, rule.route_to);
+    const ruleEffort = lowersEffort(facts.reasoningEffort, rule.reasoning_effort) ? rule.reasoning_effort : undefined;
     if (ruleDryRun) {
-      notes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${refusal ? ` (would deny ${refusal.code})` : ''}`);
+      notes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${ruleEffort ? ` at effort ${ruleEffort}` : ''}${refusal ? ` (would deny ${refusal.code})` : ''}`);
     } else if (refusal) {
       return { kind: 'deny', code: refusal.code, message: `${refusal.message} (routed there by rule "${rule.id}")`, param: 'model', dryRunNotes: notes };
     } else if (rule.proposal_id !== undefined && inHoldout(policy, facts, rule.id)) {
@@ -155,6 +157,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
       notes.push(`holdout of rule ${rule.id}: kept ${facts.requestedModel}`);
     } else {
       servedModel = rule.route_to;
+      reasoningEffort = ruleEffort;
       if (rule.proposal_id !== undefined) experimentArm = 'treatment';
     }
   }
@@ -171,7 +174,6 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   // Exploration: a small share of turns that nothing else routed goes to another allowed model, so
   // the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
   let exploredFrom: string | undefined;
-  let reasoningEffort: string | undefined;
   const planned = ruleId || affinityFrom ? undefined : plannedExploration(policy, facts, servedModel, dryRun, notes);
   if (planned) {
     if (planned.model !== servedModel) exploredFrom = servedModel;

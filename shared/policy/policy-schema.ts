@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REASONING_EFFORTS } from './reasoning-effort.ts';
 import { catalogPrice } from '../pricing/model-catalog.ts';
 
 const TokenRatesSchema = z.object({
@@ -217,6 +218,8 @@ export const RuleSchema = z
       .strict()
       .default({}),
     route_to: z.string().min(1),
+    /** Lower the client's reasoning effort to this on the turns the rule routes (a client asking for less keeps its own). Set by the optimizer's exploration proposals. */
+    reasoning_effort: z.enum(REASONING_EFFORTS).optional(),
     dry_run: z.boolean().default(false),
     /** Set by the optimizer: the proposal this rule came from. */
     proposal_id: z.string().optional(),

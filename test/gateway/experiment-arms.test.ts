@@ -120,3 +120,28 @@ describe('the optimizer exploration on the request path', () => {
     for (const sessionId of sessions.slice(0, 4000)) expect(evaluatePolicy(other, facts({ sessionId, explorationPlan: { ...plan, costCenter: 'elsewhere' } }))).toMatchObject({ experimentArm: '' });
   });
 });
+
+describe('lowered reasoning effort in the decision', () => {
+  const effortPlan: ExplorationPlan = { costCenter: 'cc', requestedModel: 'big', routeTo: 'big', share: 0.05, candidate: 'big->big@medium', reasoningEffort: 'medium' };
+  const drawn = sessions.filter((sessionId) => sessionDraw('exploration:cc', sessionId) < 0.05).slice(0, 40);
+
+  it('an effort candidate serves the drawn sessions the lower effort, only when the client asked for more', () => {
+    const doc = policy({ optimizer: { exploration_share: 0.05 } });
+    for (const sessionId of drawn) {
+      expect(evaluatePolicy(doc, facts({ sessionId, explorationPlan: effortPlan, reasoningEffort: 'high' }))).toMatchObject({ servedModel: 'big', reasoningEffort: 'medium', experimentArm: 'exploration', ruleId: 'exploration', exploredFrom: undefined });
+      for (const reasoningEffort of ['medium', 'low', undefined]) expect(evaluatePolicy(doc, facts({ sessionId, explorationPlan: effortPlan, reasoningEffort }))).toMatchObject({ reasoningEffort: undefined, experimentArm: '' });
+      for (const budgetStage of ['alert', 'downgrade'] as const) expect(evaluatePolicy(doc, facts({ sessionId, budgetStage, explorationPlan: effortPlan, reasoningEffort: 'high' }))).toMatchObject({ reasoningEffort: undefined, experimentArm: '' });
+    }
+  });
+
+  it('an approved rule with reasoning_effort lowers it on the turns it routes, and a dry-run rule only notes it', () => {
+    const rule = { ...optimizerRule, route_to: 'big', reasoning_effort: 'low' };
+    const doc = policy({ optimizer: { holdout_share: 0 } }, { rules: [rule] });
+    expect(evaluatePolicy(doc, facts({ reasoningEffort: 'xhigh' }))).toMatchObject({ servedModel: 'big', reasoningEffort: 'low', experimentArm: 'treatment' });
+    expect(evaluatePolicy(doc, facts({ reasoningEffort: 'minimal' }))).toMatchObject({ reasoningEffort: undefined, experimentArm: 'treatment' });
+    const dry = evaluatePolicy(policy({}, { rules: [{ ...rule, dry_run: true }] }), facts({ reasoningEffort: 'high' }));
+    expect(dry).toMatchObject({ reasoningEffort: undefined });
+    expect(dry.dryRunNotes).toContain('rule opt-cc-mini would route big -> big at effort low');
+    expect(() => policy({}, { rules: [{ ...rule, reasoning_effort: 'turbo' }] })).toThrow();
+  });
+});

@@ -178,7 +178,7 @@ interface OptimizerStatusResult {
 export function OptimizerStatus() {
   const status = useLoad(
     () =>
-      getJson<{ at: string; results: OptimizerStatusResult[] }>('/admin/optimizer/status').catch((error: unknown) => {
+      getJson<{ at: string; results: OptimizerStatusResult[]; exploration?: { costCenter: string; summary: string }[] }>('/admin/optimizer/status').catch((error: unknown) => {
         // A gateway without the optimizer role has no such route: show nothing rather than an error.
         if (error instanceof ApiError && error.status === 404) return undefined;
         throw error;
@@ -217,6 +217,13 @@ export function OptimizerStatus() {
           ))}
         </tbody>
       </table>
+      {status.data.exploration && status.data.exploration.length > 0 ? (
+        <ul class="exploration">
+          {status.data.exploration.map((entry) => (
+            <li data-cost-center={entry.costCenter}>exploration: {entry.summary}</li>
+          ))}
+        </ul>
+      ) : null}
       <p class="hint">as of {status.data.at}</p>
     </div>
   );
