@@ -63,7 +63,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /admin/audit/verify': { summary: 'Verify the audit hash chain against its anchored checkpoint', tags: ['audit'], role: 'analyst' },
   'POST /admin/sql': { summary: 'Read-only analyst SQL (one reading statement, sandboxed)', tags: ['analytics'], role: 'analyst', body: { type: 'object', required: ['query'], properties: { query: { type: 'string' } }, additionalProperties: false } },
   'POST /admin/optimizer/run': { summary: 'Run the optimizer now', tags: ['optimizer'], role: 'admin', body: { type: 'object', properties: { cost_center: { type: 'string' }, dry_run: { type: 'boolean' } }, additionalProperties: false } },
-  'GET /admin/optimizer/status': { summary: 'What each cost center still needs before the optimizer proposes anything', tags: ['optimizer'], role: 'analyst' },
+  'GET /admin/optimizer/status': { summary: 'What each cost center still needs before the optimizer proposes anything, what its exploration is learning, and the plans in force', tags: ['optimizer'], role: 'analyst' },
 };
 
 /** Paths that are not part of the API (the console's static files, the ClickHouse-compatible endpoint). */

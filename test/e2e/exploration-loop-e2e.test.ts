@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream, type RecordedRequest } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
-import { startTestGatehouse, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
+import { startTestGatehouse, TEST_ADMIN_TOKEN, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { admin, codexHeaders, postTurn, type GatewayAnswer } from './helpers/e2e-client.ts';
 import { sessionDraw } from '../../shared/policy/optimizer-settings.ts';
 import type { ExplorationPlan } from '../../shared/exploration/exploration-plan.ts';
@@ -89,6 +92,8 @@ describe('the running optimizer loop explores what history cannot score', () => 
     // The status (console, `gatehouse optimize --dry-run`) shows the plans the gateways apply.
     const status = await admin(gatehouse.url, 'GET', '/admin/optimizer/status');
     expect((status.body.plans as ExplorationPlan[]).map((plan) => plan.costCenter).sort()).toEqual(['platform', 'tight']);
+    const cli = await promisify(execFile)(process.execPath, [resolve(import.meta.dirname, '../../bin/gatehouse.mjs'), 'optimize', '--dry-run', '--url', gatehouse.url, '--token', TEST_ADMIN_TOKEN], { timeout: 60_000 });
+    expect(cli.stdout).toMatch(/exploration: for platform, exploring gpt-5\.5->gpt-5\.1-mini@low on up to 5\.0% of sessions \(0 of 200 scored turns\) — plan \(not published: dry run\): gpt-5\.5->gpt-5\.1-mini@low on ≤ 5\.0% of sessions until /);
 
     const sessions = sessionsOf('after-p', 320);
     const answers = await turns('vk_platform', sessions);
