@@ -68,15 +68,16 @@ export function createOptimizerRun(options: OptimizerRunOptions): { run(input?: 
     const rollbacks = guardRollbacks(await options.governance.store.versions(), new Date(Date.now() - ROLLBACK_COOLDOWN_DAYS * 86_400_000));
     const results = found.results.map((result) => coolDown(result, rollbacks));
     const scope = input.costCenter === undefined ? Object.keys(policy.document.cost_centers).sort() : [input.costCenter];
-    const exploration = await exploreCostCenters({ clickhouse: options.clickhouse, database: options.database, policy: policy.document, costCenters: scope, aggregates: found.aggregates, observedDays: found.observedDays, ttlMillis: explorationTtlMillis(options.config) }).catch((error: unknown) => {
-      // The plans already published expire on their own; the proposals of this run still go out.
+    const explored = await exploreCostCenters({ clickhouse: options.clickhouse, database: options.database, policy: policy.document, costCenters: scope, aggregates: found.aggregates, observedDays: found.observedDays, ttlMillis: explorationTtlMillis(options.config) }).catch((error: unknown) => {
+      // The plans already published run until they expire (none is withdrawn); the proposals of this run still go out.
       options.logger.warn({ err: { message: (error as Error).message } }, 'optimizer exploration failed; published plans run until they expire');
-      return [];
+      return undefined;
     });
+    const exploration = explored ?? [];
     const learnt = learntProposals(exploration, policy.document, options.config.optimizer.seed, rollbacks);
     if (input.costCenter === undefined) last = { at: new Date().toISOString(), results, exploration };
     if (input.dryRun) return { results, proposals: [], exploration };
-    if (options.plans) await publishPlans(options.plans, scope, exploration);
+    if (options.plans && explored) await publishPlans(options.plans, scope, explored);
     return { results, proposals: await fileProposals(options.governance, policy, [...results.flatMap((result) => (result.status === 'proposal' ? [result] : [])), ...learnt], input.costCenter), exploration };
   };
   return { run, last: () => last };
