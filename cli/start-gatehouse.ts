@@ -5,7 +5,7 @@ import type { DeploymentConfig } from '../shared/config/config-schema.ts';
 import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import type { BatchWriter } from '../shared/storage/batch-writer.ts';
 import type { GatewayContext } from '../gateway/context.ts';
-import type { RunningGovernance } from '../gateway/governance/start-governance.ts';
+import type { RunningGovernance } from '../shared/governance/start-governance.ts';
 import type { Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from '../optimizer/optimizer-loop.ts';
 import type { ExplorationBoard } from '../shared/exploration/exploration-board.ts';

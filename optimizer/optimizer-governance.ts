@@ -7,7 +7,7 @@ import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
  * What the optimizer needs of governance: the active version and the stored ones, proposals to file
  * and reject, and the two automatic rollbacks. Declared here so the optimizer does not import the
  * gateway's governance module (DESIGN: services do not import each other's internals); the running
- * governance (gateway/governance/start-governance.ts) satisfies it as it is.
+ * governance (shared/governance/start-governance.ts) satisfies it as it is.
  */
 export interface OptimizerGovernance {
   store: {

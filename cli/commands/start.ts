@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliIo } from '../cli-io.ts';
 import { codexConfigBlock } from './codex-config.ts';
-import { describeBootstrapDrift } from '../../gateway/governance/bootstrap-drift.ts';
+import { describeBootstrapDrift } from '../../shared/governance/bootstrap-drift.ts';
 import type { RunningGatehouse } from '../start-gatehouse.ts';
 
 type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import { buildGatewayApp } from '../../gateway/app.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
-import type { RunningGovernance } from '../../gateway/governance/start-governance.ts';
+import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';
 import type { Storage } from './open-storage.ts';
 import { collectorPlugins, embeddedEnginePlugins, type Role } from './roles.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { GatewayContext } from '../../gateway/context.ts';
-import type { RunningGovernance } from '../../gateway/governance/start-governance.ts';
+import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import type { KeyStore } from '../../gateway/state/key-store.ts';
 import { closeUpstreamPools } from '../../gateway/transport/upstream-pool.ts';
 import type { Evaluator } from '../../evaluator/start-evaluator.ts';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { startGovernance, type RunningGovernance } from '../../gateway/governance/start-governance.ts';
-import { startCheckpointBeacon } from '../../gateway/governance/checkpoint-beacon.ts';
+import { startGovernance, type RunningGovernance } from '../../shared/governance/start-governance.ts';
+import { startCheckpointBeacon } from '../../shared/governance/checkpoint-beacon.ts';
 import type { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
 import type { StartConfig } from './start-config.ts';
 import type { Storage } from './open-storage.ts';

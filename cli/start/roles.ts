@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
-import type { RunningGovernance } from '../../gateway/governance/start-governance.ts';
+import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import type { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
 import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';

@@ -10,7 +10,7 @@ import { canonicalJson } from '../../shared/signing/canonical-json.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
-import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
+import { hashKeySecrets } from '../../shared/governance/hash-key-secrets.ts';
 import type { PolicyAnchor } from './policy-anchor.ts';
 import {
   PolicyVerificationError,

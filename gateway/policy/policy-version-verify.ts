@@ -3,9 +3,9 @@ import { parsePolicyDocument } from '../../shared/config/load-config.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { verifyText } from '../../shared/signing/ed25519.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
-import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
+import { diffPolicies, scopeRefusal } from '../../shared/governance/policy-diff.ts';
 import { canonicalJson } from '../../shared/signing/canonical-json.ts';
-import { isFirstApproversChange } from '../governance/first-approvers.ts';
+import { isFirstApproversChange } from '../../shared/governance/first-approvers.ts';
 import { findParent, type PolicyVersionRow } from '../../shared/governance/policy-version-row.ts';
 
 export type { PolicyVersionRow };
@@ -44,7 +44,7 @@ export class PolicyVerificationError extends Error {
  * Verifies a version and, recursively, its parents back to the bootstrap version: the stored
  * document hashes to `hash`; the signature over the approval digest verifies with the signer's key
  * (the system key, or an approver listed in the parent version whose scopes cover the change, or, for
- * the first approvers, one listed in the version itself: gateway/governance/first-approvers.ts).
+ * the first approvers, one listed in the version itself: shared/governance/first-approvers.ts).
  * Throws PolicyVerificationError naming the first version that fails.
  */
 export function verifyPolicyVersion(row: PolicyVersionRow, context: VerifyContext, depth = 0): VerifiedVersion {

@@ -1,6 +1,6 @@
 /**
  * Types shared with the optimizer: it creates proposals and triggers automatic rollbacks through
- * functions the process wiring hands it (GovernanceService in gateway/governance), so it never
+ * functions the process wiring hands it (GovernanceService in shared/governance), so it never
  * imports gateway internals.
  */
 

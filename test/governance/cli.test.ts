@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { PolicyStore } from '../../gateway/policy/policy-store.ts';
-import { GovernanceService } from '../../gateway/governance/governance-service.ts';
+import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import { verifyText } from '../../shared/signing/ed25519.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import { basePolicy, newApprover, newWriter, openChdb, queryRows, systemKeyIn, type ChdbFixture } from './helpers/governance-fixture.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { PolicyStore } from '../../gateway/policy/policy-store.ts';
-import { GovernanceService } from '../../gateway/governance/governance-service.ts';
+import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import { basePolicy, newApprover, newWriter, openChdb, systemKeyIn, type ChdbFixture } from './helpers/governance-fixture.ts';
 

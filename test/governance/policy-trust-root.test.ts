@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { startGovernance, type RunningGovernance } from '../../gateway/governance/start-governance.ts';
+import { startGovernance, type RunningGovernance } from '../../shared/governance/start-governance.ts';
 import { loadOrCreateSystemKey, SystemKeyLocationError, systemKeyPath } from '../../shared/signing/system-key.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { canonicalJson } from '../../shared/signing/canonical-json.ts';

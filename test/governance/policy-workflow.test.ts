@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import { PolicyStore } from '../../gateway/policy/policy-store.ts';
-import { GovernanceService } from '../../gateway/governance/governance-service.ts';
+import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import { GatewayError } from '../../gateway/errors/gateway-error.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';

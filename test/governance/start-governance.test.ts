@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { stringify as stringifyYaml } from 'yaml';
-import { startGovernance } from '../../gateway/governance/start-governance.ts';
+import { startGovernance } from '../../shared/governance/start-governance.ts';
 import { adminTokenEntries, createRequireRole } from '../../gateway/plugins/admin-auth.ts';
 import { registerErrorHandler } from '../../gateway/plugins/error-handler.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';

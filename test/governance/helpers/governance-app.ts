@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { registerErrorHandler } from '../../../gateway/plugins/error-handler.ts';
 import { adminTokenEntries, createRequireRole } from '../../../gateway/plugins/admin-auth.ts';
 import { governanceRoutes } from '../../../gateway/admin/governance-routes.ts';
-import type { GovernanceService } from '../../../gateway/governance/governance-service.ts';
+import type { GovernanceService } from '../../../shared/governance/governance-service.ts';
 
 export const TOKENS = {
   admin: 'admin-token-0123456789',

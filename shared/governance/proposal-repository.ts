@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clickHouseTimeToIso, toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
+import { clickHouseTimeToIso, toClickHouseTime } from '../clickhouse/clickhouse-time.ts';
 
 const TABLE = 'proposals';
 

@@ -2,15 +2,15 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import type { AdminRole } from '../../shared/config/config-schema.ts';
-import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
-import { HashChainAuditLog, readSpooledHead } from '../../shared/audit/hash-chain-audit-log.ts';
-import { AuditCheckpointStore } from '../../shared/audit/audit-checkpoint.ts';
-import { DenialDedup } from '../../shared/audit/denial-dedup.ts';
-import { loadOrCreateSystemKey, type SystemKey } from '../../shared/signing/system-key.ts';
-import { PolicyStore } from '../policy/policy-store.ts';
-import { createPolicyAnchor } from '../policy/policy-anchor.ts';
-import { governanceRoutes } from '../admin/governance-routes.ts';
+import type { AdminRole } from '../config/config-schema.ts';
+import type { BatchWriter } from '../storage/batch-writer.ts';
+import { HashChainAuditLog, readSpooledHead } from '../audit/hash-chain-audit-log.ts';
+import { AuditCheckpointStore } from '../audit/audit-checkpoint.ts';
+import { DenialDedup } from '../audit/denial-dedup.ts';
+import { loadOrCreateSystemKey, type SystemKey } from '../signing/system-key.ts';
+import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { createPolicyAnchor } from '../../gateway/policy/policy-anchor.ts';
+import { governanceRoutes } from '../../gateway/admin/governance-routes.ts';
 import { GovernanceService } from './governance-service.ts';
 
 export interface StartGovernanceOptions {

@@ -1,22 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditSink } from '../../shared/audit/audit-event.ts';
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import type { AuditSink } from '../audit/audit-event.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
 import type {
   CreateProposalInput,
   ProposalDiff,
   ProposalView,
   RollbackResult,
   RollbackToParentInput,
-} from '../../shared/governance/proposal-types.ts';
-import { ConfigError, parsePolicyDocument } from '../../shared/config/load-config.ts';
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
-import { sha256Hex } from '../../shared/signing/hash.ts';
-import { verifyText } from '../../shared/signing/ed25519.ts';
-import { GatewayError } from '../errors/gateway-error.ts';
-import { PolicyStore, StalePolicyError } from '../policy/policy-store.ts';
-import { PolicyVerificationError, findParent, type PolicyVersionRow } from '../policy/policy-version-verify.ts';
-import { approvalDigest } from '../../shared/governance/approval-digest.ts';
+} from './proposal-types.ts';
+import { ConfigError, parsePolicyDocument } from '../config/load-config.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
+import { sha256Hex } from '../signing/hash.ts';
+import { verifyText } from '../signing/ed25519.ts';
+import { GatewayError } from '../../gateway/errors/gateway-error.ts';
+import { PolicyStore, StalePolicyError } from '../../gateway/policy/policy-store.ts';
+import { PolicyVerificationError, findParent, type PolicyVersionRow } from '../../gateway/policy/policy-version-verify.ts';
+import { approvalDigest } from './approval-digest.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { hashKeySecrets } from './hash-key-secrets.ts';
 import { diffPolicies, scopeRefusal } from './policy-diff.ts';
@@ -440,7 +440,7 @@ export function versionView(row: PolicyVersionRow, activeVersion: number): Polic
 const FIRST_APPROVERS_RULE = 'the active policy listed no approvers; an admin approved a change that only adds approvers, signed by one of them';
 
 /**
- * The approver of a first-approvers change (gateway/governance/first-approvers.ts): the caller is an
+ * The approver of a first-approvers change (shared/governance/first-approvers.ts): the caller is an
  * admin, the proposal only adds approvers, and `input.approver` is one it adds (whose key must sign).
  */
 function firstApproverOf(id: string, input: ApproveInput, current: PolicyDocument, proposed: PolicyDocument): PolicyDocument['approvers'][number] {

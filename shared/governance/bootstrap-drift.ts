@@ -1,5 +1,5 @@
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
 import { hashKeySecrets } from './hash-key-secrets.ts';
 import { diffPolicies } from './policy-diff.ts';
 

@@ -1,5 +1,5 @@
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
-import { sha256Hex } from '../../shared/signing/hash.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
+import { sha256Hex } from '../signing/hash.ts';
 
 /**
  * Replaces plaintext bootstrap virtual keys (`keys[].key`) with `key_sha256` before a document is

@@ -1,5 +1,5 @@
-import type { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
-import { signCheckpoint, type CheckpointSigner } from '../../shared/audit/audit-checkpoint.ts';
+import type { HashChainAuditLog } from '../audit/hash-chain-audit-log.ts';
+import { signCheckpoint, type CheckpointSigner } from '../audit/audit-checkpoint.ts';
 
 export interface CheckpointBeaconOptions {
   audit: HashChainAuditLog;

@@ -1,5 +1,5 @@
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
 
 /**
  * The first-approvers rule (docs/GOVERNANCE.md, "From a fresh install to the first approver").

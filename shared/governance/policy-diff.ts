@@ -1,5 +1,5 @@
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
 import { isPlainObject } from './merge-patch.ts';
 
 /** One change between two policy documents. */
