@@ -6,7 +6,7 @@ import type { AuditEvent, AuditSink } from '../shared/audit/audit-event.ts';
 import type { GatewayError } from './errors/gateway-error.ts';
 import type { BatchWriter } from '../shared/storage/batch-writer.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
-import type { PolicyHolder } from './policy/active-policy.ts';
+import type { PolicyHolder } from '../shared/policy/active-policy.ts';
 import type { KeyStore, VirtualKey } from './state/key-store.ts';
 import type { Tracing } from './telemetry/tracing.ts';
 import type { GatewayMetrics } from './telemetry/metrics.ts';

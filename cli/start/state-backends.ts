@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
-import type { PolicyHolder } from '../../gateway/policy/active-policy.ts';
+import type { PolicyHolder } from '../../shared/policy/active-policy.ts';
 import { createStateRedis } from '../../gateway/state/create-state-redis.ts';
 import { KeyStore } from '../../gateway/state/key-store.ts';
 import { MemoryAffinityStore } from '../../gateway/state/memory-affinity-store.ts';

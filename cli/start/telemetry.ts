@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
-import type { PolicyHolder } from '../../gateway/policy/active-policy.ts';
+import type { PolicyHolder } from '../../shared/policy/active-policy.ts';
 import { createTracing, type Tracing } from '../../gateway/telemetry/tracing.ts';
 import { createMetrics, type GatewayMetrics } from '../../gateway/telemetry/metrics.ts';
 import { OtlpExportProcessor } from '../../gateway/telemetry/otlp-export.ts';

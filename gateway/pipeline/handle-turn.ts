@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NormalizedUsage, OutputToolCall, SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { GatewayContext, BudgetAdmission } from '../context.ts';
-import type { ActivePolicy } from '../policy/active-policy.ts';
+import type { ActivePolicy } from '../../shared/policy/active-policy.ts';
 import type { CostCenter } from '../../shared/policy/policy-schema.ts';
 import type { VirtualKey } from '../state/key-store.ts';
 import { GatewayError, type UpstreamAttempt } from '../errors/gateway-error.ts';

@@ -8,8 +8,8 @@ import { HashChainAuditLog, readSpooledHead } from '../audit/hash-chain-audit-lo
 import { AuditCheckpointStore } from '../audit/audit-checkpoint.ts';
 import { DenialDedup } from '../audit/denial-dedup.ts';
 import { loadOrCreateSystemKey, type SystemKey } from '../signing/system-key.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
-import { createPolicyAnchor } from '../../gateway/policy/policy-anchor.ts';
+import { PolicyStore } from '../policy-store/policy-store.ts';
+import { createPolicyAnchor } from '../policy-store/policy-anchor.ts';
 import { governanceRoutes } from '../../gateway/admin/governance-routes.ts';
 import { GovernanceService } from './governance-service.ts';
 

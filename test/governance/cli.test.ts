@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { PolicyStore } from '../../shared/policy-store/policy-store.ts';
 import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import { verifyText } from '../../shared/signing/ed25519.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';

@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { PolicyStore } from '../../shared/policy-store/policy-store.ts';
 import { GovernanceService } from '../../shared/governance/governance-service.ts';
-import type { ActivePolicy } from '../../gateway/policy/active-policy.ts';
+import type { ActivePolicy } from '../../shared/policy/active-policy.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import { basePolicy, newApprover, newWriter, openChdb, systemKeyIn, waitFor, type ChdbFixture } from './helpers/governance-fixture.ts';
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { PolicyStore } from '../../shared/policy-store/policy-store.ts';
 import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import { basePolicy, newApprover, newWriter, openChdb, systemKeyIn, type ChdbFixture } from './helpers/governance-fixture.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { PolicyStore } from '../../shared/policy-store/policy-store.ts';
 import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import { GatewayError } from '../../gateway/errors/gateway-error.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { HashChainAuditLog } from '../../shared/audit/hash-chain-audit-log.ts';
-import { PolicyStore } from '../../gateway/policy/policy-store.ts';
+import { PolicyStore } from '../../shared/policy-store/policy-store.ts';
 import { GovernanceService } from '../../shared/governance/governance-service.ts';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import { spanRow } from '../helpers/span-row.ts';

@@ -1,12 +1,12 @@
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
-import { parsePolicyDocument } from '../../shared/config/load-config.ts';
-import { sha256Hex } from '../../shared/signing/hash.ts';
-import { verifyText } from '../../shared/signing/ed25519.ts';
-import { approvalDigest } from '../../shared/governance/approval-digest.ts';
-import { diffPolicies, scopeRefusal } from '../../shared/governance/policy-diff.ts';
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
-import { isFirstApproversChange } from '../../shared/governance/first-approvers.ts';
-import { findParent, type PolicyVersionRow } from '../../shared/governance/policy-version-row.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
+import { parsePolicyDocument } from '../config/load-config.ts';
+import { sha256Hex } from '../signing/hash.ts';
+import { verifyText } from '../signing/ed25519.ts';
+import { approvalDigest } from '../governance/approval-digest.ts';
+import { diffPolicies, scopeRefusal } from '../governance/policy-diff.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
+import { isFirstApproversChange } from '../governance/first-approvers.ts';
+import { findParent, type PolicyVersionRow } from '../governance/policy-version-row.ts';
 
 export type { PolicyVersionRow };
 export { findParent };

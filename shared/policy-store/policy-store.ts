@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
-import type { ActivePolicy, PolicyHolder, PolicyReadiness } from './active-policy.ts';
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
-import type { AuditSink } from '../../shared/audit/audit-event.ts';
-import type { SystemKey } from '../../shared/signing/system-key.ts';
-import { loadPolicyFile, parsePolicyDocument } from '../../shared/config/load-config.ts';
-import { canonicalJson } from '../../shared/signing/canonical-json.ts';
-import { sha256Hex } from '../../shared/signing/hash.ts';
-import { toClickHouseTime } from '../../shared/clickhouse/clickhouse-time.ts';
-import { approvalDigest } from '../../shared/governance/approval-digest.ts';
-import { hashKeySecrets } from '../../shared/governance/hash-key-secrets.ts';
+import type { ActivePolicy, PolicyHolder, PolicyReadiness } from '../policy/active-policy.ts';
+import type { PolicyDocument } from '../policy/policy-schema.ts';
+import type { AuditSink } from '../audit/audit-event.ts';
+import type { SystemKey } from '../signing/system-key.ts';
+import { loadPolicyFile, parsePolicyDocument } from '../config/load-config.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
+import { sha256Hex } from '../signing/hash.ts';
+import { toClickHouseTime } from '../clickhouse/clickhouse-time.ts';
+import { approvalDigest } from '../governance/approval-digest.ts';
+import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
 import type { PolicyAnchor } from './policy-anchor.ts';
 import {
   PolicyVerificationError,

@@ -1,4 +1,4 @@
-import type { PolicyDocument } from '../../shared/policy/policy-schema.ts';
+import type { PolicyDocument } from './policy-schema.ts';
 
 /** The policy version the gateway enforces right now. */
 export interface ActivePolicy {
