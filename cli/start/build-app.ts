@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import { buildGatewayApp } from '../../gateway/app.ts';
+import { governanceRoutePlugin } from '../../gateway/admin/governance-routes.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
 import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';
@@ -25,7 +26,7 @@ export function buildProcessApp(parts: ProcessAppParts): Promise<FastifyInstance
   const policy = parts.governance.store;
   return buildGatewayApp(context, {
     clientRoutes: roles.includes('gateway'),
-    adminPlugins: [parts.governance.routes(context.requireRole), ...(parts.optimizer ? [parts.optimizer.routes(context.requireRole)] : [])],
+    adminPlugins: [governanceRoutePlugin(parts.governance, { client: storage.clickhouse, database: storage.database, requireRole: context.requireRole }), ...(parts.optimizer ? [parts.optimizer.routes(context.requireRole)] : [])],
     opsPlugins: [...embeddedEnginePlugins(parts.config, storage, context), ...collectorPlugins(roles, storage)],
     console: {
       distDir: CONSOLE_DIST,

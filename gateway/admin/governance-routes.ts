@@ -5,6 +5,7 @@ import type { AdminRole } from '../../shared/config/config-schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { GovernanceService } from '../../shared/governance/governance-service.ts';
 import { versionView } from '../../shared/governance/governance-service.ts';
+import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import { readAuditRows, toAuditExportLine } from '../../shared/audit/read-audit-log.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import type { AuditSink } from '../../shared/audit/audit-event.ts';
@@ -25,6 +26,24 @@ export interface GovernanceRouteOptions {
   spooledSeq?: (() => number) | undefined;
   /** The admin-auth preHandler factory (gateway/plugins/admin-auth.ts); sets `request.admin`. */
   requireRole: (role: AdminRole) => preHandlerAsyncHookHandler;
+}
+
+/**
+ * The governance routes of a started governance, as a plugin for `buildGatewayApp({ adminPlugins })`.
+ * They live here, not in start-governance: governance is shared with the optimizer, routes are the gateway's.
+ */
+export function governanceRoutePlugin(
+  governance: RunningGovernance,
+  options: Pick<GovernanceRouteOptions, 'client' | 'database' | 'requireRole'>,
+): (app: FastifyInstance) => Promise<void> {
+  return (app) =>
+    governanceRoutes(app, {
+      ...options,
+      governance: governance.service,
+      audit: governance.audit,
+      anchors: () => governance.audit.anchors(),
+      spooledSeq: () => governance.spooledSeq(),
+    });
 }
 
 export const ProposalBody = z

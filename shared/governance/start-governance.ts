@@ -1,8 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import type { AdminRole } from '../config/config-schema.ts';
 import type { BatchWriter } from '../storage/batch-writer.ts';
 import { HashChainAuditLog, readSpooledHead } from '../audit/hash-chain-audit-log.ts';
 import { AuditCheckpointStore } from '../audit/audit-checkpoint.ts';
@@ -10,7 +8,6 @@ import { DenialDedup } from '../audit/denial-dedup.ts';
 import { loadOrCreateSystemKey, type SystemKey } from '../signing/system-key.ts';
 import { PolicyStore } from '../policy-store/policy-store.ts';
 import { createPolicyAnchor } from '../policy-store/policy-anchor.ts';
-import { governanceRoutes } from '../../gateway/admin/governance-routes.ts';
 import { GovernanceService } from './governance-service.ts';
 
 export interface StartGovernanceOptions {
@@ -50,8 +47,8 @@ export interface RunningGovernance {
   /** `request.denied` once per (session, turn, code). */
   denials: DenialDedup;
   systemKey: SystemKey;
-  /** A plugin for `buildGatewayApp({ plugins: [...] })`. */
-  routes(requireRole: (role: AdminRole) => preHandlerAsyncHookHandler): (app: FastifyInstance) => Promise<void>;
+  /** Highest audit seq waiting in the spool (the admin routes' audit verify does not call those rows removed). */
+  spooledSeq(): number;
   /** Stops policy polling/subscription and flushes audit events into the writer (shut the writer down after). */
   close(): Promise<void>;
 }
@@ -109,16 +106,7 @@ export async function startGovernance(options: StartGovernanceOptions): Promise<
     service,
     denials,
     systemKey,
-    routes: (requireRole) => (app) =>
-      governanceRoutes(app, {
-        governance: service,
-        client: options.client,
-        database: options.database,
-        audit,
-        requireRole,
-        anchors: () => audit.anchors(),
-        spooledSeq: () => readSpooledHead(options.spoolDirectory)?.seq ?? 0,
-      }),
+    spooledSeq: () => readSpooledHead(options.spoolDirectory)?.seq ?? 0,
     async close() {
       await store.close();
       await audit.flush();

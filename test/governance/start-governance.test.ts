@@ -6,6 +6,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { startGovernance } from '../../shared/governance/start-governance.ts';
 import { adminTokenEntries, createRequireRole } from '../../gateway/plugins/admin-auth.ts';
 import { registerErrorHandler } from '../../gateway/plugins/error-handler.ts';
+import { governanceRoutePlugin } from '../../gateway/admin/governance-routes.ts';
 import { verifyAuditChain } from '../../shared/audit/verify-audit-chain.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { basePolicy, newApprover, newWriter, openChdb, type ChdbFixture } from './helpers/governance-fixture.ts';
@@ -42,7 +43,7 @@ describe('startGovernance', () => {
     expect(first.governance.store.current().document.keys[0]).toMatchObject({ developer: 'dana', key_sha256: sha256Hex('vk_plaintext_secret_1') });
     const app = Fastify({ logger: false });
     registerErrorHandler(app, { debug: false });
-    await first.governance.routes(createRequireRole(adminTokenEntries([{ name: 'ops', role: 'admin', token: 'admin-token-0123456789' }])))(app);
+    await governanceRoutePlugin(first.governance, { client: fixture.client, database: fixture.database, requireRole: createRequireRole(adminTokenEntries([{ name: 'ops', role: 'admin', token: 'admin-token-0123456789' }])) })(app);
     const created = await app.inject({ method: 'POST', url: '/admin/policy/proposals', headers: { authorization: 'Bearer admin-token-0123456789' }, payload: { patch: { dry_run: true }, justification: 'warm-up week', author: 'ops' } });
     expect(created.statusCode).toBe(201);
     const approved = await app.inject({ method: 'POST', url: `/admin/policy/proposals/${created.json().id}/approve`, headers: { authorization: 'Bearer admin-token-0123456789' }, payload: { approver: 'root', signature: root.sign(created.json().digest) } });
