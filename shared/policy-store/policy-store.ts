@@ -1,17 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { ActivePolicy, PolicyHolder, PolicyReadiness } from '../policy/active-policy.ts';
 import type { PolicyDocument } from '../policy/policy-schema.ts';
 import type { AuditSink } from '../audit/audit-event.ts';
 import type { SystemKey } from '../signing/system-key.ts';
-import { loadPolicyFile, parsePolicyDocument } from '../config/load-config.ts';
 import { canonicalJson } from '../signing/canonical-json.ts';
 import { sha256Hex } from '../signing/hash.ts';
-import { toClickHouseTime } from '../clickhouse/clickhouse-time.ts';
 import { approvalDigest } from '../governance/approval-digest.ts';
-import { hashKeySecrets } from '../governance/hash-key-secrets.ts';
 import type { PolicyAnchor } from './policy-anchor.ts';
+import { PolicyVersionTable } from './policy-version-table.ts';
+import { ActivationLock } from './activation-lock.ts';
+import { publishPolicyNotice, subscribePolicyNotices, type PolicyNoticeSubscription } from './policy-change-notices.ts';
+import { bootstrapPolicyVersionIfEmpty } from './bootstrap-policy-version.ts';
 import {
   PolicyVerificationError,
   verifyPolicyVersion,
@@ -22,8 +22,6 @@ import {
 } from './policy-version-verify.ts';
 
 export type { PolicyVersionRow } from './policy-version-verify.ts';
-
-const TABLE = 'policy_versions';
 
 export interface PolicyStoreOptions {
   client: ClickHouseClient;
@@ -84,6 +82,8 @@ export class StalePolicyError extends Error {
  */
 export class PolicyStore implements PolicyHolder {
   private readonly options: PolicyStoreOptions;
+  private readonly table: PolicyVersionTable;
+  private readonly activationLock: ActivationLock;
   private active: { policy: ActivePolicy; fingerprint: string } | undefined;
   private refusal: string | undefined;
   private readonly refusedFingerprints = new Set<string>();
@@ -95,13 +95,13 @@ export class PolicyStore implements PolicyHolder {
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private pollTimer: NodeJS.Timeout | undefined;
-  private subscriber: Redis | undefined;
-  private lastTimeMillis = 0;
-  private localLock: Promise<unknown> = Promise.resolve();
+  private notices: PolicyNoticeSubscription | undefined;
   private closed = false;
 
   private constructor(options: PolicyStoreOptions) {
     this.options = options;
+    this.table = new PolicyVersionTable(options);
+    this.activationLock = new ActivationLock({ redis: options.redis, key: `${this.prefix}policy:activation-lock`, onError: options.onError });
   }
 
   private get prefix(): string {
@@ -116,21 +116,13 @@ export class PolicyStore implements PolicyHolder {
   /** Bootstraps version 1 if needed, loads the active version, starts polling and listening. */
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const store = new PolicyStore(options);
-    await store.bootstrapIfEmpty();
+    await bootstrapPolicyVersionIfEmpty({ ...options, table: store.table });
     await store.reload();
-    if (!store.active) throw new Error(`no verifiable policy version in ${options.database}.${TABLE}: ${store.refusal ?? 'table is empty'}`);
+    if (!store.active) throw new Error(`no verifiable policy version in ${store.table.name}: ${store.refusal ?? 'table is empty'}`);
     const interval = options.pollIntervalMillis ?? 1000;
     store.pollTimer = setInterval(() => void store.poll(), interval);
     store.pollTimer.unref();
-    if (options.redis) {
-      // A subscriber must queue its SUBSCRIBE until connected, whatever the parent client's settings.
-      store.subscriber = options.redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
-      store.subscriber.on('message', (channel: string) => {
-        if (channel === store.channel) void store.reload();
-      });
-      store.subscriber.on('error', (error: unknown) => options.onError?.(error));
-      await store.subscriber.subscribe(store.channel);
-    }
+    if (options.redis) store.notices = await subscribePolicyNotices(options.redis, store.channel, () => void store.reload(), options.onError);
     return store;
   }
 
@@ -150,14 +142,8 @@ export class PolicyStore implements PolicyHolder {
   }
 
   /** Every version (latest state of each row), oldest first. */
-  async versions(): Promise<PolicyVersionRow[]> {
-    const result = await this.options.client.query({
-      query: `SELECT version, hash, parent_hash, document, signature, signed_by, approved_by, proposal_id, justification, status,
-                     toString(created_at) AS created_at, toString(updated_at) AS updated_at
-              FROM ${this.options.database}.${TABLE} FINAL ORDER BY version`,
-      format: 'JSONEachRow',
-    });
-    return (await result.json<PolicyVersionRow>()).map((row) => ({ ...row, version: Number(row.version) }));
+  versions(): Promise<PolicyVersionRow[]> {
+    return this.table.versions();
   }
 
   /** True when this store refused the stored row (version, hash): its status reads `refused`. */
@@ -169,89 +155,15 @@ export class PolicyStore implements PolicyHolder {
     return (await this.versions()).find((row) => row.version === version);
   }
 
-  private timestamp(): string {
-    const nowMillis = Math.max((this.options.now?.() ?? new Date()).getTime(), this.lastTimeMillis + 1);
-    this.lastTimeMillis = nowMillis;
-    return toClickHouseTime(new Date(nowMillis));
-  }
-
-  private async insertRows(rows: PolicyVersionRow[], deduplicationToken?: string): Promise<void> {
-    await this.options.client.insert({
-      table: `${this.options.database}.${TABLE}`,
-      values: rows,
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        date_time_input_format: 'best_effort',
-        ...(deduplicationToken ? { insert_deduplication_token: deduplicationToken, insert_deduplicate: 1 } : {}),
-      },
-    });
-  }
-
-  private async bootstrapIfEmpty(): Promise<void> {
-    const result = await this.options.client.query({ query: `SELECT count() AS n FROM ${this.options.database}.${TABLE}`, format: 'JSONEachRow' });
-    const [row] = await result.json<{ n: number | string }>();
-    if (Number(row?.n ?? 0) > 0) return;
-    let document: PolicyDocument;
-    if (this.options.bootstrapDocument !== undefined) document = parsePolicyDocument(this.options.bootstrapDocument, 'bootstrap policy');
-    else if (this.options.bootstrapPolicyFile) document = loadPolicyFile(this.options.bootstrapPolicyFile);
-    else throw new Error('policy_versions is empty and no bootstrap policy was given');
-    document = hashKeySecrets(document);
-    const text = canonicalJson(document);
-    const hash = sha256Hex(text);
-    const proposalId = 'bootstrap';
-    const signature = this.options.systemKey.sign(approvalDigest({ proposalId, baseHash: '', documentHash: hash }));
-    // Ed25519 is deterministic: gateways racing to bootstrap with the same key and file write rows
-    // that differ only in time, and FINAL keeps one of them.
-    const at = this.timestamp();
-    // An empty table bootstraps from the operator's policy file, whatever the anchor said before.
-    await this.options.anchor?.add(1, hash);
-    await this.insertRows(
-      [
-        {
-          version: 1,
-          hash,
-          parent_hash: '',
-          document: text,
-          signature,
-          signed_by: this.options.systemKey.id,
-          approved_by: this.options.systemKey.id,
-          proposal_id: proposalId,
-          justification: `bootstrap policy${this.options.bootstrapPolicyFile ? ` from ${this.options.bootstrapPolicyFile}` : ''}`,
-          status: 'active',
-          created_at: at,
-          updated_at: at,
-        },
-      ],
-      `policy-bootstrap-${hash}`,
-    );
-    this.options.audit.record({
-      actor: this.options.systemKey.id,
-      action: 'policy.activated',
-      subject: 'policy:1',
-      details: { version: 1, hash, parent_hash: '', approved_by: this.options.systemKey.id, proposal_id: proposalId, bootstrap: true },
-      policy_version: 1,
-    });
-  }
-
   /** Re-reads when the stored rows changed since the last load (cheap fingerprint query). */
   private async poll(): Promise<void> {
     if (this.closed) return;
     try {
-      const fingerprint = await this.readTableFingerprint();
+      const fingerprint = await this.table.fingerprint();
       if (fingerprint !== this.tableFingerprint) await this.reload();
     } catch (error) {
       this.options.onError?.(error);
     }
-  }
-
-  private async readTableFingerprint(): Promise<string> {
-    const result = await this.options.client.query({
-      query: `SELECT count() AS n, toString(groupBitXor(cityHash64(version, hash, parent_hash, document, signature, signed_by, approved_by, proposal_id, status, updated_at))) AS x
-              FROM ${this.options.database}.${TABLE} FINAL`,
-      format: 'JSONEachRow',
-    });
-    const [row] = await result.json<{ n: number | string; x: string }>();
-    return `${row?.n ?? 0}:${row?.x ?? ''}`;
   }
 
   /** Reads, verifies and (if it changed and verifies) swaps in the newest active version. Coalesces concurrent calls. */
@@ -276,16 +188,11 @@ export class PolicyStore implements PolicyHolder {
   }
 
   private async reloadOnce(): Promise<void> {
-    const fingerprint = await this.readTableFingerprint();
-    const rows = await this.versions();
+    const fingerprint = await this.table.fingerprint();
+    const rows = await this.table.versions();
     this.tableFingerprint = fingerprint;
     const anchored = await this.options.anchor?.read();
-    const context: VerifyContext = {
-      rows: new Map(rows.map((row) => [row.version, row])),
-      systemKeyId: this.options.systemKey.id,
-      systemPublicKeyPem: this.options.systemKey.publicKeyPem,
-      cache: this.verifyCache,
-    };
+    const context = this.verifyContext(rows);
     // Rollbacks always write a new active version, so the newest version is the active one. A newest
     // row marked otherwise had its status edited: replaying an older signed version is a downgrade.
     const newest = rows.reduce<PolicyVersionRow | undefined>((max, row) => (!max || row.version > max.version ? row : max), undefined);
@@ -339,6 +246,15 @@ export class PolicyStore implements PolicyHolder {
     this.options.onError?.(new Error(`policy anchor ${anchor.description} was empty: trusting the versions in policy_versions that verify now`));
   }
 
+  private verifyContext(rows: Iterable<PolicyVersionRow>): VerifyContext {
+    return {
+      rows: new Map([...rows].map((row) => [row.version, row])),
+      systemKeyId: this.options.systemKey.id,
+      systemPublicKeyPem: this.options.systemKey.publicKeyPem,
+      cache: this.verifyCache,
+    };
+  }
+
   private swap(verified: VerifiedVersion, fingerprint: string): void {
     const policy: ActivePolicy = {
       version: verified.row.version,
@@ -386,16 +302,16 @@ export class PolicyStore implements PolicyHolder {
    * @throws PolicyVerificationError when the signature or signer scope does not verify
    */
   async activate(input: ActivationInput): Promise<ActivePolicy> {
-    return this.withActivationLock(async () => {
+    return this.activationLock.run(async () => {
       await this.reload();
       const current = this.current();
       if (current.hash !== input.baseHash) {
         throw new StalePolicyError(`the active policy changed (now version ${current.version}) since this change was made; propose it again`);
       }
-      const rows = await this.versions();
+      const rows = await this.table.versions();
       const version = rows.reduce((max, row) => Math.max(max, row.version), 0) + 1;
       const text = canonicalJson(input.document);
-      const at = this.timestamp();
+      const at = this.table.timestamp();
       const row: PolicyVersionRow = {
         version,
         hash: sha256Hex(text),
@@ -410,24 +326,17 @@ export class PolicyStore implements PolicyHolder {
         created_at: at,
         updated_at: at,
       };
-      verifyPolicyVersion(row, {
-        rows: new Map([...rows.map((r) => [r.version, r] as const), [version, row]]),
-        systemKeyId: this.options.systemKey.id,
-        systemPublicKeyPem: this.options.systemKey.publicKeyPem,
-        cache: this.verifyCache,
-      });
+      verifyPolicyVersion(row, this.verifyContext([...rows, row]));
       await this.options.anchor?.add(version, row.hash);
       const written: PolicyVersionRow[] = [row];
       if (input.rollBackVersion !== undefined) {
         const old = rows.find((r) => r.version === input.rollBackVersion);
         if (old) written.push({ ...old, status: 'rolled_back', updated_at: at });
       }
-      await this.insertRows(written);
+      await this.table.insert(written);
       await this.reload();
       if (this.current().version !== version) throw new Error(`version ${version} was written but did not load: ${this.refusal ?? 'unknown reason'}`);
-      if (this.options.redis) {
-        await this.options.redis.publish(this.channel, JSON.stringify({ version, hash: row.hash })).catch((error: unknown) => this.options.onError?.(error));
-      }
+      if (this.options.redis) await publishPolicyNotice(this.options.redis, this.channel, { version, hash: row.hash }, this.options.onError);
       return this.current();
     });
   }
@@ -438,36 +347,13 @@ export class PolicyStore implements PolicyHolder {
     return { signature: this.options.systemKey.sign(digest), signedBy: this.options.systemKey.id };
   }
 
-  private async withActivationLock<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.localLock.then(async () => {
-      const redis = this.options.redis;
-      if (!redis) return work();
-      const key = `${this.prefix}policy:activation-lock`;
-      const token = randomUUID();
-      const deadline = Date.now() + 10_000;
-      while ((await redis.set(key, token, 'PX', 15_000, 'NX')) !== 'OK') {
-        if (Date.now() > deadline) throw new Error('another gateway holds the policy activation lock');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      try {
-        return await work();
-      } finally {
-        await redis
-          .eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, token)
-          .catch((error: unknown) => this.options.onError?.(error));
-      }
-    });
-    this.localLock = run.catch(() => undefined);
-    return run;
-  }
-
   /** Stops polling and the Redis subscription. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pollTimer);
-    if (this.subscriber) {
-      await this.subscriber.quit().catch(() => undefined);
-      this.subscriber = undefined;
+    if (this.notices) {
+      await this.notices.close();
+      this.notices = undefined;
     }
     await this.reloading;
   }
