@@ -8,20 +8,21 @@ import {
   FLAG_DOWNGRADE,
   FLAG_PAUSE,
   MICROS_PER_USD,
-  thresholdsFor,
   usdToMicros,
   usdToMicrosCeil,
-  type BudgetCrossing,
   type BudgetLedger,
   type BudgetScopeSnapshot,
   type ReserveRequest,
   type ReserveResult,
-  type ScopeThresholds,
   type SettleRequest,
 } from './budget-ledger.ts';
-import { EPOCH_LUA, LuaScript, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './budget-lua.ts';
+import { EPOCH_LUA, LuaScript, RESERVE_LUA } from './budget-lua.ts';
 import { MemoryBudgetLedger } from './memory-budget-ledger.ts';
 import type { RedisAffinityStore } from './redis-affinity-store.ts';
+import { KnownBudgetScopes, scopeExpiresAt } from './known-budget-scopes.ts';
+import { PendingBudgetWrites } from './pending-budget-writes.ts';
+import { readReserveReply, reserveScriptCall, type BudgetKeys } from './reserve-script-call.ts';
+import { replayPendingWrites, restoreKnownSpend, settleScript } from './replay-budget-writes.ts';
 
 export interface RedisBudgetLedgerOptions {
   /** A client made with {@link createStateRedis} (no offline queue, short command timeout). */
@@ -58,25 +59,7 @@ export interface RedisBudgetLedgerStats {
   restores: number;
 }
 
-interface KnownScope {
-  spend: number;
-  reserved: number;
-  flags: number;
-  expiresAt: number;
-}
-
-interface PendingScope {
-  amount: number;
-  flags: number;
-  expiresAt: number;
-}
-
-const PERIOD_GRACE_MILLIS = 86_400_000;
-const SCOPES_PER_CALL = 200;
-
 const reserveScript = new LuaScript(RESERVE_LUA);
-const settleScript = new LuaScript(SETTLE_LUA);
-const restoreScript = new LuaScript(RESTORE_LUA);
 const epochScript = new LuaScript(EPOCH_LUA);
 
 /**
@@ -84,6 +67,10 @@ const epochScript = new LuaScript(EPOCH_LUA);
  * are changed only by Lua scripts, so every gateway replica sees one atomic ledger. A reserve
  * is exactly one round trip (EVALSHA; EVAL once after Redis restarted); it also reads the
  * session's affinity when asked (`affinityKey`).
+ *
+ * Split by responsibility: reserve-script-call.ts (the script's arguments and reply),
+ * known-budget-scopes.ts (what Redis last said), pending-budget-writes.ts (what Redis is owed),
+ * replay-budget-writes.ts (restore and replay after an outage); this class decides which runs.
  *
  * Degraded behaviour (documented in docs/RESILIENCE.md):
  * - Redis unreachable (not `ready`, a command failed or timed out): with `on_unavailable: open`
@@ -110,11 +97,10 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly retryAfterFailureMillis: number;
   private readonly onError: (error: unknown, operation: string) => void;
   private readonly now: () => number;
-  private readonly expiryKey: string;
+  private readonly keys: BudgetKeys;
   private readonly local: MemoryBudgetLedger;
-  private readonly known = new Map<string, KnownScope>();
-  private pending = new Map<string, PendingScope>();
-  private pendingReleases = new Set<string>();
+  private readonly known = new KnownBudgetScopes();
+  private readonly pending = new PendingBudgetWrites();
   private readonly localReservations = new Set<string>();
   private unavailableUntil = 0;
   private degraded = false;
@@ -122,7 +108,6 @@ export class RedisBudgetLedger implements BudgetLedger {
   private restores = 0;
   private epoch: string | undefined;
   private reconciling: Promise<void> | undefined;
-  private nextPruneAt = 0;
   private readonly onReady: () => void;
 
   constructor(options: RedisBudgetLedgerOptions) {
@@ -134,7 +119,13 @@ export class RedisBudgetLedger implements BudgetLedger {
     this.retryAfterFailureMillis = options.retryAfterFailureMillis ?? 1000;
     this.onError = options.onError ?? (() => {});
     this.now = options.now ?? Date.now;
-    this.expiryKey = `${this.prefix}budget-rq-expiry`;
+    const prefix = this.prefix;
+    this.keys = {
+      expiryKey: `${prefix}budget-rq-expiry`,
+      reservationKey: (requestId) => `${prefix}budget-rq:${requestId}`,
+      affinityKey: (affinityKey) => `${prefix}affinity:${affinityKey}`,
+      scopeKey: (scopeId) => `${prefix}budget:${scopeId}`,
+    };
     this.local = new MemoryBudgetLedger({ reservationTtlMillis: this.reservationTtlMillis, now: this.now });
     this.onReady = () => void this.reconcile();
     this.redis.on('ready', this.onReady);
@@ -143,37 +134,28 @@ export class RedisBudgetLedger implements BudgetLedger {
 
   /** Redis key of a scope (exported for tests and operators). */
   scopeKey(scopeId: string): string {
-    return `${this.prefix}budget:${scopeId}`;
+    return this.keys.scopeKey(scopeId);
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    const scopes = request.scopes;
-    if (scopes.length === 0 && request.affinityKey === undefined) return admittedNoBudget();
+    if (request.scopes.length === 0 && request.affinityKey === undefined) return admittedNoBudget();
     // Right after a (re)connect, wait for the epoch check/restore/replay so that a Redis that
     // lost its data is not trusted with an empty ledger.
     if (this.reconciling !== undefined) await this.reconciling;
     if (!this.available()) return this.reserveDegraded(request);
-    const now = this.now();
-    const estimate = usdToMicrosCeil(request.estimateUsd);
-    const downgradeEstimate = request.downgradeEstimateUsd === undefined ? estimate : usdToMicrosCeil(request.downgradeEstimateUsd);
-    const keys: string[] = [this.expiryKey, `${this.prefix}budget-rq:${request.requestId}`, `${this.prefix}affinity:${request.affinityKey ?? ''}`];
-    const args: (string | number)[] = [now, estimate, now + this.reservationTtlMillis, request.affinityKey === undefined ? '0' : '1', downgradeEstimate];
-    const limits: ScopeThresholds[] = new Array(scopes.length);
-    for (let index = 0; index < scopes.length; index++) {
-      const scope = scopes[index]!;
-      const thresholds = thresholdsFor(scope.limitUsd, request.stages);
-      limits[index] = thresholds;
-      keys.push(this.scopeKey(scope.id));
-      args.push(thresholds.alertAt, thresholds.downgradeAt, thresholds.pauseAt, scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS);
-    }
+    const call = reserveScriptCall(request, this.keys, this.now(), this.reservationTtlMillis);
     let reply: unknown[];
     try {
-      reply = (await reserveScript.run(this.redis, keys, args)) as unknown[];
+      reply = (await reserveScript.run(this.redis, call.keys, call.args)) as unknown[];
     } catch (error) {
       this.markFailure(error, 'reserve');
       return this.reserveDegraded(request);
     }
-    return this.interpretReserve(request, reply, limits, estimate, downgradeEstimate);
+    const now = this.now();
+    if (this.degraded) this.degraded = false;
+    const { result, observed } = readReserveReply(request, reply, call);
+    for (const scope of observed) this.known.remember(scope.scope, scope.spend, scope.reserved, scope.newFlags, now);
+    return result;
   }
 
   async settle(request: SettleRequest): Promise<void> {
@@ -183,20 +165,17 @@ export class RedisBudgetLedger implements BudgetLedger {
       this.seedLocal(request.scopes);
       this.local.settle(request);
     }
-    const reservationKey = `${this.prefix}budget-rq:${request.requestId}`;
+    const reservationKey = this.keys.reservationKey(request.requestId);
     if (this.available()) {
-      const keys: string[] = [this.expiryKey, reservationKey];
+      const keys: string[] = [this.keys.expiryKey, reservationKey];
       const args: (string | number)[] = [];
       for (const scope of request.scopes) {
-        keys.push(this.scopeKey(scope.id));
-        args.push(actual, 0, scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS);
+        keys.push(this.keys.scopeKey(scope.id));
+        args.push(actual, 0, scopeExpiresAt(scope));
       }
       try {
         await settleScript.run(this.redis, keys, args);
-        for (const scope of request.scopes) {
-          const known = this.known.get(scope.id);
-          if (known !== undefined) known.spend += actual;
-        }
+        for (const scope of request.scopes) this.known.addSettled(scope.id, actual);
         return;
       } catch (error) {
         this.markFailure(error, 'settle');
@@ -204,11 +183,11 @@ export class RedisBudgetLedger implements BudgetLedger {
     }
     // Redis unreachable: keep the spend for replay, and count it locally so this replica keeps enforcing.
     if (!wasLocal) {
-      this.pendingReleases.add(reservationKey);
+      this.pending.addRelease(reservationKey);
       this.seedLocal(request.scopes);
       this.local.settle({ ...request, requestId: '' });
     }
-    for (const scope of request.scopes) this.addPending(scope, actual, 0);
+    for (const scope of request.scopes) this.pending.add(scope, actual, 0);
   }
 
   async snapshot(scopes: readonly BudgetScope[]): Promise<BudgetScopeSnapshot[]> {
@@ -216,7 +195,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     if (this.available()) {
       try {
         const pipeline = this.redis.pipeline();
-        for (const scope of scopes) pipeline.hmget(this.scopeKey(scope.id), 's', 'r');
+        for (const scope of scopes) pipeline.hmget(this.keys.scopeKey(scope.id), 's', 'r');
         const results = (await pipeline.exec()) ?? [];
         return scopes.map((scope, index) => {
           const [error, values] = results[index] ?? [new Error('missing reply'), null];
@@ -232,7 +211,7 @@ export class RedisBudgetLedger implements BudgetLedger {
       const known = this.known.get(scope.id);
       const local = this.local.peek(scope.id);
       if (local !== undefined) return toSnapshot(scope, local.spendMicros, local.reservedMicros);
-      return toSnapshot(scope, (known?.spend ?? 0) + (this.pending.get(scope.id)?.amount ?? 0), known?.reserved ?? 0);
+      return toSnapshot(scope, (known?.spend ?? 0) + this.pending.amountOf(scope.id), known?.reserved ?? 0);
     });
   }
 
@@ -271,8 +250,8 @@ export class RedisBudgetLedger implements BudgetLedger {
   stats(): RedisBudgetLedgerStats {
     return {
       degraded: this.degraded,
-      pendingScopes: this.pending.size,
-      pendingReleases: this.pendingReleases.size,
+      pendingScopes: this.pending.scopeCount,
+      pendingReleases: this.pending.releaseCount,
       localReservations: this.localReservations.size,
       degradedReserves: this.degradedReserves,
       restores: this.restores,
@@ -298,84 +277,6 @@ export class RedisBudgetLedger implements BudgetLedger {
     this.onError(error, operation);
   }
 
-  private interpretReserve(request: ReserveRequest, reply: unknown[], limits: ScopeThresholds[], normalEstimate: number, downgradeEstimate: number): ReserveResult {
-    const scopes = request.scopes;
-    const now = this.now();
-    if (this.degraded) this.degraded = false;
-    const denyIndex = Number(reply[1]) - 1;
-    const affinity = typeof reply[2] === 'string' ? reply[2] : undefined;
-    let crossed: BudgetCrossing[] | undefined;
-    let tightest = 0;
-    let tightestRatio = scopes.length === 0 ? 0 : -1;
-    let stageRank = 0;
-    // The script's rule: any scope past its downgrade line prices the request at the cheaper model.
-    const downgraded = scopes.some((_scope, index) => Number(reply[4 + index * 3]) + Number(reply[5 + index * 3]) >= limits[index]!.downgradeAt);
-    const estimate = downgraded ? downgradeEstimate : normalEstimate;
-    for (let index = 0; index < scopes.length; index++) {
-      const scope = scopes[index]!;
-      const newFlags = Number(reply[3 + index * 3]);
-      const spend = Number(reply[4 + index * 3]);
-      const reserved = Number(reply[5 + index * 3]);
-      const thresholds = limits[index]!;
-      const used = spend + reserved;
-      const ratio = thresholds.limit > 0 ? used / thresholds.limit : Infinity;
-      if (used >= thresholds.downgradeAt) stageRank = 2;
-      else if (used >= thresholds.alertAt && stageRank === 0) stageRank = 1;
-      if (ratio > tightestRatio) {
-        tightestRatio = ratio;
-        tightest = index;
-      }
-      this.remember(scope, spend, reserved + (denyIndex < 0 ? estimate : 0), newFlags, now);
-      if (newFlags !== 0) {
-        crossed ??= [];
-        const spendUsd = (spend + reserved) / MICROS_PER_USD;
-        for (const [bit, stage] of STAGE_BITS) {
-          if (newFlags & bit) crossed.push({ scopeId: scope.id, stage, scope, spendUsd, limitUsd: scope.limitUsd, ratio });
-        }
-      }
-    }
-    if (denyIndex >= 0) {
-      const scope = scopes[denyIndex]!;
-      return {
-        admitted: false,
-        stage: 'pause',
-        scope,
-        spendUsd: Number(reply[4 + denyIndex * 3]) / MICROS_PER_USD,
-        reservedUsd: Number(reply[5 + denyIndex * 3]) / MICROS_PER_USD,
-        limitUsd: scope.limitUsd,
-        resetsAt: scope.resetsAt,
-        ratio: tightestRatio,
-        crossed: crossed ?? [],
-        affinity,
-      };
-    }
-    return {
-      admitted: true,
-      stage: stageRank === 2 ? 'downgrade' : stageRank === 1 ? 'alert' : 'ok',
-      ratio: tightestRatio,
-      scope: scopes[tightest],
-      crossed: crossed ?? [],
-      affinity,
-    };
-  }
-
-  private remember(scope: BudgetScope, spend: number, reserved: number, newFlags: number, now: number): void {
-    const known = this.known.get(scope.id);
-    if (known === undefined) {
-      this.known.set(scope.id, { spend, reserved, flags: newFlags, expiresAt: scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS });
-      if (now >= this.nextPruneAt) this.prune(now);
-    } else {
-      known.spend = spend;
-      known.reserved = reserved;
-      known.flags |= newFlags;
-    }
-  }
-
-  private prune(now: number): void {
-    this.nextPruneAt = now + 60_000;
-    for (const [id, known] of this.known) if (known.expiresAt < now) this.known.delete(id);
-  }
-
   private reserveDegraded(request: ReserveRequest): ReserveResult {
     const localAffinity = request.affinityKey === undefined ? undefined : this.affinity?.getLocalByKey(request.affinityKey);
     // No budget applies: nothing to account for, so even `closed` lets it through.
@@ -396,7 +297,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     this.seedLocal(request.scopes);
     const result = this.local.reserve({ ...request, affinityKey: undefined });
     if (result.admitted && usdToMicrosCeil(request.estimateUsd) > 0 && request.scopes.length > 0) this.localReservations.add(request.requestId);
-    for (const crossing of result.crossed) this.addPending(crossing.scope, 0, FLAG_OF_STAGE[crossing.stage]);
+    for (const crossing of result.crossed) this.pending.add(crossing.scope, 0, FLAG_OF_STAGE[crossing.stage]);
     return { ...result, affinity: localAffinity, degraded: true };
   }
 
@@ -404,18 +305,8 @@ export class RedisBudgetLedger implements BudgetLedger {
     for (const scope of scopes) {
       if (this.local.has(scope.id)) continue;
       const known = this.known.get(scope.id);
-      const expiresAt = scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS;
       // Outstanding reservations are counted as spend: they most likely become spend.
-      this.local.seed(scope.id, known === undefined ? 0 : known.spend + known.reserved, known?.flags ?? 0, expiresAt);
-    }
-  }
-
-  private addPending(scope: BudgetScope, amount: number, flags: number): void {
-    const entry = this.pending.get(scope.id);
-    if (entry === undefined) this.pending.set(scope.id, { amount, flags, expiresAt: scope.resetsAt.getTime() + PERIOD_GRACE_MILLIS });
-    else {
-      entry.amount += amount;
-      entry.flags |= flags;
+      this.local.seed(scope.id, known === undefined ? 0 : known.spend + known.reserved, known?.flags ?? 0, scopeExpiresAt(scope));
     }
   }
 
@@ -423,77 +314,19 @@ export class RedisBudgetLedger implements BudgetLedger {
     if (this.redis.status !== 'ready') return;
     try {
       const epoch = String(await epochScript.run(this.redis, [`${this.prefix}epoch`], [randomUUID()]));
-      if (this.epoch !== undefined && epoch !== this.epoch) await this.restoreKnown();
+      if (this.epoch !== undefined && epoch !== this.epoch) {
+        await restoreKnownSpend(this.redis, this.keys, this.known, this.now());
+        this.restores++;
+      }
       this.epoch = epoch;
-      await this.replayPending();
+      await replayPendingWrites(this.redis, this.keys, this.pending, this.known);
       this.unavailableUntil = 0;
     } catch (error) {
       this.markFailure(error, 'reconcile');
     }
   }
-
-  private async restoreKnown(): Promise<void> {
-    const now = this.now();
-    const entries = [...this.known].filter(([, known]) => known.expiresAt > now && (known.spend > 0 || known.flags !== 0));
-    for (let start = 0; start < entries.length; start += SCOPES_PER_CALL) {
-      const chunk = entries.slice(start, start + SCOPES_PER_CALL);
-      await restoreScript.run(
-        this.redis,
-        chunk.map(([id]) => this.scopeKey(id)),
-        chunk.flatMap(([, known]) => [known.spend, known.flags, known.expiresAt]),
-      );
-    }
-    this.restores++;
-  }
-
-  private async replayPending(): Promise<void> {
-    const releases = this.pendingReleases;
-    const pending = this.pending;
-    if (releases.size === 0 && pending.size === 0) return;
-    this.pendingReleases = new Set();
-    this.pending = new Map();
-    try {
-      for (const reservationKey of releases) {
-        await settleScript.run(this.redis, [this.expiryKey, reservationKey], []);
-        releases.delete(reservationKey);
-      }
-      const entries = [...pending];
-      for (let start = 0; start < entries.length; start += SCOPES_PER_CALL) {
-        const chunk = entries.slice(start, start + SCOPES_PER_CALL);
-        await settleScript.run(
-          this.redis,
-          [this.expiryKey, `${this.prefix}budget-rq:`, ...chunk.map(([id]) => this.scopeKey(id))],
-          chunk.flatMap(([, entry]) => [entry.amount, entry.flags, entry.expiresAt]),
-        );
-        for (const [id, entry] of chunk) {
-          pending.delete(id);
-          const known = this.known.get(id);
-          if (known !== undefined) {
-            known.spend += entry.amount;
-            known.flags |= entry.flags;
-          }
-        }
-      }
-    } finally {
-      // Whatever was not sent goes back, merged with what arrived meanwhile.
-      for (const key of releases) this.pendingReleases.add(key);
-      for (const [id, entry] of pending) {
-        const current = this.pending.get(id);
-        if (current === undefined) this.pending.set(id, entry);
-        else {
-          current.amount += entry.amount;
-          current.flags |= entry.flags;
-        }
-      }
-    }
-  }
 }
 
-const STAGE_BITS: readonly (readonly [number, 'alert' | 'downgrade' | 'pause'])[] = [
-  [FLAG_ALERT, 'alert'],
-  [FLAG_DOWNGRADE, 'downgrade'],
-  [FLAG_PAUSE, 'pause'],
-];
 const FLAG_OF_STAGE = { alert: FLAG_ALERT, downgrade: FLAG_DOWNGRADE, pause: FLAG_PAUSE } as const;
 
 function toSnapshot(scope: BudgetScope, spend: number, reserved: number): BudgetScopeSnapshot {
