@@ -37,6 +37,23 @@ export async function cpuMicros(child: ChildProcess): Promise<number> {
   return cpu.user + cpu.system;
 }
 
+/**
+ * The server's main thread's CPU time so far (user + system), µs: the event loop's own work, without
+ * V8's helper threads or the embedded ClickHouse's, so less disturbed by other load on a shared machine.
+ * NaN for a server that does not report it (the bare proxy cluster).
+ */
+export function mainThreadMicros(child: ChildProcess): Promise<number> {
+  return new Promise((resolveMicros) => {
+    const listener = (answer: { cpu?: unknown; thread?: { user: number; system: number } }) => {
+      if (!('cpu' in answer)) return;
+      child.off('message', listener);
+      resolveMicros(answer.thread ? answer.thread.user + answer.thread.system : Number.NaN);
+    };
+    child.on('message', listener);
+    child.send('cpu');
+  });
+}
+
 /** Asks the server to close cleanly (Gatehouse flushes its spans and closes) and waits for it to exit. */
 export async function stopBenchServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

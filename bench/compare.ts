@@ -1,6 +1,7 @@
 // Interleaved A/B rounds: `node bench/compare.ts [--rounds 5] [--seconds 3] [--stream] [--connections 64] [--scenario tiny|codex-45k|codex-200k|chat-tiny] variant…`
 // This machine's cores change speed from minute to minute, so variants are measured in turns, round
-// after round, and compared by medians of throughput and of the server's CPU time per request (all threads).
+// after round, and compared by medians of throughput and of the server's CPU time per request (all threads,
+// and the main thread alone: the event loop's work, less disturbed when other load shares the cores).
 // A variant is `bare`, `bare-cluster[WORKERS=2]` (the bare proxy in that many processes on one port),
 // `gatehouse`, `gatehouse[DISABLE=tracing,metrics]` (environment for that server) or
 // `gatehouse@/path/to/other/checkout` (the same server from another tree, e.g. a `git worktree` of main);
@@ -11,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { cpuMicros, mainThreadMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 import { isScenario, scenario } from './bench-scenarios.ts';
 import { Agent, request } from 'undici';
 
@@ -73,6 +74,8 @@ const requestShape = scenario(SCENARIO, flags.stream === true);
 interface Measured {
   rps: number;
   cpu: number;
+  /** The main thread's CPU time per request (see mainThreadMicros). */
+  main: number;
   p50: number;
   p99: number;
 }
@@ -98,16 +101,20 @@ async function sequential(url: string, seconds: number): Promise<{ total: number
 async function measure(target: Running, seconds: number): Promise<Measured> {
   const url = `http://127.0.0.1:${target.port}/v1${requestShape.path}`;
   const before = await cpuMicros(target.child);
+  const mainBefore = await mainThreadMicros(target.child);
   if (CONNECTIONS === 1) {
     const { total, latencies } = await sequential(url, seconds);
     const after = await cpuMicros(target.child);
+    const mainAfter = await mainThreadMicros(target.child);
     const at = (share: number) => latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))] ?? Number.NaN;
-    return { rps: total / seconds, cpu: (after - before) / total, p50: at(0.5), p99: at(0.99) };
+    return { rps: total / seconds, cpu: (after - before) / total, main: (mainAfter - mainBefore) / total, p50: at(0.5), p99: at(0.99) };
   }
   const result = await autocannon({ url, method: 'POST', headers: requestShape.headers, body: requestShape.body, connections: CONNECTIONS, duration: seconds });
   const after = await cpuMicros(target.child);
+  const mainAfter = await mainThreadMicros(target.child);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.spec}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, cpu: (after - before) / result.requests.total, p50: result.latency.p50, p99: result.latency.p99 };
+  const total = result.requests.total;
+  return { rps: result.requests.average, cpu: (after - before) / total, main: (mainAfter - mainBefore) / total, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
 for (let round = 0; round <= ROUNDS; round += 1) {
@@ -120,15 +127,16 @@ for (let round = 0; round <= ROUNDS; round += 1) {
 }
 const baseline = results.get(variants[0] ?? '') ?? [];
 const med = (figures: Measured[], field: keyof Measured) => median(figures.map((figure) => figure[field]));
-console.log(`\nvariant${' '.repeat(40)}req/s (median)  ÷ first   CPU µs/req  ÷ first   p50 ms   p99 ms`);
+console.log(`\nvariant${' '.repeat(40)}req/s (median)  ÷ first   CPU µs/req  ÷ first   main µs/req  ÷ first   p50 ms   p99 ms`);
 for (const spec of variants) {
   const figures = results.get(spec) ?? [];
   const rps = med(figures, 'rps');
   const cpu = med(figures, 'cpu');
+  const main = med(figures, 'main');
   console.log(
-    `${spec.padEnd(47)} ${rps.toFixed(0).padStart(14)}  ${(rps / med(baseline, 'rps')).toFixed(2).padStart(7)}  ${cpu.toFixed(0).padStart(11)}  ${(cpu / med(baseline, 'cpu')).toFixed(2).padStart(7)}  ${med(figures, 'p50').toFixed(3).padStart(7)}  ${med(figures, 'p99').toFixed(3).padStart(7)}`,
+    `${spec.padEnd(47)} ${rps.toFixed(0).padStart(14)}  ${(rps / med(baseline, 'rps')).toFixed(2).padStart(7)}  ${cpu.toFixed(0).padStart(11)}  ${(cpu / med(baseline, 'cpu')).toFixed(2).padStart(7)}  ${main.toFixed(0).padStart(11)}  ${(main / med(baseline, 'main')).toFixed(2).padStart(7)}  ${med(figures, 'p50').toFixed(3).padStart(7)}  ${med(figures, 'p99').toFixed(3).padStart(7)}`,
   );
 }
-console.log(`JSON ${JSON.stringify(Object.fromEntries(variants.map((spec) => [spec, { rps: med(results.get(spec) ?? [], 'rps'), cpu_micros: med(results.get(spec) ?? [], 'cpu'), p50_ms: med(results.get(spec) ?? [], 'p50'), p99_ms: med(results.get(spec) ?? [], 'p99') }])))}`);
+console.log(`JSON ${JSON.stringify(Object.fromEntries(variants.map((spec) => [spec, { rps: med(results.get(spec) ?? [], 'rps'), cpu_micros: med(results.get(spec) ?? [], 'cpu'), main_thread_cpu_micros: med(results.get(spec) ?? [], 'main'), p50_ms: med(results.get(spec) ?? [], 'p50'), p99_ms: med(results.get(spec) ?? [], 'p99') }])))}`);
 for (const target of running) if (target.spec !== 'upstream') await stopBenchServer(target.child);
 upstream.child.kill();

@@ -61,5 +61,5 @@ server.listen(0, '127.0.0.1', () => {
   process.send?.({ port: address.port });
 });
 process.on('message', (message) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage(), thread: process.threadCpuUsage() });
 });

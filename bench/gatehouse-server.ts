@@ -43,6 +43,6 @@ disableParts(running, process.env.DISABLE);
 process.send?.({ port: Number(new URL(running.url).port) });
 profileOnMessage();
 process.on('message', (message) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage(), thread: process.threadCpuUsage() });
   if (message === 'stop') void running.close().then(() => process.exit(0));
 });
