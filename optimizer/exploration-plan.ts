@@ -1,6 +1,6 @@
 import type { CostCenter, PolicyDocument } from '../shared/policy/policy-schema.ts';
 import type { ExplorationPlan } from '../shared/exploration/exploration-plan.ts';
-import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
+import { optimizerSettingsOf, type QualityWeights } from '../shared/policy/optimizer-settings.ts';
 import { effortRank, lowerEfforts } from '../shared/policy/reasoning-effort.ts';
 import { costOfTokens, priceOf, type SegmentAggregate } from './segment-aggregate.ts';
 import { explorationPosterior, pickExploration, type ExplorationCandidate, type ExplorationEvidence, type ExplorationSettings } from './explore.ts';
@@ -30,6 +30,25 @@ export interface EvidenceRow {
   qualitySquaredSum: number;
 }
 
+/** One row of `explorationOutcomesQuery`: session outcomes of an arm, by the route that served most of each session. */
+export interface OutcomeRow {
+  costCenter: string;
+  requestedModel: string;
+  servedModel: string;
+  requestedEffort: string;
+  servedEffort: string;
+  explored: boolean;
+  completion: { n: number; sum: number };
+  correctness: { n: number; sum: number };
+}
+
+/** The quality gap of a candidate by component (baseline − candidate; null = not scored on both sides yet). */
+export interface GapComponents {
+  toolUseAccuracy: number | null;
+  taskCompletion: number | null;
+  codeCorrectness: number | null;
+}
+
 /** A candidate as the status shows it. */
 export interface CandidateView {
   id: string;
@@ -41,6 +60,8 @@ export interface CandidateView {
   /** Scored exploration turns of this candidate, and the quality gap they show (baseline − candidate). */
   scoredTurns: number;
   meanRegression: number | null;
+  /** What the regression is made of, weighted by the policy's `quality_weights`. */
+  components: GapComponents | null;
   posteriorMean: number;
   posteriorStandardDeviation: number;
   probabilityFeasible: number;
@@ -77,6 +98,8 @@ export interface PlanExplorationInput {
   policy: PolicyDocument;
   aggregates: readonly SegmentAggregate[];
   evidence: readonly EvidenceRow[];
+  /** Session outcomes of the same arms (absent: turn-level quality only). */
+  outcomes?: readonly OutcomeRow[] | undefined;
   observedDays: number;
   now: number;
   ttlMillis: number;
@@ -100,6 +123,7 @@ interface Built extends ExplorationCandidate {
   routeTo: string;
   reasoningEffort: string | undefined;
   evidence: ExplorationEvidence | undefined;
+  components: GapComponents | null;
 }
 
 /** The exploration of one cost center, or undefined when its `exploration_share` is 0. */
@@ -108,8 +132,9 @@ export function planExploration(input: PlanExplorationInput): CostCenterExplorat
   const center = input.policy.cost_centers[input.costCenter];
   if (!center || !(settings.explorationShare > 0)) return undefined;
   const own = input.evidence.filter((row) => row.costCenter === input.costCenter);
+  const outcomes = (input.outcomes ?? []).filter((row) => row.costCenter === input.costCenter);
   const baselines = baselinesOf(own);
-  const candidates = baselines.flatMap((baseline) => candidatesFor(baseline, input, center, own));
+  const candidates = baselines.flatMap((baseline) => candidatesFor(baseline, input, center, own)).map((candidate) => withSessionOutcomes(candidate, outcomes, settings.qualityWeights));
   const minEvidence = settings.warmUp.minTargetScoredTurns;
   const limit = center.quality_regression_limit;
   const exploration: ExplorationSettings = { limit, minEvidence, noiseVariance: pooledVariance(baselines), priorMean: 2 * limit, priorVariance: (3 * limit) ** 2 };
@@ -135,6 +160,7 @@ export function planExploration(input: PlanExplorationInput): CostCenterExplorat
       monthlySavingUsd: candidate.monthlySavingUsd,
       scoredTurns: candidate.evidence?.turns ?? 0,
       meanRegression: candidate.evidence?.meanRegression ?? null,
+      components: candidate.components,
       posteriorMean: entry.mean,
       posteriorStandardDeviation: Math.sqrt(Math.max(entry.variance, 0)),
       probabilityFeasible: entry.probabilityFeasible,
@@ -218,7 +244,8 @@ function candidatesFor(baseline: Baseline, input: PlanExplorationInput, center: 
       if (!(saving > 0)) continue;
       const id = `${baseline.requestedModel}->${routeTo}${effort === undefined ? '' : `@${effort}`}`;
       const priceRatio = costOfTokens(price, baseline.inputTokens, baseline.cachedInputTokens, baseline.outputTokens) / requestedCost;
-      built.push({ id, requestedModel: baseline.requestedModel, routeTo, reasoningEffort: effort, features: [Math.min(1, priceRatio), steps / 2], monthlySavingUsd: Math.round(saving * 100) / 100, evidence: evidenceOf(baseline, routeTo, effort, rows) });
+      const evidence = evidenceOf(baseline, routeTo, effort, rows);
+      built.push({ id, requestedModel: baseline.requestedModel, routeTo, reasoningEffort: effort, features: [Math.min(1, priceRatio), steps / 2], monthlySavingUsd: Math.round(saving * 100) / 100, evidence, components: evidence ? { toolUseAccuracy: evidence.meanRegression, taskCompletion: null, codeCorrectness: null } : null });
     }
   return built;
 }
@@ -247,4 +274,45 @@ function evidenceOf(baseline: Baseline, routeTo: string, effort: string | undefi
   }
   if (scored === 0 || baseline.scored === 0) return undefined;
   return { turns: scored, meanRegression: baseline.sum / baseline.scored - sum / scored };
+}
+
+/** Whether an arm's row belongs to the candidate (same keys as {@link evidenceOf}). */
+function ofCandidate(row: { explored: boolean; requestedModel: string; servedModel: string; requestedEffort: string; servedEffort: string }, candidate: Built): boolean {
+  if (!row.explored || row.requestedModel !== candidate.requestedModel || row.servedModel !== candidate.routeTo) return false;
+  const effort = candidate.reasoningEffort;
+  return effort === undefined ? row.servedEffort === row.requestedEffort : row.servedEffort === effort && row.requestedEffort !== effort;
+}
+
+/**
+ * The candidate's regression with its sessions' outcomes (issue 18: quality is turn validity and
+ * session outcomes, weighted by `quality_weights`): each component's gap (baseline − candidate) enters
+ * with its weight where both sides have scores, the weights renormalised over those. Exploration is
+ * drawn per session, so an explored session's outcome is the candidate's alone. The evidence count
+ * stays the candidate's scored turns.
+ */
+function withSessionOutcomes(candidate: Built, outcomes: readonly OutcomeRow[], weights: QualityWeights): Built {
+  if (!candidate.evidence || !candidate.components) return candidate;
+  const mean = (rows: readonly OutcomeRow[], pick: (row: OutcomeRow) => { n: number; sum: number }) => {
+    const n = rows.reduce((total, row) => total + pick(row).n, 0);
+    return n > 0 ? rows.reduce((total, row) => total + pick(row).sum, 0) / n : undefined;
+  };
+  const baseline = outcomes.filter((row) => !row.explored && row.requestedModel === candidate.requestedModel);
+  const explored = outcomes.filter((row) => ofCandidate(row, candidate));
+  const gap = (pick: (row: OutcomeRow) => { n: number; sum: number }) => {
+    const before = mean(baseline, pick);
+    const after = mean(explored, pick);
+    return before === undefined || after === undefined ? null : before - after;
+  };
+  const components: GapComponents = { toolUseAccuracy: candidate.components.toolUseAccuracy, taskCompletion: gap((row) => row.completion), codeCorrectness: gap((row) => row.correctness) };
+  const parts: [number, number][] = [];
+  for (const [weight, value] of [
+    [weights.toolUseAccuracy, components.toolUseAccuracy],
+    [weights.taskCompletion, components.taskCompletion],
+    [weights.codeCorrectness, components.codeCorrectness],
+  ] as const)
+    if (value !== null && weight > 0) parts.push([weight, value]);
+  const total = parts.reduce((sum, [weight]) => sum + weight, 0);
+  if (total === 0) return { ...candidate, components };
+  const meanRegression = parts.reduce((sum, [weight, value]) => sum + weight * value, 0) / total;
+  return { ...candidate, components, evidence: { ...candidate.evidence, meanRegression } };
 }

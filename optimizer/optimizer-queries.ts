@@ -247,3 +247,45 @@ ORDER BY cost_center, requested_model, served_model, requested_effort, served_ef
     },
   };
 }
+
+/**
+ * Session outcomes (`task_completion`, `code_correctness`) for the exploration's arms, per the same
+ * keys as {@link explorationEvidenceQuery}. Exploration is drawn per session, so an explored session's
+ * turns all belong to its candidate; a session is counted under the route that served most of its turns.
+ */
+export function explorationOutcomesQuery(input: { database: string; costCenters: readonly string[]; since: Date; until: Date }): PreparedQuery {
+  const db = database(input.database);
+  return {
+    query: `
+WITH
+routes AS (
+  SELECT cost_center, session_id, requested_model, served_model, requested_reasoning_effort AS requested_effort, reasoning_effort AS served_effort,
+    experiment_arm = 'exploration' AS explored, count() AS turns
+  FROM ${db}.spans
+  WHERE has({cost_centers:Array(String)}, cost_center) AND ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+    AND status_code < 400 AND requested_model != '' AND served_model != ''
+    AND (experiment_arm = 'exploration' OR (experiment_arm = '' AND rule_id = '' AND served_model = requested_model))
+  GROUP BY cost_center, session_id, requested_model, served_model, requested_effort, served_effort, explored
+),
+sessions AS (
+  SELECT cost_center, session_id, argMax(tuple(requested_model, served_model, requested_effort, served_effort, explored), turns) AS route
+  FROM routes GROUP BY cost_center, session_id
+),
+outcomes AS (
+  SELECT session_id,
+    countIf(scorer = 'task_completion') AS oc_n, avgIf(value, scorer = 'task_completion') AS oc_mean,
+    countIf(scorer = 'code_correctness') AS ok_n, avgIf(value, scorer = 'code_correctness') AS ok_mean
+  FROM ${db}.eval_scores FINAL
+  WHERE level = 'session' AND ts >= {since:DateTime64(3)}
+  GROUP BY session_id
+)
+SELECT s.cost_center AS cost_center, s.route.1 AS requested_model, s.route.2 AS served_model, s.route.3 AS requested_effort, s.route.4 AS served_effort, s.route.5 AS explored,
+  countIf(o.oc_n > 0) AS completion_n, sumIf(o.oc_mean, o.oc_n > 0) AS completion_sum, sumIf(o.oc_mean * o.oc_mean, o.oc_n > 0) AS completion_squares,
+  countIf(o.ok_n > 0) AS correctness_n, sumIf(o.ok_mean, o.ok_n > 0) AS correctness_sum, sumIf(o.ok_mean * o.ok_mean, o.ok_n > 0) AS correctness_squares
+FROM sessions AS s
+LEFT JOIN outcomes AS o ON o.session_id = s.session_id
+GROUP BY cost_center, requested_model, served_model, requested_effort, served_effort, explored
+ORDER BY cost_center, requested_model, served_model, requested_effort, served_effort, explored`,
+    query_params: { cost_centers: [...input.costCenters], since: clickhouseTime(input.since), until: clickhouseTime(input.until) },
+  };
+}

@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
-import { explorationEvidenceQuery } from './optimizer-queries.ts';
-import { planExploration, type CostCenterExploration, type EvidenceRow } from './exploration-plan.ts';
+import { explorationEvidenceQuery, explorationOutcomesQuery } from './optimizer-queries.ts';
+import { planExploration, type CostCenterExploration, type EvidenceRow, type OutcomeRow } from './exploration-plan.ts';
 import type { SegmentAggregate } from './segment-aggregate.ts';
 import { DEFAULT_LOOKBACK_DAYS } from './run-optimizer.ts';
 
@@ -26,8 +26,10 @@ export async function exploreCostCenters(input: ExploreInput): Promise<CostCente
   const since = new Date(until.getTime() - DEFAULT_LOOKBACK_DAYS * 86_400_000);
   const query = explorationEvidenceQuery({ database: input.database, costCenters: exploring, since, until });
   const rows = (await (await input.clickhouse.query({ ...query, format: 'JSONEachRow' })).json<Record<string, string | number | boolean>>()).map(evidenceRowOf);
+  const outcomesQuery = explorationOutcomesQuery({ database: input.database, costCenters: exploring, since, until });
+  const outcomes = (await (await input.clickhouse.query({ ...outcomesQuery, format: 'JSONEachRow' })).json<Record<string, string | number | boolean>>()).map(outcomeRowOf);
   return exploring.flatMap((costCenter) => {
-    const found = planExploration({ costCenter, policy: input.policy, aggregates: input.aggregates, evidence: rows, observedDays: input.observedDays[costCenter] ?? 0, now: until.getTime(), ttlMillis: input.ttlMillis });
+    const found = planExploration({ costCenter, policy: input.policy, aggregates: input.aggregates, evidence: rows, outcomes, observedDays: input.observedDays[costCenter] ?? 0, now: until.getTime(), ttlMillis: input.ttlMillis });
     return found ? [found] : [];
   });
 }
@@ -47,5 +49,18 @@ function evidenceRowOf(row: Record<string, string | number | boolean>): Evidence
     scoredTurns: Number(row.scored_turns),
     qualitySum: Number(row.quality_sum),
     qualitySquaredSum: Number(row.quality_squared_sum),
+  };
+}
+
+function outcomeRowOf(row: Record<string, string | number | boolean>): OutcomeRow {
+  return {
+    costCenter: String(row.cost_center),
+    requestedModel: String(row.requested_model),
+    servedModel: String(row.served_model),
+    requestedEffort: String(row.requested_effort),
+    servedEffort: String(row.served_effort),
+    explored: row.explored === true || Number(row.explored) === 1,
+    completion: { n: Number(row.completion_n), sum: Number(row.completion_sum) },
+    correctness: { n: Number(row.correctness_n), sum: Number(row.correctness_sum) },
   };
 }
