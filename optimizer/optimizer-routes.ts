@@ -15,9 +15,9 @@ export interface OptimizerRouteDeps {
   plans?: Pick<ExplorationPublisher, 'all'> | undefined;
 }
 
-/** A run's answer without the proposed documents (the diff and math say what changes). */
-function answer(outcome: OptimizerRun) {
-  return { proposals: outcome.proposals, results: outcome.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)), exploration: outcome.exploration };
+/** A run's answer without the proposed documents (the diff and math say what changes), with the exploration plans in force after it. */
+function answer(outcome: OptimizerRun, deps: OptimizerRouteDeps) {
+  return { proposals: outcome.proposals, results: outcome.results.map((result) => (result.status === 'proposal' ? { ...result, document: undefined } : result)), exploration: outcome.exploration, plans: deps.plans?.all() ?? [] };
 }
 
 /** POST /admin/optimizer/run; `accept: application/x-ndjson` streams progress lines first (the CLI draws its progress bar from them). */
@@ -25,12 +25,12 @@ async function runRoute(deps: OptimizerRouteDeps, request: FastifyRequest, reply
   const parsed = RunBody.safeParse(request.body ?? {});
   if (!parsed.success) throw new GatewayError('invalid_request', { message: `gatehouse: ${parsed.error.issues.map((issue) => issue.message).join('; ')}` });
   const input = { costCenter: parsed.data.cost_center, dryRun: parsed.data.dry_run };
-  if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return answer(await deps.run(input));
+  if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return answer(await deps.run(input), deps);
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
   try {
     const outcome = await deps.run({ ...input, onProgress: (progress) => reply.raw.write(`${JSON.stringify({ progress })}\n`) });
-    reply.raw.end(`${JSON.stringify({ result: answer(outcome) })}\n`);
+    reply.raw.end(`${JSON.stringify({ result: answer(outcome, deps) })}\n`);
   } catch (error) {
     reply.raw.end(`${JSON.stringify({ error: { message: (error as Error).message } })}\n`);
   }

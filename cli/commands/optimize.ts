@@ -20,6 +20,14 @@ interface ExplorationLine {
   proposal?: string;
 }
 
+/** A plan the gateways apply now (the status's and the run's `plans`). */
+interface PlanInForce {
+  costCenter: string;
+  candidate: string;
+  share: number;
+  expiresAt?: number;
+}
+
 interface OptimizeOptions extends AdminOptions {
   costCenter?: string;
   dryRun?: boolean;
@@ -51,7 +59,7 @@ async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
   if (!response.ok || !response.body) throw requestFailure('POST', '/admin/optimizer/run', response.status, await response.text());
   const bar = new cliProgress.SingleBar({ format: ' {costCenter} [{bar}] {value}/{total} evaluations · best saving {best}', hideCursor: true, stopOnComplete: false }, cliProgress.Presets.shades_classic);
   let started = false;
-  let final: { proposals: { id: string; summary: string }[]; results: ResultLine[]; exploration?: ExplorationLine[] } | undefined;
+  let final: { proposals: { id: string; summary: string }[]; results: ResultLine[]; exploration?: ExplorationLine[]; plans?: PlanInForce[] } | undefined;
   let buffered = '';
   const decoder = new TextDecoder();
   for await (const chunk of response.body) {
@@ -90,6 +98,7 @@ async function runOptimize(values: OptimizeOptions, io: CliIo): Promise<void> {
     { heading: 'what', value: (result) => result.summary ?? result.missing?.map((item) => item.message ?? item.requirement).join('; ') ?? result.reason ?? '' },
   ]);
   printExploration(io, final.exploration ?? [], values.dryRun === true);
+  for (const plan of final.plans ?? []) io.out(`exploration plan in force for ${plan.costCenter}: ${plan.candidate} on ≤ ${(plan.share * 100).toFixed(1)}% of sessions${plan.expiresAt !== undefined ? ` until ${new Date(plan.expiresAt).toISOString()}` : ''}`);
   if (values.dryRun) io.out('dry run: nothing was proposed.');
   else if (final.proposals.length > 0) for (const proposal of final.proposals) io.out(`proposal ${proposal.id} filed for approval: ${proposal.summary}\n  review: npx gatehouse policy diff ${proposal.id}`);
   else io.out('no new proposal.');

@@ -94,6 +94,7 @@ describe('the running optimizer loop explores what history cannot score', () => 
     expect((status.body.plans as ExplorationPlan[]).map((plan) => plan.costCenter).sort()).toEqual(['platform', 'tight']);
     const cli = await promisify(execFile)(process.execPath, [resolve(import.meta.dirname, '../../bin/gatehouse.mjs'), 'optimize', '--dry-run', '--url', gatehouse.url, '--token', TEST_ADMIN_TOKEN], { timeout: 60_000 });
     expect(cli.stdout).toMatch(/exploration: for platform, exploring gpt-5\.5->gpt-5\.1-mini@low on up to 5\.0% of sessions \(0 of 200 scored turns\) — plan \(not published: dry run\): gpt-5\.5->gpt-5\.1-mini@low on ≤ 5\.0% of sessions until /);
+    expect(cli.stdout).toMatch(/exploration plan in force for platform: gpt-5\.5->gpt-5\.1-mini@low on ≤ 5\.0% of sessions until /);
 
     const sessions = sessionsOf('after-p', 320);
     const answers = await turns('vk_platform', sessions);

@@ -178,7 +178,7 @@ interface OptimizerStatusResult {
 export function OptimizerStatus() {
   const status = useLoad(
     () =>
-      getJson<{ at: string; results: OptimizerStatusResult[]; exploration?: { costCenter: string; summary: string }[] }>('/admin/optimizer/status').catch((error: unknown) => {
+      getJson<{ at: string; results: OptimizerStatusResult[]; exploration?: { costCenter: string; summary: string }[]; plans?: { costCenter: string; candidate: string; share: number; expiresAt?: number }[] }>('/admin/optimizer/status').catch((error: unknown) => {
         // A gateway without the optimizer role has no such route: show nothing rather than an error.
         if (error instanceof ApiError && error.status === 404) return undefined;
         throw error;
@@ -221,6 +221,11 @@ export function OptimizerStatus() {
         <ul class="exploration">
           {status.data.exploration.map((entry) => (
             <li data-cost-center={entry.costCenter}>exploration: {entry.summary}</li>
+          ))}
+          {(status.data.plans ?? []).map((plan) => (
+            <li data-plan={plan.costCenter}>
+              in force for {plan.costCenter}: {plan.candidate} on ≤ {(plan.share * 100).toFixed(1)}% of sessions{plan.expiresAt !== undefined ? ` until ${new Date(plan.expiresAt).toISOString()}` : ''}
+            </li>
           ))}
         </ul>
       ) : null}
