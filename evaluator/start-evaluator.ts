@@ -1,26 +1,23 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { SpanStatusCode, TraceFlags, type Link } from '@opentelemetry/api';
 import type { DeploymentConfig } from '../shared/config/config-schema.ts';
-import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
-import type { JobQueue, JobWorker, QueueCounts } from '../shared/queue/job-queue.ts';
-import { MemoryJobQueue, type MemoryQueueSnapshot } from '../shared/queue/memory-job-queue.ts';
-import { createEvaluatorTracing } from './evaluator-tracing.ts';
-import { EVALUATOR_QUEUE, SCORE_SESSION_JOB, SCORE_TURN_JOB } from '../shared/queue/queue-names.ts';
-import { PermanentEvaluationError } from '../shared/queue/evaluation-errors.ts';
+import { EVALUATOR_QUEUE } from '../shared/queue/queue-names.ts';
 import type { TurnRecord } from '../shared/telemetry/turn-record.ts';
 import { extractTurnSignals, type TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
-import { HistoryMarks } from './history-marks.ts';
-import { processSessionJob, type SessionJobData, type SessionJobResult } from './process-session-job.ts';
-import { processTurnJob, type EvaluatorRuntime, type TurnJobResult } from './process-turn-job.ts';
+import type { EvaluatorRuntime } from './process-turn-job.ts';
 import type { ScoreSink } from './score-rows.ts';
 import { BUILTIN_SCORERS, createLlmJudgeScorer, type LlmJudgeOptions } from './scorers/index.ts';
 import type { Scorer, SessionScorer, TurnScorer } from './scorers/scorer.ts';
-import { MemoryHashStore, RedisHashStore, type HashStore, type MemoryHashSnapshot } from './session-state/hash-store.ts';
+import type { HashStore } from './session-state/hash-store.ts';
 import { SessionState } from './session-state/session-state.ts';
+import { HistoryMarks, type HistoryMark } from './history-marks.ts';
+import { openQueueAndState, restoreSavedState, saveState } from './evaluator-queue.ts';
+import { startEvaluationWorker } from './evaluation-worker.ts';
+import { enqueueTurnJobs } from './enqueue-turn-jobs.ts';
+import { PendingEnqueues } from './pending-enqueues.ts';
+import { EvaluatorMetricsReader, type EvaluatorMetrics, type HandledTurnCounters } from './evaluator-metrics.ts';
 
-export type EvaluatorJobData = TurnSignals | SessionJobData;
-export type EvaluatorJobResult = TurnJobResult | SessionJobResult;
+export type { EvaluatorJobData, EvaluatorJobResult } from './evaluator-queue.ts';
+export type { EvaluatorMetrics } from './evaluator-metrics.ts';
 
 export interface StartEvaluatorOptions {
   /** Where `eval_scores` and `tool_calls` rows go: the role's `BatchWriter`. */
@@ -61,28 +58,6 @@ export interface StartEvaluatorOptions {
   onError?: (error: unknown, context: string) => void;
 }
 
-/** Numbers for `/metrics`: queue depth, lag, failures. */
-export interface EvaluatorMetrics {
-  mode: 'embedded' | 'distributed';
-  depth: number;
-  waiting: number;
-  active: number;
-  delayed: number;
-  failedKept: number;
-  turnsHandled: number;
-  enqueueErrors: number;
-  extractErrors: number;
-  /** Turns not enqueued because too many enqueues were already waiting (queue store unreachable). */
-  droppedTurns: number;
-  processed: number;
-  failures: number;
-  retries: number;
-  deferrals: number;
-  lagMillis: number;
-  maxLagMillis: number;
-  meanLagMillis: number;
-}
-
 export interface Evaluator {
   /** Hands a finished turn over: extracts signals and enqueues; never throws, never blocks. */
   handleTurn(record: TurnRecord): void;
@@ -102,21 +77,6 @@ export function scorerSetVersion(scorers: readonly Scorer[]): string {
     .sort()
     .join(',');
   return createHash('sha1').update(text).digest('hex').slice(0, 10);
-}
-
-/** BullMQ ids cannot contain `:`. */
-function jobIdPart(value: string): string {
-  return value.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-function traceparentOf(signals: TurnSignals): string | undefined {
-  return /^[0-9a-f]{32}$/.test(signals.traceId) && /^[0-9a-f]{16}$/.test(signals.spanId) ? `00-${signals.traceId}-${signals.spanId}-01` : undefined;
-}
-
-function linksOf(traceparent: string | undefined): Link[] {
-  const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent) : null;
-  if (!match) return [];
-  return [{ context: { traceId: match[1] as string, spanId: match[2] as string, traceFlags: Number.parseInt(match[3] as string, 16) & TraceFlags.SAMPLED, isRemote: true } }];
 }
 
 /**
@@ -145,23 +105,75 @@ export function evaluatorOptionsFromConfig(config: DeploymentConfig, sink: Score
 /**
  * Starts the evaluator: in embedded mode an in-process queue and state, in distributed mode BullMQ
  * and Redis (the same processors either way). `handleTurn` enqueues a turn job (id from request id
- * and scorer-set version) and pushes the session's delayed completion job forward.
+ * and scorer-set version) and pushes the session's delayed completion job forward. The parts:
+ * evaluator-queue.ts (queue and state, saved over a graceful restart), evaluation-worker.ts,
+ * enqueue-turn-jobs.ts, pending-enqueues.ts, evaluator-metrics.ts.
  */
 export async function startEvaluator(options: StartEvaluatorOptions): Promise<Evaluator> {
   const distributed = options.redis !== undefined;
-  const queueName = options.queueName ?? EVALUATOR_QUEUE;
   const sessionIdleMillis = Math.round((options.sessionIdleSeconds ?? 600) * 1000);
+  const scorers = scorersOf(options);
+  const onError = options.onError ?? (() => {});
+  const { queue, store, embedded } = openQueueAndState(options.redis, options.queueName ?? EVALUATOR_QUEUE);
+  const stateFile = embedded ? options.stateFile : undefined;
+  restoreSavedState(embedded, stateFile, onError);
+  const runtime = evaluatorRuntime(options, store, scorers, sessionIdleMillis);
+  const worker = (options.runWorkers ?? true) ? startEvaluationWorker(queue, runtime, options) : undefined;
+  // Embedded mode without workers in this process: nobody could ever take the jobs.
+  const canProcess = distributed || (options.runWorkers ?? true);
+  const local: HandledTurnCounters = { turnsHandled: 0, enqueueErrors: 0, extractErrors: 0, droppedTurns: 0 };
+  const enqueues = new PendingEnqueues((error, context) => {
+    local.enqueueErrors += 1;
+    onError(error, context);
+  });
+  const metrics = new EvaluatorMetricsReader(queue, distributed ? 'distributed' : 'embedded', local);
+  const turnSetting = { scorerSetVersion: scorerSetVersion(scorers), sessionIdleMillis };
+  // While Redis is away BullMQ's adds wait for the reconnect; this bounds what the gateway holds meanwhile.
+  const maxPendingEnqueues = options.maxPendingEnqueues ?? 10_000;
+  let closed = false;
+  // A session's earlier results were extracted by its earlier turns: each turn reads only what it adds.
+  const marks = new HistoryMarks();
+  return {
+    handleTurn(record: TurnRecord): void {
+      if (closed || !canProcess) return;
+      const extracted = extractOrCount(record, marks, local, onError);
+      if (!extracted) return;
+      if (enqueues.size >= maxPendingEnqueues) {
+        local.droppedTurns += 1;
+        return;
+      }
+      local.turnsHandled += 1;
+      const { signals, mark } = extracted;
+      // The mark is kept once the turn job is queued: a turn that never reached the queue is read again next time.
+      const onTurnQueued = mark ? () => marks.remember(mark) : undefined;
+      enqueueTurnJobs(queue, signals, { ...turnSetting, onTurnQueued }, (promise, context) => enqueues.track(promise, context));
+    },
+    metrics: () => metrics.snapshot(),
+    refreshMetrics: () => metrics.refresh(),
+    flushEnqueues: () => enqueues.flush(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      metrics.stop();
+      await enqueues.flushWithin(options.closeGraceMillis ?? 5_000);
+      await worker?.close();
+      await queue.close();
+      saveState(embedded, stateFile, onError);
+      await store.close();
+    },
+  };
+}
+
+/** The configured scorers, plus the LLM judge when one is configured and not among them. */
+function scorersOf(options: StartEvaluatorOptions): Scorer[] {
   const scorers = [...(options.scorers ?? BUILTIN_SCORERS)];
   if (options.llmJudge && !scorers.some((scorer) => scorer.name === 'llm_judge')) scorers.push(createLlmJudgeScorer(options.llmJudge));
-  const onError = options.onError ?? (() => {});
-  const { queue, store, embedded } = openQueueAndState(options.redis, queueName);
-  const stateFile = embedded ? options.stateFile : undefined;
-  const saved = embedded && stateFile ? readSavedState(stateFile, onError) : undefined;
-  if (embedded && saved) {
-    embedded.store.restore(saved.state);
-    embedded.queue.restore(saved.queue);
-  }
-  const runtime: EvaluatorRuntime = {
+  return scorers;
+}
+
+function evaluatorRuntime(options: StartEvaluatorOptions, store: HashStore, scorers: readonly Scorer[], sessionIdleMillis: number): EvaluatorRuntime {
+  return {
+    // Session state outlives three idle periods at least: a session job may be deferred while turns arrive late.
     state: new SessionState(store, Math.max((options.stateTtlSeconds ?? 86_400) * 1000, sessionIdleMillis * 3)),
     sink: options.sink,
     turnScorers: scorers.filter((scorer): scorer is TurnScorer => scorer.appliesTo === 'turn'),
@@ -171,185 +183,24 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
     deferDelayMillis: 200,
     now: () => Date.now(),
   };
-  const version = scorerSetVersion(scorers);
-  let worker: JobWorker | undefined;
-  const canProcess = distributed || (options.runWorkers ?? true);
-  if (options.runWorkers ?? true) {
-    const { tracer } = createEvaluatorTracing(options.sink);
-    worker = queue.startWorker(
-      (job) =>
-        // The evaluation span links back to the request span whose traceparent rode in the job options.
-        tracer.startActiveSpan(`evaluate ${job.name}`, { links: linksOf(job.traceparent), attributes: { 'gatehouse.job_id': job.id } }, async (span) => {
-          try {
-            if (job.name === SCORE_TURN_JOB) return await processTurnJob(job.data, runtime, job.id);
-            if (job.name === SCORE_SESSION_JOB) return await processSessionJob(job.data, runtime, job.id);
-            throw new PermanentEvaluationError(`unknown job name ${job.name}`);
-          } catch (error) {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-            throw error;
-          } finally {
-            span.end();
-          }
-        }),
-      {
-        concurrency: options.concurrency ?? 4,
-        ...(options.lockDurationMillis !== undefined ? { lockDurationMillis: options.lockDurationMillis } : {}),
-        ...(options.stalledIntervalMillis !== undefined ? { stalledIntervalMillis: options.stalledIntervalMillis } : {}),
-      },
-    );
-  }
-
-  const local = { turnsHandled: 0, enqueueErrors: 0, extractErrors: 0, droppedTurns: 0 };
-  // While Redis is away BullMQ's adds wait for the reconnect; this bounds what the gateway holds meanwhile.
-  const maxPendingEnqueues = options.maxPendingEnqueues ?? 10_000;
-  let counts: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 };
-  const pending = new Set<Promise<unknown>>();
-  const track = (promise: Promise<unknown>, context: string) => {
-    const tracked = promise.catch((error: unknown) => {
-      local.enqueueErrors += 1;
-      onError(error, context);
-    });
-    pending.add(tracked);
-    void tracked.finally(() => pending.delete(tracked));
-  };
-  const snapshot = (): EvaluatorMetrics => {
-    const counters = queue.counters();
-    return {
-      mode: distributed ? 'distributed' : 'embedded',
-      depth: counts.waiting + counts.active + counts.delayed,
-      waiting: counts.waiting,
-      active: counts.active,
-      delayed: counts.delayed,
-      failedKept: counts.failed,
-      ...local,
-      processed: counters.processed,
-      failures: counters.failures,
-      retries: counters.retries,
-      deferrals: counters.deferrals,
-      lagMillis: counters.lastLagMillis,
-      maxLagMillis: counters.maxLagMillis,
-      meanLagMillis: counters.meanLagMillis,
-    };
-  };
-  const refreshMetrics = async () => {
-    counts = await queue.counts();
-    return snapshot();
-  };
-  const refresher = setInterval(() => void refreshMetrics().catch(() => {}), 1000);
-  refresher.unref();
-  let closed = false;
-  // A session's earlier results were extracted by its earlier turns: each turn reads only what it adds.
-  const marks = new HistoryMarks();
-
-  return {
-    handleTurn(record: TurnRecord): void {
-      // Embedded mode without workers in this process: nobody could ever take the jobs.
-      if (closed || !canProcess) return;
-      let signals: TurnSignals;
-      let resume: ReturnType<HistoryMarks['resume']>;
-      try {
-        resume = marks.resume(record);
-        signals = extractTurnSignals(record, Date.now(), resume.fromItem);
-      } catch (error) {
-        local.extractErrors += 1;
-        onError(error, 'extract');
-        return;
-      }
-      if (pending.size >= maxPendingEnqueues) {
-        local.droppedTurns += 1;
-        return;
-      }
-      local.turnsHandled += 1;
-      const traceparent = traceparentOf(signals);
-      const mark = resume.mark;
-      track(
-        queue
-          .add(SCORE_TURN_JOB, signals, {
-            jobId: `turn.${jobIdPart(signals.requestId)}.${version}`,
-            attempts: 5,
-            backoff: { type: 'exponential', delayMillis: 500 },
-            ...(traceparent ? { traceparent } : {}),
-          })
-          .then(() => mark && marks.remember(mark)),
-        'enqueue-turn',
-      );
-      if (signals.sessionId === '') return;
-      const sessionData: SessionJobData = {
-        sessionId: signals.sessionId,
-        lastRequestId: signals.requestId,
-        lastTurnSeq: signals.turnSeq,
-        lastHandledAtMillis: signals.handledAtMillis,
-      };
-      track(
-        queue.add(SCORE_SESSION_JOB, sessionData, {
-          delayMillis: sessionIdleMillis,
-          attempts: 5,
-          backoff: { type: 'exponential', delayMillis: 1000 },
-          // Debounce: a still-delayed completion job is replaced (new data, new delay); one that is
-          // running gets a successor once it finishes.
-          deduplication: { id: `session.${jobIdPart(signals.sessionId)}`, replace: true, keepLastIfActive: true },
-        }),
-        'enqueue-session',
-      );
-    },
-    metrics: snapshot,
-    refreshMetrics,
-    async flushEnqueues() {
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(refresher);
-      // Enqueues still waiting for an unreachable Redis are given up after a grace period.
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, options.closeGraceMillis ?? 5_000).unref());
-      await Promise.race([grace, (async () => {
-        while (pending.size > 0) await Promise.all([...pending]);
-      })()]);
-      await worker?.close();
-      await queue.close();
-      if (embedded && stateFile) saveState(stateFile, { queue: embedded.queue.snapshot(), state: embedded.store.snapshot() }, onError);
-      await store.close();
-    },
-  };
 }
 
-/** BullMQ and Redis-held session state in distributed mode; in embedded mode in-process ones, returned as `embedded` too (they can be saved and restored). */
-function openQueueAndState(redis: StartEvaluatorOptions['redis'], queueName: string) {
-  if (redis) {
-    const queue: JobQueue<EvaluatorJobData, EvaluatorJobResult> = new BullmqJobQueue({ name: queueName, redisUrl: redis.url, prefix: redis.prefix ?? 'gatehouse' });
-    const store: HashStore = new RedisHashStore(redis.url, `${redis.prefix ?? 'gatehouse'}:${queueName}:state:`);
-    return { queue, store, embedded: undefined };
-  }
-  const embedded = { queue: new MemoryJobQueue<EvaluatorJobData, EvaluatorJobResult>({ name: queueName }), store: new MemoryHashStore() };
-  return { queue: embedded.queue as JobQueue<EvaluatorJobData, EvaluatorJobResult>, store: embedded.store as HashStore, embedded };
-}
-
-/** What an embedded evaluator saves on close (`stateFile`). */
-interface SavedEvaluatorState {
-  queue: MemoryQueueSnapshot<EvaluatorJobData>;
-  state: MemoryHashSnapshot;
-}
-
-function readSavedState(file: string, onError: (error: unknown, context: string) => void): SavedEvaluatorState | undefined {
-  if (!existsSync(file)) return undefined;
+/**
+ * The turn's signals, read from where the session's last queued turn left off, and the mark to keep
+ * once this one is queued; an extraction failure is counted and reported, never thrown into the gateway.
+ */
+function extractOrCount(
+  record: TurnRecord,
+  marks: HistoryMarks,
+  local: HandledTurnCounters,
+  onError: (error: unknown, context: string) => void,
+): { signals: TurnSignals; mark: HistoryMark | undefined } | undefined {
   try {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedEvaluatorState;
-    // Read once: a second start must not run the same jobs again.
-    rmSync(file, { force: true });
-    return saved;
+    const resume = marks.resume(record);
+    return { signals: extractTurnSignals(record, Date.now(), resume.fromItem), mark: resume.mark };
   } catch (error) {
-    onError(error, 'restore-state');
+    local.extractErrors += 1;
+    onError(error, 'extract');
     return undefined;
-  }
-}
-
-function saveState(file: string, saved: SavedEvaluatorState, onError: (error: unknown, context: string) => void): void {
-  if (saved.queue.jobs.length === 0 && saved.state.length === 0) return;
-  try {
-    writeFileSync(`${file}.tmp`, JSON.stringify(saved));
-    renameSync(`${file}.tmp`, file);
-  } catch (error) {
-    onError(error, 'save-state');
   }
 }
