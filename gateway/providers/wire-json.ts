@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { warning, type TranslationWarning } from '../canonical/warning.ts';
 
 /** Parses tool arguments; returns `{}` plus `false` when the model wrote invalid JSON. */
@@ -34,6 +35,21 @@ export function parseEventData(data: string, onUnreadable?: UnreadableEventHandl
   }
 }
 
+/**
+ * Reads one parsed event with its lenient schema (unknown fields pass, fields a provider may omit
+ * are optional, leaf values of the wrong type read as absent). An event whose schema still fails —
+ * what the event is for is missing or of the wrong type — is reported through `onUnreadable` and
+ * skipped: the rest of the stream goes on. safeParse, so a bad event costs no thrown error.
+ */
+export function readWireEvent<T>(schema: z.ZodType<T>, data: Record<string, unknown>, rawData: string, onUnreadable: UnreadableEventHandler | undefined): T | undefined {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  const type = typeof data['type'] === 'string' ? `${data['type']} ` : '';
+  reportUnreadable(rawData, `${type}${issues.join('; ')}`, onUnreadable);
+  return undefined;
+}
+
 function reportUnreadable(data: string, reason: string, onUnreadable: UnreadableEventHandler | undefined): void {
   const excerpt = data.length > 80 ? `${data.slice(0, 80)}…` : data;
   onUnreadable?.(warning('unsupported', 'upstream.stream_event', `unreadable upstream stream event skipped (${reason}): ${excerpt}`));
@@ -44,6 +60,12 @@ export function joinUrl(base: string, path: string): string {
   const trimmed = base.replace(/\/+$/, '');
   return trimmed.endsWith('/v1') && path.startsWith('/v1/') ? `${trimmed}${path.slice(3)}` : `${trimmed}${path}`;
 }
+
+/**
+ * A field read as a record whatever it holds (not an object: `{}`), for payloads passed on as they
+ * are (usage counts). Half the cost of z.record, which checks every key.
+ */
+export const lenientRecord = z.unknown().transform((value) => asRecord(value));
 
 export function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};

@@ -2,11 +2,12 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
+import type { z } from 'zod';
+import { asRecord, asString, parseEventData, readWireEvent, type UnreadableEventHandler } from '../wire-json.ts';
 import { isRetryableAnthropicStreamError } from './classify-error.ts';
 import { mapAnthropicFinishReason } from './map-finish-reason.ts';
 import { mapAnthropicUsage } from './map-usage.ts';
-import type { AnthropicUsage } from './wire-schema.ts';
+import { AnthropicStreamEventSchemas, type AnthropicUsage } from './wire-schema.ts';
 
 interface OpenBlock {
   kind: 'text' | 'reasoning' | 'tool-call';
@@ -28,60 +29,46 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
     const data = parseEventData(wire.data, onUnreadable);
     if (data === undefined) continue;
     const type = asString(data['type']) ?? wire.type;
+    const read = <T>(schema: z.ZodType<T>): T | undefined => readWireEvent(schema, data, wire.data, onUnreadable);
     switch (type) {
       case 'message_start': {
-        const message = asRecord(data['message']);
-        usage = { ...usage, ...(asRecord(message['usage']) as AnthropicUsage) };
-        yield { type: 'response-metadata', id: asString(message['id']), model: asString(message['model']) };
+        const event = read(AnthropicStreamEventSchemas.message_start);
+        if (event === undefined) break;
+        usage = { ...usage, ...(event.message.usage as AnthropicUsage | undefined) };
+        yield { type: 'response-metadata', id: event.message.id ?? undefined, model: event.message.model ?? undefined };
         break;
       }
       case 'content_block_start': {
-        const index = Number(data['index']);
-        const block = asRecord(data['content_block']);
-        const id = `blk_${index}`;
-        if (block['type'] === 'text') {
-          blocks.set(index, { kind: 'text', id, input: '', signature: '' });
-          yield { type: 'text-start', id };
-          if (typeof block['text'] === 'string' && block['text'] !== '') yield { type: 'text-delta', id, delta: block['text'] };
-        } else if (block['type'] === 'thinking') {
-          blocks.set(index, { kind: 'reasoning', id, input: '', signature: '' });
-          yield { type: 'reasoning-start', id };
-        } else if (block['type'] === 'redacted_thinking') {
-          yield { type: 'reasoning-start', id };
-          yield { type: 'reasoning-end', id, opaque: { family: 'anthropic', kind: 'redacted_thinking', value: asString(block['data']) ?? '' } };
-        } else if (block['type'] === 'tool_use') {
-          blocks.set(index, { kind: 'tool-call', id, input: '', signature: '' });
-          yield { type: 'tool-call-start', id, callId: asString(block['id']) ?? id, name: asString(block['name']) ?? '', kind: 'function' };
-        }
+        const event = read(AnthropicStreamEventSchemas.content_block_start);
+        if (event !== undefined) yield* startBlock(event, blocks);
         break;
       }
       case 'content_block_delta': {
-        const block = blocks.get(Number(data['index']));
-        const delta = asRecord(data['delta']);
-        if (block === undefined) break;
-        if (delta['type'] === 'text_delta' && typeof delta['text'] === 'string') yield { type: 'text-delta', id: block.id, delta: delta['text'] };
-        else if (delta['type'] === 'thinking_delta' && typeof delta['thinking'] === 'string') yield { type: 'reasoning-delta', id: block.id, delta: delta['thinking'] };
-        else if (delta['type'] === 'signature_delta' && typeof delta['signature'] === 'string') block.signature += delta['signature'];
-        else if (delta['type'] === 'input_json_delta' && typeof delta['partial_json'] === 'string' && delta['partial_json'] !== '') {
-          block.input += delta['partial_json'];
-          yield { type: 'tool-call-delta', id: block.id, delta: delta['partial_json'] };
+        const event = read(AnthropicStreamEventSchemas.content_block_delta);
+        const block = event === undefined ? undefined : blocks.get(event.index);
+        if (event === undefined || block === undefined) break;
+        const delta = event.delta;
+        if (delta.type === 'text_delta') yield { type: 'text-delta', id: block.id, delta: delta.text };
+        else if (delta.type === 'thinking_delta') yield { type: 'reasoning-delta', id: block.id, delta: delta.thinking };
+        else if (delta.type === 'signature_delta') block.signature += delta.signature;
+        else if (delta.type === 'input_json_delta' && delta.partial_json !== '') {
+          block.input += delta.partial_json;
+          yield { type: 'tool-call-delta', id: block.id, delta: delta.partial_json };
         }
         break;
       }
       case 'content_block_stop': {
-        const index = Number(data['index']);
-        const block = blocks.get(index);
-        blocks.delete(index);
-        if (block === undefined) break;
-        if (block.kind === 'text') yield { type: 'text-end', id: block.id };
-        else if (block.kind === 'reasoning') yield { type: 'reasoning-end', id: block.id, opaque: block.signature !== '' ? { family: 'anthropic', kind: 'signature', value: block.signature } : undefined };
-        else yield { type: 'tool-call-end', id: block.id, input: block.input === '' ? '{}' : block.input };
+        const event = read(AnthropicStreamEventSchemas.content_block_stop);
+        const block = event === undefined ? undefined : blocks.get(event.index);
+        if (event !== undefined) blocks.delete(event.index);
+        if (block !== undefined) yield endBlock(block);
         break;
       }
       case 'message_delta': {
-        const delta = asRecord(data['delta']);
-        stopReason = asString(delta['stop_reason']) ?? stopReason;
-        usage = { ...usage, ...stripNulls(asRecord(data['usage'])) };
+        const event = read(AnthropicStreamEventSchemas.message_delta);
+        if (event === undefined) break;
+        stopReason = event.delta?.stop_reason ?? stopReason;
+        usage = { ...usage, ...stripNulls(event.usage ?? {}) };
         break;
       }
       case 'message_stop':
@@ -89,12 +76,12 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
         yield { type: 'finish', reason: mapAnthropicFinishReason(stopReason) };
         return;
       case 'error': {
-        const error = asRecord(data['error']);
-        const errorType = asString(error['type']);
+        const error = read(AnthropicStreamEventSchemas.error)?.error ?? {};
+        const errorType = error.type ?? undefined;
         yield {
           type: 'error',
           code: errorType === 'rate_limit_error' ? 'upstream_rate_limited' : errorType === 'overloaded_error' ? 'no_healthy_upstream' : 'upstream_error',
-          message: `gatehouse: upstream anthropic failed mid-stream: ${asString(error['message']) ?? errorType ?? 'error'}`,
+          message: `gatehouse: upstream anthropic failed mid-stream: ${error.message ?? errorType ?? 'error'}`,
           retryable: isRetryableAnthropicStreamError(errorType),
           upstreamType: errorType,
         };
@@ -104,6 +91,33 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
         break;
     }
   }
+}
+
+type BlockStart = z.infer<(typeof AnthropicStreamEventSchemas)['content_block_start']>;
+
+function* startBlock(event: BlockStart, blocks: Map<number, OpenBlock>): Generator<CanonicalEvent> {
+  const { index, content_block: block } = event;
+  const id = `blk_${index}`;
+  if (block.type === 'text') {
+    blocks.set(index, { kind: 'text', id, input: '', signature: '' });
+    yield { type: 'text-start', id };
+    if (typeof block.text === 'string' && block.text !== '') yield { type: 'text-delta', id, delta: block.text };
+  } else if (block.type === 'thinking') {
+    blocks.set(index, { kind: 'reasoning', id, input: '', signature: '' });
+    yield { type: 'reasoning-start', id };
+  } else if (block.type === 'redacted_thinking') {
+    yield { type: 'reasoning-start', id };
+    yield { type: 'reasoning-end', id, opaque: { family: 'anthropic', kind: 'redacted_thinking', value: block.data ?? '' } };
+  } else if (block.type === 'tool_use') {
+    blocks.set(index, { kind: 'tool-call', id, input: '', signature: '' });
+    yield { type: 'tool-call-start', id, callId: block.id ?? id, name: block.name ?? '', kind: 'function' };
+  }
+}
+
+function endBlock(block: OpenBlock): CanonicalEvent {
+  if (block.kind === 'text') return { type: 'text-end', id: block.id };
+  if (block.kind === 'reasoning') return { type: 'reasoning-end', id: block.id, opaque: block.signature !== '' ? { family: 'anthropic', kind: 'signature', value: block.signature } : undefined };
+  return { type: 'tool-call-end', id: block.id, input: block.input === '' ? '{}' : block.input };
 }
 
 function stripNulls(record: Record<string, unknown>): AnthropicUsage {

@@ -2,11 +2,12 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
+import type { z } from 'zod';
+import { asRecord, asString, parseEventData, readWireEvent, type UnreadableEventHandler } from '../wire-json.ts';
 import { isRetryableBedrockException } from './classify-error.ts';
 import { mapBedrockFinishReason } from './map-finish-reason.ts';
 import { mapBedrockUsage } from './map-usage.ts';
-import { BEDROCK_JSON_OUTPUT_TOOL, type ConverseUsage } from './wire-schema.ts';
+import { BEDROCK_JSON_OUTPUT_TOOL, ConverseStreamEventSchemas, type ConverseUsage } from './wire-schema.ts';
 
 interface Block {
   kind: 'text' | 'reasoning' | 'tool-call';
@@ -38,7 +39,8 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
     return { type: 'reasoning-end', id: block.id, opaque };
   };
   for await (const wire of events) {
-    const data = parseEventData(wire.data, onUnreadable) ?? {};
+    const parsed = parseEventData(wire.data, onUnreadable);
+    const data = parsed ?? {};
     if (wire.exception === true) {
       yield { type: 'error', code: wire.type === 'throttlingException' ? 'upstream_rate_limited' : 'upstream_error', message: `gatehouse: upstream bedrock failed mid-stream: ${asString(data['message']) ?? wire.type ?? 'exception'}`, retryable: isRetryableBedrockException(wire.type), upstreamType: wire.type };
       return;
@@ -47,47 +49,33 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
       metadataSent = true;
       yield { type: 'response-metadata' };
     }
-    const index = Number(data['contentBlockIndex'] ?? 0);
+    // A block event whose payload is not JSON was reported already; an empty payload reads as `{}`,
+    // and the events that end the stream are never skipped.
+    if (parsed === undefined && wire.data.trim() !== '' && wire.type !== 'messageStop' && wire.type !== 'metadata') continue;
+    const read = <T>(schema: z.ZodType<T>): T | undefined => readWireEvent(schema, data, wire.data, onUnreadable);
     switch (wire.type) {
       case 'contentBlockStart': {
-        const toolUse = asRecord(asRecord(data['start'])['toolUse']);
-        if (toolUse['toolUseId'] !== undefined && toolUse['name'] === BEDROCK_JSON_OUTPUT_TOOL) {
+        const event = read(ConverseStreamEventSchemas.contentBlockStart);
+        const toolUse = event?.start?.toolUse;
+        if (event === undefined || toolUse === undefined) break;
+        const index = event.contentBlockIndex ?? 0;
+        const block: Block = { kind: toolUse.name === BEDROCK_JSON_OUTPUT_TOOL ? 'text' : 'tool-call', id: `block_${index}`, input: '', signature: '', redacted: undefined };
+        blocks.set(index, block);
+        if (block.kind === 'text') {
           jsonOutput = true;
-          blocks.set(index, { kind: 'text', id: `block_${index}`, input: '', signature: '', redacted: undefined });
-          yield { type: 'text-start', id: `block_${index}` };
-        } else if (toolUse['toolUseId'] !== undefined) {
-          const block: Block = { kind: 'tool-call', id: `block_${index}`, input: '', signature: '', redacted: undefined };
-          blocks.set(index, block);
-          yield { type: 'tool-call-start', id: block.id, callId: asString(toolUse['toolUseId']) ?? block.id, name: asString(toolUse['name']) ?? '', kind: 'function' };
-        }
+          yield { type: 'text-start', id: block.id };
+        } else yield { type: 'tool-call-start', id: block.id, callId: toolUse.toolUseId, name: toolUse.name, kind: 'function' };
         break;
       }
       case 'contentBlockDelta': {
-        const delta = asRecord(data['delta']);
-        let block = blocks.get(index);
-        const reasoning = delta['reasoningContent'] !== undefined ? asRecord(delta['reasoningContent']) : undefined;
-        if (block === undefined) {
-          const kind = reasoning !== undefined ? 'reasoning' : 'text';
-          block = { kind, id: `block_${index}`, input: '', signature: '', redacted: undefined };
-          blocks.set(index, block);
-          yield { type: kind === 'text' ? 'text-start' : 'reasoning-start', id: block.id };
-        }
-        if (typeof delta['text'] === 'string') yield { type: 'text-delta', id: block.id, delta: delta['text'] };
-        else if (reasoning !== undefined) {
-          if (typeof reasoning['text'] === 'string') yield { type: 'reasoning-delta', id: block.id, delta: reasoning['text'] };
-          if (typeof reasoning['signature'] === 'string') block.signature += reasoning['signature'];
-          if (typeof reasoning['redactedContent'] === 'string') block.redacted = reasoning['redactedContent'];
-        } else if (delta['toolUse'] !== undefined) {
-          const input = asString(asRecord(delta['toolUse'])['input']) ?? '';
-          if (input !== '' && block.kind === 'text') yield { type: 'text-delta', id: block.id, delta: input };
-          else if (input !== '') {
-            block.input += input;
-            yield { type: 'tool-call-delta', id: block.id, delta: input };
-          }
-        }
+        const event = read(ConverseStreamEventSchemas.contentBlockDelta);
+        if (event !== undefined) yield* blockDelta(event, blocks);
         break;
       }
       case 'contentBlockStop': {
+        const event = read(ConverseStreamEventSchemas.contentBlockStop);
+        if (event === undefined) break;
+        const index = event.contentBlockIndex ?? 0;
         const block = blocks.get(index);
         blocks.delete(index);
         if (block !== undefined) yield endBlock(block);
@@ -96,10 +84,10 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
       case 'messageStop':
         for (const block of blocks.values()) yield endBlock(block);
         blocks.clear();
-        stopReason = asString(data['stopReason']);
+        stopReason = read(ConverseStreamEventSchemas.messageStop)?.stopReason ?? undefined;
         break;
       case 'metadata':
-        yield { type: 'usage', usage: mapBedrockUsage(asRecord(data['usage']) as ConverseUsage) };
+        yield { type: 'usage', usage: mapBedrockUsage((read(ConverseStreamEventSchemas.metadata)?.usage ?? {}) as ConverseUsage) };
         yield { type: 'finish', reason: finishReason() };
         return;
       default:
@@ -108,6 +96,35 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
   }
   // Usage metadata missing but the message stopped: still a finished answer.
   if (stopReason !== undefined) yield { type: 'finish', reason: finishReason() };
+}
+
+type BlockDelta = z.infer<(typeof ConverseStreamEventSchemas)['contentBlockDelta']>;
+
+/** Text blocks have no contentBlockStart: the first delta of an index opens its block. */
+function* blockDelta(event: BlockDelta, blocks: Map<number, Block>): Generator<CanonicalEvent> {
+  const index = event.contentBlockIndex ?? 0;
+  const { delta } = event;
+  const reasoning = delta.reasoningContent;
+  let block = blocks.get(index);
+  if (block === undefined) {
+    const kind = reasoning !== undefined ? 'reasoning' : 'text';
+    block = { kind, id: `block_${index}`, input: '', signature: '', redacted: undefined };
+    blocks.set(index, block);
+    yield { type: kind === 'text' ? 'text-start' : 'reasoning-start', id: block.id };
+  }
+  if (delta.text !== undefined) yield { type: 'text-delta', id: block.id, delta: delta.text };
+  else if (reasoning !== undefined) {
+    if (reasoning.text !== undefined) yield { type: 'reasoning-delta', id: block.id, delta: reasoning.text };
+    if (reasoning.signature !== undefined) block.signature += reasoning.signature;
+    if (reasoning.redactedContent !== undefined) block.redacted = reasoning.redactedContent;
+  } else if (delta.toolUse !== undefined) {
+    const input = delta.toolUse.input ?? '';
+    if (input !== '' && block.kind === 'text') yield { type: 'text-delta', id: block.id, delta: input };
+    else if (input !== '') {
+      block.input += input;
+      yield { type: 'tool-call-delta', id: block.id, delta: input };
+    }
+  }
 }
 
 /** Non-streaming Converse body → canonical response. */

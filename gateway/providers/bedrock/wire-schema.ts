@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { lenientRecord } from '../wire-json.ts';
+
 /**
  * Bedrock Converse / ConverseStream wire shapes.
  * @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
@@ -43,3 +46,30 @@ export const BEDROCK_SIGNING_SERVICE = 'bedrock';
  * input is the answer, turned back into text by the stream parser. Reserved: no client tool has it.
  */
 export const BEDROCK_JSON_OUTPUT_TOOL = 'gatehouse_json_output';
+
+// ConverseStream events are read with lenient schemas (as vercel/ai does; see wire-json.ts
+// readWireEvent): unknown fields pass, what Bedrock may omit is optional, an id or reason of the
+// wrong type reads as absent. What an event is for (its block index, the delta's text, reasoning or
+// tool input) must be readable, or the event is reported on the span and skipped. `messageStop`
+// and `metadata` end the stream and are never skipped.
+const optionalText = z.string().nullish().catch(undefined);
+const blockIndex = z.number().optional();
+
+/** Schemas of the ConverseStream events the parser reads, by event type (the `:event-type` header). */
+export const ConverseStreamEventSchemas = {
+  contentBlockStart: z.looseObject({
+    contentBlockIndex: blockIndex,
+    start: z.looseObject({ toolUse: z.looseObject({ toolUseId: z.string(), name: z.string() }).optional() }).optional(),
+  }),
+  contentBlockDelta: z.looseObject({
+    contentBlockIndex: blockIndex,
+    delta: z.looseObject({
+      text: z.string().optional(),
+      reasoningContent: z.looseObject({ text: z.string().optional(), signature: z.string().optional(), redactedContent: z.string().optional() }).optional(),
+      toolUse: z.looseObject({ input: z.string().optional() }).optional(),
+    }),
+  }),
+  contentBlockStop: z.looseObject({ contentBlockIndex: blockIndex }),
+  messageStop: z.looseObject({ stopReason: optionalText }).catch({}),
+  metadata: z.looseObject({ usage: lenientRecord }).catch({ usage: {} }),
+} as const;

@@ -2,10 +2,10 @@ import type { CanonicalEvent } from '../../canonical/event.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
+import { asRecord, asString, parseEventData, readWireEvent, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapGeminiFinishReason } from './map-finish-reason.ts';
 import { mapGeminiUsage } from './map-usage.ts';
-import { GEMINI_CALL_ID_PREFIX, type GeminiUsage } from './wire-schema.ts';
+import { GEMINI_CALL_ID_PREFIX, GeminiChunkSchema, type GeminiChunk, type GeminiUsage } from './wire-schema.ts';
 
 /**
  * Gemini `alt=sse` chunks → canonical events. Function calls arrive whole; without an id one is
@@ -30,10 +30,12 @@ interface ParseState {
 async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   const state: ParseState = { responseId: undefined, metadataSent: false, openText: undefined, blockCount: 0, callCount: 0, hasToolCalls: false, finishReason: undefined, usage: undefined };
   for await (const wire of events) {
-    const chunk = parseEventData(wire.data, onUnreadable);
+    const data = parseEventData(wire.data, onUnreadable);
+    if (data === undefined) continue;
+    const chunk = readWireEvent(GeminiChunkSchema, data, wire.data, onUnreadable);
     if (chunk === undefined) continue;
-    if (chunk['error'] !== undefined) {
-      const error = asRecord(chunk['error']);
+    if (chunk.error !== undefined) {
+      const error = asRecord(chunk.error);
       const status = asString(error['status']);
       yield { type: 'error', code: status === 'RESOURCE_EXHAUSTED' ? 'upstream_rate_limited' : 'upstream_error', message: `gatehouse: upstream gemini failed mid-stream: ${asString(error['message']) ?? status ?? 'error'}`, retryable: status !== 'INVALID_ARGUMENT', upstreamType: status };
       return;
@@ -52,32 +54,29 @@ function* closeText(state: ParseState): Generator<CanonicalEvent> {
   state.openText = undefined;
 }
 
-function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Generator<CanonicalEvent> {
+function* chunkEvents(chunk: GeminiChunk, state: ParseState): Generator<CanonicalEvent> {
   if (!state.metadataSent) {
     state.metadataSent = true;
-    state.responseId = asString(chunk['responseId']);
-    yield { type: 'response-metadata', id: state.responseId, model: asString(chunk['modelVersion']) };
+    state.responseId = chunk.responseId ?? undefined;
+    yield { type: 'response-metadata', id: state.responseId, model: chunk.modelVersion ?? undefined };
   }
-  if (chunk['usageMetadata'] !== undefined) state.usage = asRecord(chunk['usageMetadata']) as GeminiUsage;
-  const blockReason = asString(asRecord(chunk['promptFeedback'])['blockReason']);
-  if (blockReason !== undefined) state.finishReason = 'SAFETY';
-  const candidate = asRecord((Array.isArray(chunk['candidates']) ? chunk['candidates'] : [])[0]);
-  const parts = Array.isArray(asRecord(candidate['content'])['parts']) ? (asRecord(candidate['content'])['parts'] as unknown[]) : [];
-  for (const raw of parts) {
-    const part = asRecord(raw);
-    const signature = asString(part['thoughtSignature']);
-    if (signature !== undefined) {
+  if (chunk.usageMetadata !== undefined) state.usage = chunk.usageMetadata as GeminiUsage;
+  if (chunk.promptFeedback?.blockReason != null) state.finishReason = 'SAFETY';
+  const candidate = chunk.candidates?.[0];
+  // Parts are handled inline, not by a generator per part: this runs for every chunk of a stream.
+  for (const part of candidate?.content?.parts ?? []) {
+    if (part.thoughtSignature !== undefined) {
       // Signatures only mean something to Gemini: carried as an opaque reasoning item.
       yield* closeText(state);
       state.blockCount++;
       const id = `block_${state.blockCount}`;
       yield { type: 'reasoning-start', id };
-      yield { type: 'reasoning-end', id, opaque: { family: 'gemini', kind: 'thought_signature', value: signature } };
+      yield { type: 'reasoning-end', id, opaque: { family: 'gemini', kind: 'thought_signature', value: part.thoughtSignature } };
     }
-    const text = asString(part['text']);
+    const text = part.text;
     // Final chunks often carry an empty text part next to finishReason: nothing to open.
     if (text !== undefined && text !== '') {
-      const kind = part['thought'] === true ? 'reasoning' : 'text';
+      const kind = part.thought === true ? 'reasoning' : 'text';
       if (state.openText !== kind) {
         yield* closeText(state);
         state.blockCount++;
@@ -86,31 +85,36 @@ function* chunkEvents(chunk: Record<string, unknown>, state: ParseState): Genera
       }
       yield { type: kind === 'text' ? 'text-delta' : 'reasoning-delta', id: `block_${state.blockCount}`, delta: text };
     }
-    const call = part['functionCall'];
-    if (call !== undefined) {
-      yield* closeText(state);
-      const fn = asRecord(call);
-      state.blockCount++;
-      state.hasToolCalls = true;
-      const id = `block_${state.blockCount}`;
-      // Gemini's own ids get a prefix so they can be recognised and returned on the way back.
-      const geminiId = asString(fn['id']);
-      const callId = geminiId !== undefined ? `${GEMINI_CALL_ID_PREFIX}${geminiId}` : `call_${state.responseId ?? 'gemini'}_${state.callCount}`;
-      state.callCount++;
-      const input = JSON.stringify(fn['args'] ?? {});
-      yield { type: 'tool-call-start', id, callId, name: asString(fn['name']) ?? '', kind: 'function' };
-      yield { type: 'tool-call-delta', id, delta: input };
-      yield { type: 'tool-call-end', id, input };
-    }
+    if (part.functionCall !== undefined) yield* functionCallEvents(part.functionCall, state);
   }
-  const finish = asString(candidate['finishReason']);
-  if (finish !== undefined) state.finishReason = finish;
+  const finish = candidate?.finishReason;
+  if (finish != null) state.finishReason = finish;
+}
+
+type GeminiFunctionCall = NonNullable<NonNullable<NonNullable<NonNullable<GeminiChunk['candidates']>[number]['content']>['parts']>[number]['functionCall']>;
+
+/** Function calls arrive whole: start, one delta, end. */
+function* functionCallEvents(call: GeminiFunctionCall, state: ParseState): Generator<CanonicalEvent> {
+  yield* closeText(state);
+  state.blockCount++;
+  state.hasToolCalls = true;
+  const id = `block_${state.blockCount}`;
+  // Gemini's own ids get a prefix so they can be recognised and returned on the way back.
+  const geminiId = call.id ?? undefined;
+  const callId = geminiId !== undefined ? `${GEMINI_CALL_ID_PREFIX}${geminiId}` : `call_${state.responseId ?? 'gemini'}_${state.callCount}`;
+  state.callCount++;
+  const input = JSON.stringify(call.args ?? {});
+  yield { type: 'tool-call-start', id, callId, name: call.name, kind: 'function' };
+  yield { type: 'tool-call-delta', id, delta: input };
+  yield { type: 'tool-call-end', id, input };
 }
 
 /** Non-streaming generateContent body → canonical response. */
 export function fromGeminiBody(body: unknown): CanonicalResponse {
   const state: ParseState = { responseId: undefined, metadataSent: false, openText: undefined, blockCount: 0, callCount: 0, hasToolCalls: false, finishReason: undefined, usage: undefined };
-  const events: CanonicalEvent[] = [...chunkEvents(asRecord(body), state), ...closeText(state)];
+  // A body of the wrong shape reads as an empty answer, as a chunk would have been skipped.
+  const parsed = GeminiChunkSchema.safeParse(asRecord(body));
+  const events: CanonicalEvent[] = [...chunkEvents(parsed.success ? parsed.data : {}, state), ...closeText(state)];
   if (state.usage !== undefined) events.push({ type: 'usage', usage: mapGeminiUsage(state.usage) });
   events.push({ type: 'finish', reason: mapGeminiFinishReason(state.finishReason, state.hasToolCalls) });
   return collectResponse(events);

@@ -3,10 +3,11 @@ import { decodeOpaque } from '../../canonical/opaque-envelope.ts';
 import { collectResponse, type CanonicalResponse } from '../../canonical/response.ts';
 import type { WireEvent } from '../provider-adapter.ts';
 import { guardStream } from '../stream-guard.ts';
-import { asRecord, asString, parseEventData, type UnreadableEventHandler } from '../wire-json.ts';
+import type { z } from 'zod';
+import { asRecord, asString, parseEventData, readWireEvent, type UnreadableEventHandler } from '../wire-json.ts';
 import { mapResponsesFinishReason } from './map-finish-reason.ts';
 import { mapResponsesUsage } from './map-usage.ts';
-import type { ResponsesUsage } from './wire-schema.ts';
+import { ResponsesStreamEventSchemas, type ResponsesUsage } from './wire-schema.ts';
 
 /** Responses SSE → canonical events (used by `openai` and `azure-openai`). */
 export function fromResponsesStream(events: AsyncIterable<WireEvent>, provider = 'openai', onUnreadable?: UnreadableEventHandler): AsyncIterable<CanonicalEvent> {
@@ -27,94 +28,123 @@ async function* parse(events: AsyncIterable<WireEvent>, provider: string, onUnre
     const data = parseEventData(wire.data, onUnreadable);
     if (data === undefined) continue;
     const type = asString(data['type']) ?? wire.type;
-    const itemId = asString(data['item_id']) ?? '';
+    const read = <T>(schema: z.ZodType<T>): T | undefined => readWireEvent(schema, data, wire.data, onUnreadable);
     switch (type) {
       case 'response.created': {
-        const response = asRecord(data['response']);
-        yield { type: 'response-metadata', id: asString(response['id']), model: asString(response['model']) };
+        const response = read(ResponsesStreamEventSchemas['response.created'])?.response;
+        if (response !== undefined) yield { type: 'response-metadata', id: response.id ?? undefined, model: response.model ?? undefined };
         break;
       }
       case 'response.output_item.added': {
-        const item = asRecord(data['item']);
-        const id = asString(item['id']) ?? `item_${String(data['output_index'])}`;
-        if (item['type'] === 'message') items.set(id, { kind: 'message', textIds: new Set(), summaryIndex: -1 });
-        else if (item['type'] === 'reasoning') {
-          items.set(id, { kind: 'reasoning', textIds: new Set(), summaryIndex: -1 });
-          yield { type: 'reasoning-start', id };
-        } else if (item['type'] === 'function_call' || item['type'] === 'custom_tool_call') {
-          const kind = item['type'] === 'function_call' ? 'function' : 'custom';
-          hasToolCalls = true;
-          items.set(id, { kind, textIds: new Set(), summaryIndex: -1 });
-          yield { type: 'tool-call-start', id, callId: asString(item['call_id']) ?? id, name: asString(item['name']) ?? '', kind, namespace: asString(item['namespace']) };
-        }
+        const event = read(ResponsesStreamEventSchemas['response.output_item.added']);
+        if (event === undefined) break;
+        const started = startItem(event.item, event.item.id ?? `item_${String(event.output_index)}`, items);
+        if (started?.type === 'tool-call-start') hasToolCalls = true;
+        if (started !== undefined) yield started;
         break;
       }
       case 'response.output_text.delta': {
-        const state = items.get(itemId);
-        const textId = `${itemId}:${String(data['content_index'] ?? 0)}`;
-        if (state !== undefined && !state.textIds.has(textId)) {
-          state.textIds.add(textId);
-          yield { type: 'text-start', id: textId };
-        }
-        if (typeof data['delta'] === 'string' && data['delta'] !== '') yield { type: 'text-delta', id: textId, delta: data['delta'] };
+        const event = read(ResponsesStreamEventSchemas[type]);
+        if (event !== undefined) yield* textDelta(event, items);
         break;
       }
       case 'response.reasoning_summary_text.delta':
       case 'response.reasoning_text.delta': {
-        const state = items.get(itemId);
-        const index = Number(data['summary_index'] ?? data['content_index'] ?? 0);
-        if (state !== undefined && state.summaryIndex !== index) {
-          if (state.summaryIndex >= 0) yield { type: 'reasoning-delta', id: itemId, delta: '\n\n' };
-          state.summaryIndex = index;
-        }
-        if (typeof data['delta'] === 'string') yield { type: 'reasoning-delta', id: itemId, delta: data['delta'] };
+        const event = read(ResponsesStreamEventSchemas[type]);
+        if (event !== undefined) yield* reasoningDelta(event, items);
         break;
       }
       case 'response.function_call_arguments.delta':
-      case 'response.custom_tool_call_input.delta':
-        if (typeof data['delta'] === 'string' && data['delta'] !== '') yield { type: 'tool-call-delta', id: itemId, delta: data['delta'] };
+      case 'response.custom_tool_call_input.delta': {
+        const event = read(ResponsesStreamEventSchemas[type]);
+        if (event !== undefined && event.delta !== '') yield { type: 'tool-call-delta', id: event.item_id, delta: event.delta };
         break;
+      }
       case 'response.output_item.done': {
-        const item = asRecord(data['item']);
-        const id = asString(item['id']) ?? '';
-        const state = items.get(id);
-        items.delete(id);
-        if (state === undefined) break;
-        if (state.kind === 'message') {
-          for (const textId of state.textIds) yield { type: 'text-end', id: textId };
-        } else if (state.kind === 'reasoning') {
-          const encrypted = asString(item['encrypted_content']);
-          yield { type: 'reasoning-end', id, opaque: encrypted !== undefined ? decodeOpaque(encrypted).opaque : undefined };
-        } else {
-          yield { type: 'tool-call-end', id, input: (state.kind === 'function' ? asString(item['arguments']) : asString(item['input'])) ?? '' };
-        }
+        const item = read(ResponsesStreamEventSchemas['response.output_item.done'])?.item;
+        if (item !== undefined) yield* endItem(item, items);
         break;
       }
       case 'response.completed':
       case 'response.incomplete': {
-        const response = asRecord(data['response']);
-        yield { type: 'usage', usage: mapResponsesUsage(asRecord(response['usage']) as ResponsesUsage) };
-        const incomplete = asString(asRecord(response['incomplete_details'])['reason']);
-        yield { type: 'finish', reason: mapResponsesFinishReason(asString(response['status']), incomplete, hasToolCalls) };
+        const response: TerminalResponse = read(ResponsesStreamEventSchemas[type])?.response ?? { usage: {} };
+        yield { type: 'usage', usage: mapResponsesUsage(response.usage as ResponsesUsage) };
+        yield { type: 'finish', reason: mapResponsesFinishReason(response.status ?? undefined, response.incomplete_details?.reason ?? undefined, hasToolCalls) };
         return;
       }
       case 'response.failed':
       case 'error': {
-        const error = type === 'error' ? data : asRecord(asRecord(data['response'])['error']);
-        const code = asString(error['code']) ?? asString(error['type']);
-        yield {
-          type: 'error',
-          code: code === 'rate_limit_exceeded' ? 'upstream_rate_limited' : code === 'server_is_overloaded' ? 'no_healthy_upstream' : 'upstream_error',
-          message: `gatehouse: upstream ${provider} failed mid-stream: ${asString(error['message']) ?? code ?? 'error'}`,
-          retryable: code !== 'context_length_exceeded' && code !== 'invalid_prompt',
-          upstreamType: code,
-        };
+        const error = type === 'error' ? (read(ResponsesStreamEventSchemas.error) ?? {}) : (read(ResponsesStreamEventSchemas['response.failed'])?.response.error ?? {});
+        yield failedMidStream(provider, asRecord(error));
         return;
       }
       default:
         break;
     }
   }
+}
+
+type ResponsesItem = z.infer<(typeof ResponsesStreamEventSchemas)['response.output_item.added']>['item'];
+type TerminalResponse = { status?: string | null | undefined; usage: Record<string, unknown>; incomplete_details?: { reason?: string | null | undefined } | null | undefined };
+type TextDelta = z.infer<(typeof ResponsesStreamEventSchemas)['response.output_text.delta']>;
+
+function startItem(item: ResponsesItem, id: string, items: Map<string, ItemState>): CanonicalEvent | undefined {
+  if (item.type === 'message') items.set(id, { kind: 'message', textIds: new Set(), summaryIndex: -1 });
+  else if (item.type === 'reasoning') {
+    items.set(id, { kind: 'reasoning', textIds: new Set(), summaryIndex: -1 });
+    return { type: 'reasoning-start', id };
+  } else if (item.type === 'function_call' || item.type === 'custom_tool_call') {
+    const kind = item.type === 'function_call' ? 'function' : 'custom';
+    items.set(id, { kind, textIds: new Set(), summaryIndex: -1 });
+    return { type: 'tool-call-start', id, callId: item.call_id ?? id, name: item.name ?? '', kind, namespace: item.namespace ?? undefined };
+  }
+  return undefined;
+}
+
+function* textDelta(event: TextDelta, items: Map<string, ItemState>): Generator<CanonicalEvent> {
+  const state = items.get(event.item_id);
+  const textId = `${event.item_id}:${String(event.content_index ?? 0)}`;
+  if (state !== undefined && !state.textIds.has(textId)) {
+    state.textIds.add(textId);
+    yield { type: 'text-start', id: textId };
+  }
+  if (event.delta !== '') yield { type: 'text-delta', id: textId, delta: event.delta };
+}
+
+function* reasoningDelta(event: TextDelta, items: Map<string, ItemState>): Generator<CanonicalEvent> {
+  const state = items.get(event.item_id);
+  const index = event.summary_index ?? event.content_index ?? 0;
+  if (state !== undefined && state.summaryIndex !== index) {
+    if (state.summaryIndex >= 0) yield { type: 'reasoning-delta', id: event.item_id, delta: '\n\n' };
+    state.summaryIndex = index;
+  }
+  yield { type: 'reasoning-delta', id: event.item_id, delta: event.delta };
+}
+
+function* endItem(item: ResponsesItem, items: Map<string, ItemState>): Generator<CanonicalEvent> {
+  const id = item.id ?? '';
+  const state = items.get(id);
+  items.delete(id);
+  if (state === undefined) return;
+  if (state.kind === 'message') {
+    for (const textId of state.textIds) yield { type: 'text-end', id: textId };
+  } else if (state.kind === 'reasoning') {
+    const encrypted = item.encrypted_content ?? undefined;
+    yield { type: 'reasoning-end', id, opaque: encrypted !== undefined ? decodeOpaque(encrypted).opaque : undefined };
+  } else {
+    yield { type: 'tool-call-end', id, input: (state.kind === 'function' ? item.arguments : item.input) ?? '' };
+  }
+}
+
+function failedMidStream(provider: string, error: Record<string, unknown>): CanonicalEvent {
+  const code = asString(error['code']) ?? asString(error['type']);
+  return {
+    type: 'error',
+    code: code === 'rate_limit_exceeded' ? 'upstream_rate_limited' : code === 'server_is_overloaded' ? 'no_healthy_upstream' : 'upstream_error',
+    message: `gatehouse: upstream ${provider} failed mid-stream: ${asString(error['message']) ?? code ?? 'error'}`,
+    retryable: code !== 'context_length_exceeded' && code !== 'invalid_prompt',
+    upstreamType: code,
+  };
 }
 
 /** Non-streaming Responses body → canonical response. */

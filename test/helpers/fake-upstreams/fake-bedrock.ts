@@ -5,7 +5,8 @@ import { argumentsText, chunks, functionCallsOf, usageOf, type RecordedRequest, 
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
-function eventFrame(type: string, payload: Record<string, unknown>): Uint8Array {
+/** One ConverseStream event in the AWS event-stream framing (tests insert their own). */
+export function eventFrame(type: string, payload: Record<string, unknown>): Uint8Array {
   return codec.encode({
     headers: { ':event-type': { type: 'string', value: type }, ':content-type': { type: 'string', value: 'application/json' }, ':message-type': { type: 'string', value: 'event' } },
     body: fromUtf8(JSON.stringify({ ...payload, p: 'abcdefgh' })),
