@@ -46,15 +46,7 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
       case 'content_block_delta': {
         const event = read(AnthropicStreamEventSchemas.content_block_delta);
         const block = event === undefined ? undefined : blocks.get(event.index);
-        if (event === undefined || block === undefined) break;
-        const delta = event.delta;
-        if (delta.type === 'text_delta') yield { type: 'text-delta', id: block.id, delta: delta.text };
-        else if (delta.type === 'thinking_delta') yield { type: 'reasoning-delta', id: block.id, delta: delta.thinking };
-        else if (delta.type === 'signature_delta') block.signature += delta.signature;
-        else if (delta.type === 'input_json_delta' && delta.partial_json !== '') {
-          block.input += delta.partial_json;
-          yield { type: 'tool-call-delta', id: block.id, delta: delta.partial_json };
-        }
+        if (event !== undefined && block !== undefined) yield* blockDelta(event.delta, block);
         break;
       }
       case 'content_block_stop': {
@@ -75,22 +67,36 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
         yield { type: 'usage', usage: mapAnthropicUsage(usage) };
         yield { type: 'finish', reason: mapAnthropicFinishReason(stopReason) };
         return;
-      case 'error': {
-        const error = read(AnthropicStreamEventSchemas.error)?.error ?? {};
-        const errorType = error.type ?? undefined;
-        yield {
-          type: 'error',
-          code: errorType === 'rate_limit_error' ? 'upstream_rate_limited' : errorType === 'overloaded_error' ? 'no_healthy_upstream' : 'upstream_error',
-          message: `gatehouse: upstream anthropic failed mid-stream: ${error.message ?? errorType ?? 'error'}`,
-          retryable: isRetryableAnthropicStreamError(errorType),
-          upstreamType: errorType,
-        };
+      case 'error':
+        yield streamError(read(AnthropicStreamEventSchemas.error)?.error ?? {});
         return;
-      }
       default:
         break;
     }
   }
+}
+
+type BlockDelta = z.infer<(typeof AnthropicStreamEventSchemas)['content_block_delta']>['delta'];
+
+function* blockDelta(delta: BlockDelta, block: OpenBlock): Generator<CanonicalEvent> {
+  if (delta.type === 'text_delta') yield { type: 'text-delta', id: block.id, delta: delta.text };
+  else if (delta.type === 'thinking_delta') yield { type: 'reasoning-delta', id: block.id, delta: delta.thinking };
+  else if (delta.type === 'signature_delta') block.signature += delta.signature;
+  else if (delta.type === 'input_json_delta' && delta.partial_json !== '') {
+    block.input += delta.partial_json;
+    yield { type: 'tool-call-delta', id: block.id, delta: delta.partial_json };
+  }
+}
+
+function streamError(error: { type?: string | null | undefined; message?: string | null | undefined }): CanonicalEvent {
+  const errorType = error.type ?? undefined;
+  return {
+    type: 'error',
+    code: errorType === 'rate_limit_error' ? 'upstream_rate_limited' : errorType === 'overloaded_error' ? 'no_healthy_upstream' : 'upstream_error',
+    message: `gatehouse: upstream anthropic failed mid-stream: ${error.message ?? errorType ?? 'error'}`,
+    retryable: isRetryableAnthropicStreamError(errorType),
+    upstreamType: errorType,
+  };
 }
 
 type BlockStart = z.infer<(typeof AnthropicStreamEventSchemas)['content_block_start']>;

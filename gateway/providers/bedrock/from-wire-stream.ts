@@ -32,12 +32,6 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
   let jsonOutput = false;
   const finishReason = () => (jsonOutput && stopReason === 'tool_use' ? mapBedrockFinishReason('end_turn') : mapBedrockFinishReason(stopReason));
   let metadataSent = false;
-  const endBlock = (block: Block): CanonicalEvent => {
-    if (block.kind === 'text') return { type: 'text-end', id: block.id };
-    if (block.kind === 'tool-call') return { type: 'tool-call-end', id: block.id, input: block.input === '' ? '{}' : block.input };
-    const opaque = block.redacted !== undefined ? { family: 'bedrock' as const, kind: 'redacted_thinking', value: block.redacted } : block.signature !== '' ? { family: 'bedrock' as const, kind: 'signature', value: block.signature } : undefined;
-    return { type: 'reasoning-end', id: block.id, opaque };
-  };
   for await (const wire of events) {
     const parsed = parseEventData(wire.data, onUnreadable);
     const data = parsed ?? {};
@@ -56,15 +50,9 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
     switch (wire.type) {
       case 'contentBlockStart': {
         const event = read(ConverseStreamEventSchemas.contentBlockStart);
-        const toolUse = event?.start?.toolUse;
-        if (event === undefined || toolUse === undefined) break;
-        const index = event.contentBlockIndex ?? 0;
-        const block: Block = { kind: toolUse.name === BEDROCK_JSON_OUTPUT_TOOL ? 'text' : 'tool-call', id: `block_${index}`, input: '', signature: '', redacted: undefined };
-        blocks.set(index, block);
-        if (block.kind === 'text') {
-          jsonOutput = true;
-          yield { type: 'text-start', id: block.id };
-        } else yield { type: 'tool-call-start', id: block.id, callId: toolUse.toolUseId, name: toolUse.name, kind: 'function' };
+        const started = event && startToolBlock(event, blocks);
+        jsonOutput ||= started?.type === 'text-start';
+        if (started !== undefined) yield started;
         break;
       }
       case 'contentBlockDelta': {
@@ -96,6 +84,26 @@ async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: Unreadable
   }
   // Usage metadata missing but the message stopped: still a finished answer.
   if (stopReason !== undefined) yield { type: 'finish', reason: finishReason() };
+}
+
+function endBlock(block: Block): CanonicalEvent {
+  if (block.kind === 'text') return { type: 'text-end', id: block.id };
+  if (block.kind === 'tool-call') return { type: 'tool-call-end', id: block.id, input: block.input === '' ? '{}' : block.input };
+  const opaque = block.redacted !== undefined ? { family: 'bedrock' as const, kind: 'redacted_thinking', value: block.redacted } : block.signature !== '' ? { family: 'bedrock' as const, kind: 'signature', value: block.signature } : undefined;
+  return { type: 'reasoning-end', id: block.id, opaque };
+}
+
+type BlockStart = z.infer<(typeof ConverseStreamEventSchemas)['contentBlockStart']>;
+
+/** A tool-use block opens a tool call; the forced JSON-output tool's opens a text block (its input is the answer). */
+function startToolBlock(event: BlockStart, blocks: Map<number, Block>): CanonicalEvent | undefined {
+  const toolUse = event.start?.toolUse;
+  if (toolUse === undefined) return undefined;
+  const index = event.contentBlockIndex ?? 0;
+  const block: Block = { kind: toolUse.name === BEDROCK_JSON_OUTPUT_TOOL ? 'text' : 'tool-call', id: `block_${index}`, input: '', signature: '', redacted: undefined };
+  blocks.set(index, block);
+  if (block.kind === 'text') return { type: 'text-start', id: block.id };
+  return { type: 'tool-call-start', id: block.id, callId: toolUse.toolUseId, name: toolUse.name, kind: 'function' };
 }
 
 type BlockDelta = z.infer<(typeof ConverseStreamEventSchemas)['contentBlockDelta']>;

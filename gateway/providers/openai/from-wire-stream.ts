@@ -37,9 +37,8 @@ async function* parse(events: AsyncIterable<WireEvent>, provider: string, onUnre
       }
       case 'response.output_item.added': {
         const event = read(ResponsesStreamEventSchemas['response.output_item.added']);
-        if (event === undefined) break;
-        const started = startItem(event.item, event.item.id ?? `item_${String(event.output_index)}`, items);
-        if (started?.type === 'tool-call-start') hasToolCalls = true;
+        const started = event && startItem(event.item, event.item.id ?? `item_${String(event.output_index)}`, items);
+        hasToolCalls ||= started?.type === 'tool-call-start';
         if (started !== undefined) yield started;
         break;
       }
@@ -73,11 +72,9 @@ async function* parse(events: AsyncIterable<WireEvent>, provider: string, onUnre
         return;
       }
       case 'response.failed':
-      case 'error': {
-        const error = type === 'error' ? (read(ResponsesStreamEventSchemas.error) ?? {}) : (read(ResponsesStreamEventSchemas['response.failed'])?.response.error ?? {});
-        yield failedMidStream(provider, asRecord(error));
+      case 'error':
+        yield failedMidStream(provider, asRecord(type === 'error' ? read(ResponsesStreamEventSchemas.error) : read(ResponsesStreamEventSchemas['response.failed'])?.response.error));
         return;
-      }
       default:
         break;
     }
