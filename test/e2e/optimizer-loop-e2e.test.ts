@@ -226,10 +226,13 @@ describe('optimizer loop end to end on a running gateway (issue 8)', () => {
     const run = await admin(gatehouse.url, 'POST', '/admin/optimizer/run', { cost_center: COST_CENTER });
     expect(run.status).toBe(200);
     expect(run.body.proposals).toEqual([]);
-    expect(run.body.results).toEqual([
-      expect.objectContaining({ status: 'no_improvement', costCenter: COST_CENTER, reason: 'rolled_back_recently', summary: expect.stringContaining(`${EXPENSIVE} → ${CHEAPER} was rolled back by the rollback guard`) }),
-    ]);
-    expect(run.body.results[0].summary).toContain(`rule ${expected.rule.id} of version 2`);
+    // The rolled-back rule's own turns (scored while the guard watched, 200 per arm) are in the optimizer's
+    // data now: its quality estimate sees the regression itself and finds no rule within the limit, so
+    // the cool-down has nothing to hold back here (its conversion of a repeated proposal into
+    // `rolled_back_recently` is tested on stored versions in test/optimizer/rollback-cool-down.test.ts).
+    expect(run.body.results).toEqual([expect.objectContaining({ status: 'no_improvement', costCenter: COST_CENTER, reason: 'no_rule_within_limit' })]);
+    // The closest rule it looked at is the rolled-back change, over the limit.
+    expect(run.body.results[0].bestLookedAt).toMatchObject({ rule: { route_to: CHEAPER }, estimate: { feasible: false, enoughSamples: true } });
     expect((await admin(gatehouse.url, 'GET', '/admin/policy/proposals?status=pending')).body.proposals).toEqual([]);
   });
 });
