@@ -6,7 +6,7 @@ import type { ForwardOutcome, InboundProtocol, ResolvedTarget } from '../forward
 import { MAX_JSON_DEPTH, readJsonBody, spliceBody } from '../inbound/read-json-body.ts';
 import { errorReply } from '../plugins/error-handler.ts';
 import type { ReplySink } from '../pipeline/client-sink.ts';
-import { fingerprint, prefixPrint, SHAPES, type HistoryScanCache } from './history-scan.ts';
+import { fingerprint, PrefixPrinter, SHAPES, type HistoryScanCache } from './history-scan.ts';
 import { callHook, hookName, type HookCall, type HookItem, type HookPhase, type HookSubject } from './hook-client.ts';
 import { streamedAnswer } from './streamed-answer.ts';
 
@@ -70,6 +70,8 @@ interface Pending {
   kept: HookMemory | undefined;
   listLength: number;
   preamblePrint: string | undefined;
+  /** Fingerprints of this conversation's prefixes: the kept count's, then the whole list's, from one hash. */
+  printer: PrefixPrinter;
 }
 
 export class HookGuard {
@@ -123,7 +125,7 @@ export class HookGuard {
         replacements = new Map(replacements);
         if (call.ok && call.verdict.action === 'redact') for (const [index, item] of call.verdict.items) if (pending.items.some((sent) => sent.index === index)) replacements.set(index, item);
         if (pending.items.some((sent) => sent.index === PREAMBLE_INDEX) && !(call.ok && call.verdict.action === 'redact' && call.verdict.items.has(PREAMBLE_INDEX))) replacements.delete(PREAMBLE_INDEX);
-        this.remember(pending, original, replacements);
+        this.remember(pending, replacements);
       }
     }
     return this.applied(guarded, replacements);
@@ -137,7 +139,8 @@ export class HookGuard {
     // A request with no session of its own (its session id is the request id) would only fill the memory.
     const memoryKey = this.facts.sessionId === this.facts.requestId ? undefined : `${this.facts.costCenter}\u0000${this.facts.policyVersion}\u0000${this.facts.sessionId}\u0000${provider}`;
     const previous = memoryKey !== undefined ? this.context.memory.get(memoryKey) : undefined;
-    const kept = previous && previous.count > 0 && list.length >= previous.count && prefixPrint(original, shape.list, list, previous.count) === previous.prefixFingerprint ? previous : undefined;
+    const printer = new PrefixPrinter(original, shape.list, list);
+    const kept = previous && previous.count > 0 && list.length >= previous.count && printer.print(previous.count) === previous.prefixFingerprint ? previous : undefined;
     const items: HookItem[] = [];
     const preamble = shape.preamble ? original[shape.preamble] : undefined;
     const preamblePrint = preamble === undefined ? undefined : fingerprint(preamble);
@@ -146,14 +149,12 @@ export class HookGuard {
     for (let index = kept?.count ?? 0; index < list.length; index++) {
       items.push({ index, location: Array.isArray(rawList) ? `${shape.list}[${index}]` : shape.list, item: guardedList[index] });
     }
-    return { items, memoryKey, kept, listLength: list.length, preamblePrint };
+    return { items, memoryKey, kept, listLength: list.length, preamblePrint, printer };
   }
 
-  private remember(pending: Pending, original: Record<string, unknown>, replacements: Map<number, unknown>): void {
+  private remember(pending: Pending, replacements: Map<number, unknown>): void {
     if (pending.memoryKey === undefined) return;
-    const shape = SHAPES[this.inbound];
-    const list = asList(original[shape.list]);
-    const prefixFingerprint = pending.listLength > 0 ? prefixPrint(original, shape.list, list, pending.listLength) : '';
+    const prefixFingerprint = pending.listLength > 0 ? pending.printer.print(pending.listLength) : '';
     this.context.memory.set(pending.memoryKey, { count: pending.listLength, prefixFingerprint, preamble: pending.preamblePrint, replacements });
   }
 

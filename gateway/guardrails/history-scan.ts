@@ -61,7 +61,7 @@ export function prefixPrint(body: Record<string, unknown>, key: string, list: re
  * print (the copy of the hash state at the remembered count is that prefix's print). Each print equals
  * prefixPrint's for the same count.
  */
-class PrefixPrinter {
+export class PrefixPrinter {
   private readonly hash = createHash('sha1');
   private hashed = 0;
   private readonly body: Record<string, unknown>;
