@@ -132,6 +132,10 @@ describe('lowered reasoning effort in the decision', () => {
       for (const reasoningEffort of ['medium', 'low', undefined]) expect(evaluatePolicy(doc, facts({ sessionId, explorationPlan: effortPlan, reasoningEffort }))).toMatchObject({ reasoningEffort: undefined, experimentArm: '' });
       for (const budgetStage of ['alert', 'downgrade'] as const) expect(evaluatePolicy(doc, facts({ sessionId, budgetStage, explorationPlan: effortPlan, reasoningEffort: 'high' }))).toMatchObject({ reasoningEffort: undefined, experimentArm: '' });
     }
+    // Dry run: noted, never served.
+    const dry = evaluatePolicy(policy({ dry_run: true, optimizer: { exploration_share: 0.05 } }), facts({ sessionId: drawn[0], explorationPlan: effortPlan, reasoningEffort: 'high' }));
+    expect(dry).toMatchObject({ reasoningEffort: undefined, experimentArm: '' });
+    expect(dry.dryRunNotes).toContain('exploration would route big -> big at effort medium (asked high) (candidate big->big@medium)');
   });
 
   it('an approved rule with reasoning_effort lowers it on the turns it routes, and a dry-run rule only notes it', () => {
