@@ -67,7 +67,9 @@ describe('BullMQ on real Redis', () => {
     await Promise.all([replayAll(embedded.evaluator, sessions, 20), replayAll(distributed.evaluator, sessions, 20)]);
     await waitFor(sessionScored(embedded.sink, sessions.length), 20_000, 'embedded session scores');
     await waitFor(sessionScored(distributed.sink, sessions.length), 20_000, 'distributed session scores');
-    await sleep(300);
+    // Both queues drained and both sinks holding as many rows: a loaded machine may still be scoring turns.
+    const drained = async () => (await embedded.evaluator.refreshMetrics()).depth === 0 && (await distributed.evaluator.refreshMetrics()).depth === 0 && embedded.sink.normalizedScores().length === distributed.sink.normalizedScores().length;
+    await waitFor(drained, 20_000, 'both evaluators drained');
     const left = embedded.sink.normalizedScores();
     expect(left.length).toBeGreaterThan(30);
     expect(distributed.sink.normalizedScores()).toEqual(left);
