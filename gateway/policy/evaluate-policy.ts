@@ -94,6 +94,9 @@ function firstMatchingRule(policy: PolicyDocument, facts: RequestFacts): Routing
   return undefined;
 }
 
+type Route = Extract<Decision, { kind: 'route' }>;
+type Deny = (code: DenialCode, message: string, param?: string | null) => Decision | undefined;
+
 /**
  * The policy decision: a pure function of (policy, request facts). Order: allow-list → retry cap →
  * budget pause → routing rule → sticky affinity → budget downgrade → fallback chain. Dry-run parts
@@ -103,7 +106,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   const notes: string[] = [];
   const center = policy.cost_centers[facts.costCenter];
   const dryRun = policy.dry_run || center?.dry_run === true;
-  const deny = (code: DenialCode, message: string, param: string | null = null): Decision | undefined => {
+  const deny: Deny = (code, message, param = null) => {
     if (dryRun) {
       notes.push(`would deny ${code}`);
       return undefined;
@@ -111,15 +114,45 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
     return { kind: 'deny', code, message, param, dryRunNotes: notes };
   };
 
-  const requestedRefusal = modelRefusal(policy, facts.costCenter, facts.requestedModel);
-  if (requestedRefusal) {
-    // An unknown model or missing cost center cannot be served even in dry run: there is no route.
-    if (!center || !policy.models[facts.requestedModel]) return { kind: 'deny', code: requestedRefusal.code, message: requestedRefusal.message, param: 'model', dryRunNotes: notes };
-    const denial = deny(requestedRefusal.code, requestedRefusal.message, 'model');
-    if (denial) return denial;
-  }
+  const refused = requestedModelDenial(policy, facts, center, deny, notes);
+  if (refused) return refused;
   if (!center) throw new Error('unreachable: cost center checked above');
+  const stopped = sessionDenial(facts, center, deny);
+  if (stopped) return stopped;
 
+  // The decision being built; each step below may move `servedModel` and says why in its own field.
+  const route: Route = {
+    kind: 'route',
+    servedModel: facts.requestedModel,
+    chain: [],
+    downgradedFrom: undefined,
+    affinityFrom: undefined,
+    ruleId: undefined,
+    ruleDryRun: false,
+    exploredFrom: undefined,
+    reasoningEffort: undefined,
+    experimentArm: '',
+    dryRunNotes: notes,
+  };
+  const ruleDenial = applyRoutingRule(policy, facts, dryRun, route);
+  if (ruleDenial) return ruleDenial;
+  applyAffinity(policy, facts, route);
+  applyExploration(policy, facts, center, dryRun, route);
+  applyDowngrade(policy, facts, center, dryRun, route);
+  route.chain = fallbackChain(policy, facts, center, route);
+  return route;
+}
+
+/** The requested model against the allow-list. An unknown model or missing cost center has no route, dry run or not. */
+function requestedModelDenial(policy: PolicyDocument, facts: RequestFacts, center: CostCenter | undefined, deny: Deny, notes: string[]): Decision | undefined {
+  const refusal = modelRefusal(policy, facts.costCenter, facts.requestedModel);
+  if (!refusal) return undefined;
+  if (!center || !policy.models[facts.requestedModel]) return { kind: 'deny', code: refusal.code, message: refusal.message, param: 'model', dryRunNotes: notes };
+  return deny(refusal.code, refusal.message, 'model');
+}
+
+/** The session's own stops: too many failed tool calls in a row, or the budget's pause stage. */
+function sessionDenial(facts: RequestFacts, center: CostCenter, deny: Deny): Decision | undefined {
   if (facts.trailingToolFailures > center.retry_cap) {
     const denial = deny(
       'retry_limit_exceeded',
@@ -127,7 +160,6 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
     );
     if (denial) return denial;
   }
-
   if (facts.budgetStage === 'pause') {
     const denial = deny(
       'budget_exhausted',
@@ -135,79 +167,89 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
     );
     if (denial) return denial;
   }
+  return undefined;
+}
 
-  let servedModel = facts.requestedModel;
-  let ruleId: string | undefined;
-  let ruleDryRun = false;
-  let experimentArm: ExperimentArm = '';
-  let reasoningEffort: string | undefined;
+/** The first matching routing rule moves the turn (treatment), keeps it (holdout), or only notes (dry run). */
+function applyRoutingRule(policy: PolicyDocument, facts: RequestFacts, dryRun: boolean, route: Route): Decision | undefined {
   const rule = firstMatchingRule(policy, facts);
-  if (rule) {
-    ruleId = rule.id;
-    ruleDryRun = rule.dry_run || dryRun;
-    const refusal = modelRefusal(policy, facts.costCenter, rule.route_to);
-    const ruleEffort = lowersEffort(facts.reasoningEffort, rule.reasoning_effort) ? rule.reasoning_effort : undefined;
-    if (ruleDryRun) {
-      notes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${ruleEffort ? ` at effort ${ruleEffort}` : ''}${refusal ? ` (would deny ${refusal.code})` : ''}`);
-    } else if (refusal) {
-      return { kind: 'deny', code: refusal.code, message: `${refusal.message} (routed there by rule "${rule.id}")`, param: 'model', dryRunNotes: notes };
-    } else if (rule.proposal_id !== undefined && inHoldout(policy, facts, rule.id)) {
-      // The concurrent control of an optimizer rule: these sessions keep the route they had before it.
-      experimentArm = 'holdout';
-      notes.push(`holdout of rule ${rule.id}: kept ${facts.requestedModel}`);
-    } else {
-      servedModel = rule.route_to;
-      reasoningEffort = ruleEffort;
-      if (rule.proposal_id !== undefined) experimentArm = 'treatment';
-    }
+  if (!rule) return undefined;
+  route.ruleId = rule.id;
+  route.ruleDryRun = rule.dry_run || dryRun;
+  const refusal = modelRefusal(policy, facts.costCenter, rule.route_to);
+  const ruleEffort = lowersEffort(facts.reasoningEffort, rule.reasoning_effort) ? rule.reasoning_effort : undefined;
+  if (route.ruleDryRun) {
+    route.dryRunNotes.push(`rule ${rule.id} would route ${facts.requestedModel} -> ${rule.route_to}${ruleEffort ? ` at effort ${ruleEffort}` : ''}${refusal ? ` (would deny ${refusal.code})` : ''}`);
+  } else if (refusal) {
+    return { kind: 'deny', code: refusal.code, message: `${refusal.message} (routed there by rule "${rule.id}")`, param: 'model', dryRunNotes: route.dryRunNotes };
+  } else if (rule.proposal_id !== undefined && inHoldout(policy, facts, rule.id)) {
+    // The concurrent control of an optimizer rule: these sessions keep the route they had before it.
+    route.experimentArm = 'holdout';
+    route.dryRunNotes.push(`holdout of rule ${rule.id}: kept ${facts.requestedModel}`);
+  } else {
+    route.servedModel = rule.route_to;
+    route.reasoningEffort = ruleEffort;
+    if (rule.proposal_id !== undefined) route.experimentArm = 'treatment';
   }
+  return undefined;
+}
 
-  let affinityFrom: string | undefined;
-  if (facts.affinityModel && facts.affinityModel !== servedModel) {
-    if (modelRefusal(policy, facts.costCenter, facts.affinityModel)) notes.push(`affinity to ${facts.affinityModel} ignored: no longer allowed`);
-    else {
-      affinityFrom = servedModel;
-      servedModel = facts.affinityModel;
-    }
+/** A sticky session stays on the model an earlier fallback moved it to, while that model is still allowed. */
+function applyAffinity(policy: PolicyDocument, facts: RequestFacts, route: Route): void {
+  if (!facts.affinityModel || facts.affinityModel === route.servedModel) return;
+  if (modelRefusal(policy, facts.costCenter, facts.affinityModel)) route.dryRunNotes.push(`affinity to ${facts.affinityModel} ignored: no longer allowed`);
+  else {
+    route.affinityFrom = route.servedModel;
+    route.servedModel = facts.affinityModel;
   }
+}
 
-  // Exploration: a small share of turns that nothing else routed goes to another allowed model, so
-  // the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
-  let exploredFrom: string | undefined;
-  const planned = ruleId || affinityFrom ? undefined : plannedExploration(policy, facts, servedModel, dryRun, notes);
+/**
+ * Exploration: a small share of turns that nothing else routed goes to another allowed model, so
+ * the optimizer sees how it does on this cost center's real traffic (unbiased by routing rules).
+ */
+function applyExploration(policy: PolicyDocument, facts: RequestFacts, center: CostCenter, dryRun: boolean, route: Route): void {
+  const notes = route.dryRunNotes;
+  const planned = route.ruleId || route.affinityFrom ? undefined : plannedExploration(policy, facts, route.servedModel, dryRun, notes);
   if (planned) {
-    if (planned.model !== servedModel) exploredFrom = servedModel;
-    servedModel = planned.model;
-    reasoningEffort = planned.reasoningEffort;
-    ruleId = 'exploration';
-    experimentArm = 'exploration';
+    if (planned.model !== route.servedModel) route.exploredFrom = route.servedModel;
+    route.servedModel = planned.model;
+    route.reasoningEffort = planned.reasoningEffort;
+    route.ruleId = 'exploration';
+    route.experimentArm = 'exploration';
   }
   const exploration = center.exploration;
-  if (exploration && exploration.rate > 0 && !ruleId && !affinityFrom && facts.explorationDraw !== undefined && facts.explorationDraw < exploration.rate) {
-    const candidates = exploration.models.filter((model) => model !== servedModel && !modelRefusal(policy, facts.costCenter, model));
+  if (exploration && exploration.rate > 0 && !route.ruleId && !route.affinityFrom && facts.explorationDraw !== undefined && facts.explorationDraw < exploration.rate) {
+    const candidates = exploration.models.filter((model) => model !== route.servedModel && !modelRefusal(policy, facts.costCenter, model));
     const pick = candidates[Math.min(candidates.length - 1, Math.floor((facts.explorationDraw / exploration.rate) * candidates.length))];
-    if (pick && dryRun) notes.push(`exploration would route ${servedModel} -> ${pick}`);
+    if (pick && dryRun) notes.push(`exploration would route ${route.servedModel} -> ${pick}`);
     else if (pick) {
-      notes.push(`exploration: ${servedModel} -> ${pick}`);
-      exploredFrom = servedModel;
-      servedModel = pick;
-      if (!ruleId) ruleId = 'exploration';
-      experimentArm = 'exploration';
+      notes.push(`exploration: ${route.servedModel} -> ${pick}`);
+      route.exploredFrom = route.servedModel;
+      route.servedModel = pick;
+      if (!route.ruleId) route.ruleId = 'exploration';
+      route.experimentArm = 'exploration';
     }
   }
+}
 
-  let downgradedFrom: string | undefined;
-  if (facts.budgetStage === 'downgrade') {
-    const target = center.downgrade[servedModel];
-    if (!target) notes.push(`downgrade stage reached but no downgrade target for ${servedModel}`);
-    else if (modelRefusal(policy, facts.costCenter, target)) notes.push(`downgrade ${servedModel} -> ${target} skipped: target not allowed`);
-    else if (dryRun) notes.push(`would downgrade ${servedModel} -> ${target}`);
-    else {
-      downgradedFrom = servedModel;
-      servedModel = target;
-    }
+/** At the budget's downgrade stage the served model gives way to its cheaper target, when one is allowed. */
+function applyDowngrade(policy: PolicyDocument, facts: RequestFacts, center: CostCenter, dryRun: boolean, route: Route): void {
+  if (facts.budgetStage !== 'downgrade') return;
+  const served = route.servedModel;
+  const target = center.downgrade[served];
+  if (!target) route.dryRunNotes.push(`downgrade stage reached but no downgrade target for ${served}`);
+  else if (modelRefusal(policy, facts.costCenter, target)) route.dryRunNotes.push(`downgrade ${served} -> ${target} skipped: target not allowed`);
+  else if (dryRun) route.dryRunNotes.push(`would downgrade ${served} -> ${target}`);
+  else {
+    route.downgradedFrom = served;
+    route.servedModel = target;
   }
+}
 
+/** The served model, then its fallbacks (a forbidden one marked), then what a sticky or exploring turn moved away from. */
+function fallbackChain(policy: PolicyDocument, facts: RequestFacts, center: CostCenter, route: Route): ChainEntry[] {
+  const { servedModel, affinityFrom, exploredFrom } = route;
   const chain: ChainEntry[] = [{ model: servedModel }];
   const fallbackOrigin = affinityFrom ?? servedModel;
   for (const model of center.fallback[fallbackOrigin] ?? center.fallback[servedModel] ?? []) {
@@ -216,8 +258,7 @@ export function evaluatePolicy(policy: PolicyDocument, facts: RequestFacts): Dec
   }
   // A sticky or exploring turn whose target fails goes back to what was asked for.
   for (const origin of [affinityFrom, exploredFrom]) if (origin && !chain.some((entry) => entry.model === origin)) chain.push({ model: origin });
-
-  return { kind: 'route', servedModel, chain, downgradedFrom, affinityFrom, ruleId, ruleDryRun, exploredFrom, reasoningEffort, experimentArm, dryRunNotes: notes };
+  return chain;
 }
 
 /** Whether this session is in the holdout of optimizer rule `ruleId` (the cost center's `holdout_share`). */
