@@ -91,6 +91,26 @@ export async function forwardPassthrough(forward: ForwardRequest): Promise<Forwa
 }
 
 async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughProtocol, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal, started: number): Promise<ForwardOutcome> {
+  const { target } = forward;
+  const response = await sendUpstreamOnce(forward, url, body, headers, signal);
+  const ttfbMillis = performance.now() - started;
+
+  if (response.statusCode >= 400) {
+    const errorBody = await readErrorBody(response.body).catch(() => undefined);
+    const retryAfter = response.headers['retry-after'];
+    throw classifyUpstreamStatus(response.statusCode, errorBody, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, target.providerName, target.model);
+  }
+
+  const contentType = String(response.headers['content-type'] ?? 'application/json');
+  const outcome: ForwardOutcome = { status: response.statusCode, usage: undefined, ttfbMillis, warnings: [], toolCalls: [] };
+  if (!contentType.includes('text/event-stream')) return relayWhole(forward, protocol, response, contentType, outcome);
+  return relayStream(forward, protocol, response, contentType, outcome);
+}
+
+type UpstreamAnswer = Awaited<ReturnType<typeof request>>;
+
+/** Sends the request, once more after a reset before any answer byte; a failure becomes a GatewayError. */
+async function sendUpstreamOnce(forward: ForwardRequest, url: URL, body: string | Buffer, headers: Record<string, string>, signal: AbortSignal): Promise<UpstreamAnswer> {
   const { target, sink, timeouts } = forward;
   const send = () =>
     request(url, {
@@ -102,7 +122,7 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
       headersTimeout: timeouts.firstByteMillis,
       bodyTimeout: timeouts.idleMillis,
     });
-  let response: Awaited<ReturnType<typeof request>>;
+  let response: UpstreamAnswer;
   let resent = 0;
   try {
     response = await send().catch((error: unknown) => {
@@ -117,40 +137,37 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
     throw classifyTransportError(error, target.providerName, target.model);
   }
   forward.onResent?.(resent);
-  const ttfbMillis = performance.now() - started;
+  return response;
+}
 
-  if (response.statusCode >= 400) {
-    const errorBody = await readErrorBody(response.body).catch(() => undefined);
-    const retryAfter = response.headers['retry-after'];
-    throw classifyUpstreamStatus(response.statusCode, errorBody, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, target.providerName, target.model);
+/** A non-streamed answer: read whole (usage and tool calls from its JSON), then sent as the same bytes. */
+async function relayWhole(forward: ForwardRequest, protocol: PassthroughProtocol, response: UpstreamAnswer, contentType: string, outcome: ForwardOutcome): Promise<ForwardOutcome> {
+  const { target, sink } = forward;
+  let bytes: Buffer;
+  try {
+    // The body mixin collects the chunks without an async iterator's promise per chunk.
+    const whole = await response.body.bytes();
+    bytes = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
+  } catch (error) {
+    if (sink.signal.aborted) throw clientClosed(target.providerName);
+    throw classifyTransportError(error, target.providerName, target.model, 'body');
   }
-
-  const contentType = String(response.headers['content-type'] ?? 'application/json');
-  const outcome: ForwardOutcome = { status: response.statusCode, usage: undefined, ttfbMillis, warnings: [], toolCalls: [] };
-
-  if (!contentType.includes('text/event-stream')) {
-    let bytes: Buffer;
-    try {
-      // The body mixin collects the chunks without an async iterator's promise per chunk.
-      const whole = await response.body.bytes();
-      bytes = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
-    } catch (error) {
-      if (sink.signal.aborted) throw clientClosed(target.providerName);
-      throw classifyTransportError(error, target.providerName, target.model, 'body');
-    }
-    try {
-      const facts = protocol.readAnswer(JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
-      outcome.usage = facts.usage;
-      outcome.toolCalls = facts.toolCalls;
-      outcome.upstreamModel = facts.model;
-    } catch {
-      outcome.warnings.push('upstream body was not JSON; usage unknown');
-    }
-    sink.start(response.statusCode, { 'content-type': contentType });
-    sink.end(bytes);
-    return outcome;
+  try {
+    const facts = protocol.readAnswer(JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
+    outcome.usage = facts.usage;
+    outcome.toolCalls = facts.toolCalls;
+    outcome.upstreamModel = facts.model;
+  } catch {
+    outcome.warnings.push('upstream body was not JSON; usage unknown');
   }
+  sink.start(response.statusCode, { 'content-type': contentType });
+  sink.end(bytes);
+  return outcome;
+}
 
+/** A streamed answer: each chunk goes to the client as it arrives and to the side reader for usage. */
+async function relayStream(forward: ForwardRequest, protocol: PassthroughProtocol, response: UpstreamAnswer, contentType: string, outcome: ForwardOutcome): Promise<ForwardOutcome> {
+  const { sink } = forward;
   sink.start(response.statusCode, { 'content-type': contentType, 'cache-control': 'no-cache' });
   const reader = new SseSideReader(forward.inbound);
   try {
@@ -159,23 +176,7 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
       reader.push(chunk as Buffer);
     }
   } catch (error) {
-    const transport = classifyTransportError(error, target.providerName, target.model, 'body');
-    const finalEvent = protocol.finalEvent;
-    const cause = transport.transport;
-    const failure = sink.signal.aborted
-      ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
-      : new GatewayError(transport.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error', {
-          message: `gatehouse: provider "${target.providerName}" stream for model "${target.model}" broke before ${finalEvent} (body: ${cause?.code ?? transport.code}${cause?.detail ? ` ${cause.detail}` : ''})`,
-        });
-    outcome.transport = sink.signal.aborted ? undefined : cause;
-    reader.finish();
-    outcome.usage = reader.usage;
-    outcome.toolCalls = reader.toolCalls;
-    outcome.errorCode = sink.signal.aborted ? 'client_disconnected' : failure.code;
-    outcome.errorMessage = failure.message;
-    if (!sink.signal.aborted) sink.end(protocol.inBandError(failure.code, failure.message, forward.requestId));
-    else sink.end();
-    return outcome;
+    return brokenStream(forward, protocol, reader, outcome, error);
   }
   reader.finish();
   outcome.usage = reader.usage;
@@ -194,6 +195,28 @@ async function passthroughWithin(forward: ForwardRequest, protocol: PassthroughP
     outcome.errorMessage = reader.failed.message;
   }
   sink.end();
+  return outcome;
+}
+
+/** The upstream stream broke after the client got bytes: reported in-band (or just ended if the client left). */
+function brokenStream(forward: ForwardRequest, protocol: PassthroughProtocol, reader: SseSideReader, outcome: ForwardOutcome, error: unknown): ForwardOutcome {
+  const { target, sink } = forward;
+  const transport = classifyTransportError(error, target.providerName, target.model, 'body');
+  const finalEvent = protocol.finalEvent;
+  const cause = transport.transport;
+  const failure = sink.signal.aborted
+    ? new GatewayError('upstream_error', { message: 'gatehouse: client disconnected; upstream request aborted' })
+    : new GatewayError(transport.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error', {
+        message: `gatehouse: provider "${target.providerName}" stream for model "${target.model}" broke before ${finalEvent} (body: ${cause?.code ?? transport.code}${cause?.detail ? ` ${cause.detail}` : ''})`,
+      });
+  outcome.transport = sink.signal.aborted ? undefined : cause;
+  reader.finish();
+  outcome.usage = reader.usage;
+  outcome.toolCalls = reader.toolCalls;
+  outcome.errorCode = sink.signal.aborted ? 'client_disconnected' : failure.code;
+  outcome.errorMessage = failure.message;
+  if (!sink.signal.aborted) sink.end(protocol.inBandError(failure.code, failure.message, forward.requestId));
+  else sink.end();
   return outcome;
 }
 

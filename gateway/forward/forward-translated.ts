@@ -4,12 +4,13 @@ import { formatWarning } from '../canonical/warning.ts';
 import { GatewayError, isGatewayError, type TransportCause } from '../errors/gateway-error.ts';
 import { transportCause } from '../transport/classify-transport-error.ts';
 import { clientClosed } from './forward-passthrough.ts';
-import type { AdapterContext } from '../providers/provider-adapter.ts';
+import type { AdapterContext, OutboundRequest, ProviderAdapter } from '../providers/provider-adapter.ts';
 import { getProviderAdapter } from '../providers/registry.ts';
 import { sendUpstream, UpstreamFailureError, type UpstreamResponse } from '../transport/send-upstream.ts';
 import type { OutputToolCall } from '../../shared/telemetry/turn-record.ts';
 import type { ForwardOutcome, ForwardRequest, Forwarder } from './forward-types.ts';
-import { INBOUND_PROTOCOLS } from './inbound-protocols.ts';
+import { INBOUND_PROTOCOLS, type InboundProtocolConverters } from './inbound-protocols.ts';
+import type { StreamRenderer } from '../inbound/render-context.ts';
 import { prepareRequest } from './prepare-request.ts';
 import { restoreToolIdentity } from './restore-tool-identity.ts';
 
@@ -24,33 +25,8 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const started = performance.now();
   const protocol = INBOUND_PROTOCOLS[request.inbound];
   const adapter = getProviderAdapter(request.target.provider.type);
-  const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
-  // A lowered effort (optimizer exploration) replaces the client's before the adapter maps it to its wire.
-  const reasoningEffort = request.reasoningEffort ?? conversion.request.reasoningEffort;
-  const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true, reasoningEffort }, adapter.capabilities);
-  const warnings: string[] = [];
-  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens, warn: (item) => warnings.push(formatWarning(item)) };
-  let outbound;
-  try {
-    outbound = adapter.buildRequest(prepared.request, context);
-  } catch (error) {
-    throw new GatewayError('internal_error', { message: `gatehouse: could not build the ${adapter.id} request: ${(error as Error).message}`, provider: request.target.providerName, cause: error });
-  }
-  // Stream parsers add to it (context.warn) while the answer streams; the outcome reads it at the end.
-  warnings.push(...[...conversion.warnings, ...prepared.warnings, ...outbound.warnings].map(formatWarning));
-
-  let upstream: UpstreamResponse;
-  try {
-    upstream = await sendUpstream(outbound, { timeouts: request.timeouts, signal: request.sink.signal, maxConnections: request.target.provider.max_concurrency, onResent: request.onResent });
-  } catch (error) {
-    if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
-    if (error instanceof UpstreamFailureError) {
-      const failure = withProvider(adapter.classifyError(error.failure), request.target.providerName);
-      if (error.failure.kind !== 'http') failure.transport ??= transportCause(error.failure.cause, 'before-answer');
-      throw failure;
-    }
-    throw new GatewayError('upstream_error', { message: `gatehouse: upstream ${request.target.providerName} failed`, retryable: true, provider: request.target.providerName, cause: error });
-  }
+  const { prepared, outbound, context, warnings } = buildOutbound(request, protocol, adapter);
+  const upstream = await openUpstream(request, adapter, outbound);
   const ttfbMillis = performance.now() - started;
   const events = restoreToolIdentity(adapter.parseStream(upstream.events(), context), prepared.identities);
   const iterator = events[Symbol.asyncIterator]();
@@ -58,25 +34,8 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   const open = new Map<string, CanonicalOutput>();
   // The body names the model that served (after a fallback or downgrade, not the one asked for).
   const renderContext = { requestId: request.requestId, model: request.target.model, createdAt: Math.floor(Date.now() / 1000), body: request.body };
-
-  // Hold events until the first real output: a failure before it can still fall back.
-  const held: CanonicalEvent[] = [];
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    const event = next.value;
-    if (event.type === 'error') {
-      // The client went away: the aborted read is not the upstream failing.
-      if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
-      throw withProvider(streamErrorToGatewayError(event, request.target.providerName), request.target.providerName);
-    }
-    held.push(event);
-    if (event.type !== 'response-metadata' && event.type !== 'usage') break;
-  }
-
-  // Output deltas seen: the output estimate when the stream is cut before the upstream's usage.
-  let deltaEvents = 0;
-  const outcome = (errorEvent: { code: string; message: string; transport?: TransportCause | undefined } | undefined): ForwardOutcome => ({
+  const held = await holdUntilOutput(request, iterator);
+  const outcome = (errorEvent: OutcomeError | undefined, deltaEvents: number): ForwardOutcome => ({
     status: 200,
     usage: errorEvent === undefined ? collected.usage : partialUsage(collected.usage, deltaEvents),
     ttfbMillis,
@@ -89,23 +48,99 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
   });
 
   if (!request.stream) {
-    for (const event of held) applyEvent(collected, open, event);
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done === true) break;
-      if (next.value.type === 'error') {
-        if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
-        throw withProvider(streamErrorToGatewayError(next.value, request.target.providerName), request.target.providerName);
-      }
-      applyEvent(collected, open, next.value);
-    }
+    await foldRest(request, iterator, held, collected, open);
     const body = JSON.stringify(protocol.renderBody(collected, renderContext));
     request.sink.start(200, { 'content-type': 'application/json' });
     request.sink.end(body);
-    return outcome(undefined);
+    return outcome(undefined, 0);
   }
+  const deltaEvents = await streamAnswer(request, protocol.createStreamRenderer(renderContext), iterator, held, collected, open);
+  if (request.sink.signal.aborted) {
+    await iterator.return?.();
+    request.sink.end();
+    // Whatever the aborted upstream read reported, the cause is the client going away.
+    return outcome({ code: 'client_disconnected', message: 'gatehouse: client disconnected; upstream request aborted' }, deltaEvents);
+  }
+  request.sink.end();
+  return outcome(collected.error, deltaEvents);
+};
 
-  const renderer = protocol.createStreamRenderer(renderContext);
+type OutcomeError = { code: string; message: string; transport?: TransportCause | undefined };
+type EventIterator = AsyncIterator<CanonicalEvent>;
+
+/** Inbound body → canonical → the adapter's wire request, with every translation warning gathered. */
+function buildOutbound(request: ForwardRequest, protocol: InboundProtocolConverters, adapter: ProviderAdapter) {
+  const conversion = protocol.toCanonical(request.body, request.target.upstreamModel);
+  // A lowered effort (optimizer exploration) replaces the client's before the adapter maps it to its wire.
+  const reasoningEffort = request.reasoningEffort ?? conversion.request.reasoningEffort;
+  const prepared = prepareRequest({ ...conversion.request, model: request.target.upstreamModel, stream: true, reasoningEffort }, adapter.capabilities);
+  const warnings: string[] = [];
+  const context: AdapterContext = { providerName: request.target.providerName, provider: request.target.provider, requestId: request.requestId, forwardHeaders: request.forwardHeaders, defaultMaxOutputTokens: request.target.defaultMaxOutputTokens, warn: (item) => warnings.push(formatWarning(item)) };
+  let outbound: OutboundRequest;
+  try {
+    outbound = adapter.buildRequest(prepared.request, context);
+  } catch (error) {
+    throw new GatewayError('internal_error', { message: `gatehouse: could not build the ${adapter.id} request: ${(error as Error).message}`, provider: request.target.providerName, cause: error });
+  }
+  // Stream parsers add to it (context.warn) while the answer streams; the outcome reads it at the end.
+  warnings.push(...[...conversion.warnings, ...prepared.warnings, ...outbound.warnings].map(formatWarning));
+  return { prepared, outbound, context, warnings };
+}
+
+/** Sends the request; a failure becomes the adapter's GatewayError (or client_closed when the client left). */
+async function openUpstream(request: ForwardRequest, adapter: ProviderAdapter, outbound: OutboundRequest): Promise<UpstreamResponse> {
+  try {
+    return await sendUpstream(outbound, { timeouts: request.timeouts, signal: request.sink.signal, maxConnections: request.target.provider.max_concurrency, onResent: request.onResent });
+  } catch (error) {
+    if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
+    if (error instanceof UpstreamFailureError) {
+      const failure = withProvider(adapter.classifyError(error.failure), request.target.providerName);
+      if (error.failure.kind !== 'http') failure.transport ??= transportCause(error.failure.cause, 'before-answer');
+      throw failure;
+    }
+    throw new GatewayError('upstream_error', { message: `gatehouse: upstream ${request.target.providerName} failed`, retryable: true, provider: request.target.providerName, cause: error });
+  }
+}
+
+/** An error event read before the client saw anything: thrown, so the caller can still fall back. */
+function failBeforeStart(request: ForwardRequest, event: Extract<CanonicalEvent, { type: 'error' }>): never {
+  // The client went away: the aborted read is not the upstream failing.
+  if (request.sink.signal.aborted) throw clientClosed(request.target.providerName);
+  throw withProvider(streamErrorToGatewayError(event, request.target.providerName), request.target.providerName);
+}
+
+/** Holds events until the first real output: a failure before it can still fall back. */
+async function holdUntilOutput(request: ForwardRequest, iterator: EventIterator): Promise<CanonicalEvent[]> {
+  const held: CanonicalEvent[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    const event = next.value;
+    if (event.type === 'error') failBeforeStart(request, event);
+    held.push(event);
+    if (event.type !== 'response-metadata' && event.type !== 'usage') break;
+  }
+  return held;
+}
+
+/** A non-streaming client: the whole answer is folded before anything is sent, so any error still throws. */
+async function foldRest(request: ForwardRequest, iterator: EventIterator, held: CanonicalEvent[], collected: CanonicalResponse, open: Map<string, CanonicalOutput>): Promise<void> {
+  for (const event of held) applyEvent(collected, open, event);
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    if (next.value.type === 'error') failBeforeStart(request, next.value);
+    applyEvent(collected, open, next.value);
+  }
+}
+
+/**
+ * A streaming client: each event is folded and rendered as it arrives. Never throws after start (a
+ * failure is reported in-band). Returns the output deltas seen: the output estimate when the stream
+ * is cut before the upstream's usage.
+ */
+async function streamAnswer(request: ForwardRequest, renderer: StreamRenderer, iterator: EventIterator, held: CanonicalEvent[], collected: CanonicalResponse, open: Map<string, CanonicalOutput>): Promise<number> {
+  let deltaEvents = 0;
   request.sink.start(200, { 'content-type': renderer.contentType, 'cache-control': 'no-cache' });
   try {
     for (const event of held) {
@@ -121,7 +156,6 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
       write(request, renderer.render(next.value));
     }
   } catch (error) {
-    // Never throw after start: report in-band.
     const event: CanonicalEvent = { type: 'error', code: 'internal_error', message: `gatehouse: translation failed mid-stream: ${(error as Error).message}`, retryable: false };
     collected.error = event;
     try {
@@ -130,15 +164,8 @@ export const forwardTranslated: Forwarder = async (request: ForwardRequest): Pro
       // The renderer itself failed; the stream just ends.
     }
   }
-  if (request.sink.signal.aborted) {
-    await iterator.return?.();
-    request.sink.end();
-    // Whatever the aborted upstream read reported, the cause is the client going away.
-    return outcome({ code: 'client_disconnected', message: 'gatehouse: client disconnected; upstream request aborted' });
-  }
-  request.sink.end();
-  return outcome(collected.error);
-};
+  return deltaEvents;
+}
 
 const DELTA_EVENTS = new Set<CanonicalEvent['type']>(['text-delta', 'tool-call-delta', 'reasoning-delta']);
 
