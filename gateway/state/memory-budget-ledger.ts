@@ -75,18 +75,12 @@ export class MemoryBudgetLedger implements BudgetLedger {
     if (scopes.length === 0) return admittedNoBudget(affinity);
     const now = this.now();
     this.housekeeping(now);
-    const prior = this.reservations.get(request.requestId);
-    if (prior !== undefined) {
-      // A second reserve under the same request id replaces the first (never counts it twice).
-      this.reservations.delete(request.requestId);
-      for (const state of prior.states) state.reserved -= prior.amount;
-    }
+    // A second reserve under the same request id replaces the first (never counts it twice).
+    this.release(request.requestId);
     const states: ScopeState[] = new Array(scopes.length);
     const pauseAts: number[] = new Array(scopes.length);
     let tightest = 0;
     let tightestRatio = -1;
-    let denyIndex = -1;
-    let denyOver = -Infinity;
     let stageRank = 0;
     let crossed: BudgetCrossing[] | undefined;
     for (let index = 0; index < scopes.length; index++) {
@@ -103,47 +97,12 @@ export class MemoryBudgetLedger implements BudgetLedger {
       pauseAts[index] = thresholds.pauseAt;
       if (used >= thresholds.downgradeAt) stageRank = 2;
       else if (used >= thresholds.alertAt && stageRank === 0) stageRank = 1;
-      let newFlags = 0;
-      if (used >= thresholds.alertAt && (state.flags & FLAG_ALERT) === 0) newFlags |= FLAG_ALERT;
-      if (used >= thresholds.downgradeAt && (state.flags & FLAG_DOWNGRADE) === 0) newFlags |= FLAG_DOWNGRADE;
-      if (newFlags !== 0) {
-        state.flags |= newFlags;
-        crossed ??= [];
-        pushCrossings(crossed, newFlags, scope, used, ratio);
-      }
+      crossed = flagCrossings(state, scope, used, ratio, thresholds, crossed);
     }
     // The stage decides the price: past the downgrade line the policy serves the cheaper model.
     const estimate = usdToMicrosCeil(stageRank === 2 && request.downgradeEstimateUsd !== undefined ? request.downgradeEstimateUsd : request.estimateUsd);
-    for (let index = 0; index < scopes.length; index++) {
-      const used = states[index]!.spend + states[index]!.reserved;
-      const over = used >= pauseAts[index]! ? Infinity : used + estimate - pauseAts[index]!;
-      if (over > 0 && over > denyOver) {
-        denyOver = over;
-        denyIndex = index;
-      }
-    }
-    if (denyIndex >= 0) {
-      const scope = scopes[denyIndex]!;
-      const state = states[denyIndex]!;
-      if ((state.flags & FLAG_PAUSE) === 0) {
-        state.flags |= FLAG_PAUSE;
-        crossed ??= [];
-        const used = state.spend + state.reserved;
-        pushCrossings(crossed, FLAG_PAUSE, scope, used, used / Math.max(1, usdToMicros(scope.limitUsd)));
-      }
-      return {
-        admitted: false,
-        stage: 'pause',
-        scope,
-        spendUsd: state.spend / MICROS_PER_USD,
-        reservedUsd: state.reserved / MICROS_PER_USD,
-        limitUsd: scope.limitUsd,
-        resetsAt: scope.resetsAt,
-        ratio: tightestRatio,
-        crossed: crossed ?? [],
-        affinity,
-      };
-    }
+    const denyIndex = mostOverPause(states, pauseAts, estimate);
+    if (denyIndex >= 0) return pauseDenial(scopes[denyIndex]!, states[denyIndex]!, tightestRatio, crossed, affinity);
     for (const state of states) state.reserved += estimate;
     if (estimate > 0) {
       this.reservations.set(request.requestId, { states, amount: estimate, expiresAt: now + this.reservationTtlMillis });
@@ -156,6 +115,14 @@ export class MemoryBudgetLedger implements BudgetLedger {
       crossed: crossed ?? [],
       affinity,
     };
+  }
+
+  /** Gives back what request `requestId` holds reserved, if anything. */
+  private release(requestId: string): void {
+    const prior = this.reservations.get(requestId);
+    if (prior === undefined) return;
+    this.reservations.delete(requestId);
+    for (const state of prior.states) state.reserved -= prior.amount;
   }
 
   settle(request: SettleRequest): void {
@@ -256,6 +223,58 @@ export class MemoryBudgetLedger implements BudgetLedger {
     this.nextPruneAt = now + PRUNE_INTERVAL_MILLIS;
     for (const [scopeId, state] of this.scopes) if (state.expiresAt < now && state.reserved <= 0) this.scopes.delete(scopeId);
   }
+}
+
+/**
+ * Sets the alert and downgrade flags a scope's spend has just reached; returns the crossings list
+ * (created only when there is a first crossing, so an ordinary reserve allocates none).
+ */
+function flagCrossings(state: ScopeState, scope: BudgetScope, used: number, ratio: number, thresholds: ReturnType<typeof thresholdsFor>, crossed: BudgetCrossing[] | undefined): BudgetCrossing[] | undefined {
+  let newFlags = 0;
+  if (used >= thresholds.alertAt && (state.flags & FLAG_ALERT) === 0) newFlags |= FLAG_ALERT;
+  if (used >= thresholds.downgradeAt && (state.flags & FLAG_DOWNGRADE) === 0) newFlags |= FLAG_DOWNGRADE;
+  if (newFlags === 0) return crossed;
+  state.flags |= newFlags;
+  crossed ??= [];
+  pushCrossings(crossed, newFlags, scope, used, ratio);
+  return crossed;
+}
+
+/** The scope this estimate would push furthest past its pause line (already past counts as furthest), or -1. */
+function mostOverPause(states: ScopeState[], pauseAts: number[], estimate: number): number {
+  let denyIndex = -1;
+  let denyOver = -Infinity;
+  for (let index = 0; index < states.length; index++) {
+    const used = states[index]!.spend + states[index]!.reserved;
+    const over = used >= pauseAts[index]! ? Infinity : used + estimate - pauseAts[index]!;
+    if (over > 0 && over > denyOver) {
+      denyOver = over;
+      denyIndex = index;
+    }
+  }
+  return denyIndex;
+}
+
+/** The refusal at the pause stage; the first one of a period also raises the pause flag and its crossing. */
+function pauseDenial(scope: BudgetScope, state: ScopeState, tightestRatio: number, crossed: BudgetCrossing[] | undefined, affinity: ReserveResult['affinity']): ReserveResult {
+  if ((state.flags & FLAG_PAUSE) === 0) {
+    state.flags |= FLAG_PAUSE;
+    crossed ??= [];
+    const used = state.spend + state.reserved;
+    pushCrossings(crossed, FLAG_PAUSE, scope, used, used / Math.max(1, usdToMicros(scope.limitUsd)));
+  }
+  return {
+    admitted: false,
+    stage: 'pause',
+    scope,
+    spendUsd: state.spend / MICROS_PER_USD,
+    reservedUsd: state.reserved / MICROS_PER_USD,
+    limitUsd: scope.limitUsd,
+    resetsAt: scope.resetsAt,
+    ratio: tightestRatio,
+    crossed: crossed ?? [],
+    affinity,
+  };
 }
 
 function pushCrossings(crossed: BudgetCrossing[], flags: number, scope: BudgetScope, usedMicros: number, ratio: number): void {
