@@ -101,6 +101,16 @@ export function optimizeSegments(aggregates: readonly SegmentAggregate[], policy
   return names.map((name, position) => optimizeCostCenter(name, policy.cost_centers[name] as CostCenter, position, names.length, aggregates, policy, options, indexOf));
 }
 
+/** What every step of one cost center's search reads. */
+interface CenterRun {
+  name: string;
+  center: CostCenter;
+  policy: PolicyDocument;
+  options: OptimizeOptions;
+  observedDays: number;
+  credibleLevel: number;
+}
+
 function optimizeCostCenter(
   name: string,
   center: CostCenter,
@@ -118,24 +128,9 @@ function optimizeCostCenter(
   if (missing.length > 0) return insufficient(name, missing);
   if (pairs.length === 0) return { status: 'no_improvement', costCenter: name, reason: 'no_cheaper_model', summary: `for ${name}, no allowed model is cheaper than the ones requested` };
 
-  const credibleLevel = options.credibleLevel ?? 0.95;
-  const costCenterTurns = own.reduce((total, row) => total + row.turns, 0);
-  const settings: EstimateSettings = {
-    costCenter: name,
-    observedDays,
-    costCenterTurns,
-    credibleLevel,
-    minSegmentSamples: options.minSegmentSamples ?? 30,
-    minRegionSamples: options.minRegionSamples ?? 200,
-    qualityRegressionLimit: center.quality_regression_limit,
-  };
+  const run: CenterRun = { name, center, policy, options, observedDays, credibleLevel: options.credibleLevel ?? 0.95 };
   const pairIndexes = pairs.map(indexOf);
-  const weights = optimizerSettingsOf(policy, name).qualityWeights;
-  const pairSettings: EstimateSettings[] = pairs.map((pair) =>
-    options.sessionOutcomes === undefined
-      ? settings
-      : { ...settings, session: { turnWeight: weights.toolUseAccuracy, ...sessionComponents(options.sessionOutcomes, pair.requestedModel, pair.targetModel, weights) } },
-  );
+  const pairSettings = estimateSettingsPerPair(run, own, pairs);
   const evaluate = (candidate: RuleCandidate): Evaluated => ({
     candidate,
     features: encodeCandidate(candidate, pairs.length),
@@ -149,7 +144,33 @@ function optimizeCostCenter(
   const { evaluated, lengthScale } = search(pairs.length, budget, options, random, evaluate, progress);
 
   const best = bestFeasible(evaluated);
-  if (!best) return noFeasibleRule(name, center, pairs, evaluated, credibleLevel);
+  if (!best) return noFeasibleRule(name, center, pairs, evaluated, run.credibleLevel);
+  return resultOfBest(run, best, pairs, evaluated, lengthScale);
+}
+
+/** The estimate settings of each model pair: the same thresholds, plus that pair's session outcomes when given. */
+function estimateSettingsPerPair(run: CenterRun, own: readonly SegmentAggregate[], pairs: readonly ModelPair[]): EstimateSettings[] {
+  const { name, center, policy, options } = run;
+  const settings: EstimateSettings = {
+    costCenter: name,
+    observedDays: run.observedDays,
+    costCenterTurns: own.reduce((total, row) => total + row.turns, 0),
+    credibleLevel: run.credibleLevel,
+    minSegmentSamples: options.minSegmentSamples ?? 30,
+    minRegionSamples: options.minRegionSamples ?? 200,
+    qualityRegressionLimit: center.quality_regression_limit,
+  };
+  const weights = optimizerSettingsOf(policy, name).qualityWeights;
+  return pairs.map((pair) =>
+    options.sessionOutcomes === undefined
+      ? settings
+      : { ...settings, session: { turnWeight: weights.toolUseAccuracy, ...sessionComponents(options.sessionOutcomes, pair.requestedModel, pair.targetModel, weights) } },
+  );
+}
+
+/** The best feasible rule becomes a proposal, unless it saves too little or the policy already has it. */
+function resultOfBest(run: CenterRun, best: Evaluated, pairs: readonly ModelPair[], evaluated: readonly Evaluated[], lengthScale: number | null): OptimizerResult {
+  const { name, center, policy, options } = run;
   if (best.estimate.monthlySavingUsd < (options.minMonthlySavingUsd ?? 1)) {
     return { status: 'no_improvement', costCenter: name, reason: 'saving_too_small', summary: `for ${name}, the best rule within the quality limit saves only $${best.estimate.monthlySavingUsd.toFixed(2)}/month` };
   }
@@ -165,9 +186,9 @@ function optimizeCostCenter(
     estimate: best.estimate,
     policy,
     seed: options.seed,
-    credibleLevel,
+    credibleLevel: run.credibleLevel,
     limit: center.quality_regression_limit,
-    observedDays,
+    observedDays: run.observedDays,
     ruleDryRun: options.ruleDryRun ?? false,
     search: {
       method: 'gaussian-process-expected-improvement',
