@@ -115,12 +115,31 @@ export async function processTurnJob(data: unknown, runtime: EvaluatorRuntime, j
   }
   const pendingOutcome = { status: 'pending', exitCode: null, resultRequestId: '' } as const;
   const toolRows = calls.map((call) => toolCallRow(signals.sessionId, call.callId, { turn, call }, { ts: turn.ts, ...call }, pendingOutcome, 0, now));
-  if (signals.sessionId === '') {
-    runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
-    runtime.sink.write(TOOL_CALLS_TABLE, toolRows);
-    return { scores: scoreRows.length, toolCalls: toolRows.length };
-  }
+  if (signals.sessionId !== '') await joinSession({ runtime, signals, turn, calls, now, jobId, scoreRows, toolRows });
+  runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
+  runtime.sink.write(TOOL_CALLS_TABLE, toolRows);
+  return { scores: scoreRows.length, toolCalls: toolRows.length };
+}
 
+/** One turn job of a session: what it reads and the rows it adds to. */
+interface TurnInSession {
+  runtime: EvaluatorRuntime;
+  signals: TurnSignals;
+  turn: StoredTurn;
+  calls: StoredCall[];
+  now: number;
+  jobId: string;
+  scoreRows: EvalScoreRow[];
+  toolRows: Record<string, unknown>[];
+}
+
+/**
+ * Records the turn and the fresh results it carries in session state, then adds the rows that became
+ * complete: the fresh results' tool calls, the turns whose calls now all have results, and this turn
+ * itself when a later turn ran first.
+ */
+async function joinSession(job: TurnInSession): Promise<void> {
+  const { runtime, signals, turn, calls, now, toolRows } = job;
   const sessionId = signals.sessionId;
   const results = firstResults(signals.results);
   const resultIds = [...results.keys()];
@@ -155,6 +174,18 @@ export async function processTurnJob(data: unknown, runtime: EvaluatorRuntime, j
       toolCallRow(sessionId, id, maker && call ? { turn: maker, call } : undefined, { ts: turn.ts, ...result }, newOutcomes.get(id) as StoredOutcome, maker ? 2 : 1, now),
     );
   }
+  await scoreCompletedMakers(job, makers, callOf, allOutcomes);
+  // A later turn ran first and already recorded this turn's results.
+  if (ownIds.length > 0 && ownIds.every((id) => after?.outcomes.has(id))) {
+    for (const call of calls) toolRows.push(toolCallRow(sessionId, call.callId, { turn, call }, { ts: turn.ts, ...call }, after?.outcomes.get(call.callId) as StoredOutcome, 2, now));
+    job.scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, turn, calls, allOutcomes, false, job.jobId)));
+  }
+}
+
+/** Scores each earlier turn whose calls now all have results (calls not read yet are looked up). */
+async function scoreCompletedMakers(job: TurnInSession, makers: ReadonlyMap<string, StoredTurn>, callOf: (id: string) => StoredCall | undefined, allOutcomes: ReadonlyMap<string, StoredOutcome>): Promise<void> {
+  const { runtime } = job;
+  const sessionId = job.signals.sessionId;
   for (const maker of makers.values()) {
     if (!maker.callIds.every((id) => allOutcomes.has(id))) continue;
     let makerCalls = maker.callIds.map(callOf);
@@ -163,14 +194,6 @@ export async function processTurnJob(data: unknown, runtime: EvaluatorRuntime, j
       makerCalls = maker.callIds.map((id) => lookup.calls.get(id));
     }
     const present = makerCalls.filter((call): call is StoredCall => call !== undefined);
-    scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, maker, present, allOutcomes, false, jobId)));
+    job.scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, maker, present, allOutcomes, false, job.jobId)));
   }
-  // A later turn ran first and already recorded this turn's results.
-  if (ownIds.length > 0 && ownIds.every((id) => after?.outcomes.has(id))) {
-    for (const call of calls) toolRows.push(toolCallRow(sessionId, call.callId, { turn, call }, { ts: turn.ts, ...call }, after?.outcomes.get(call.callId) as StoredOutcome, 2, now));
-    scoreRows.push(...(await scoreOutcomeScorers(runtime, sessionId, turn, calls, allOutcomes, false, jobId)));
-  }
-  runtime.sink.write(EVAL_SCORES_TABLE, scoreRows as unknown as Record<string, unknown>[]);
-  runtime.sink.write(TOOL_CALLS_TABLE, toolRows);
-  return { scores: scoreRows.length, toolCalls: toolRows.length };
 }
