@@ -141,6 +141,7 @@ export interface GuardQueryInput {
  * route); `baseline` = turns before activation that the rule would have matched and that were
  * served the model they asked for (the historical comparison, reported beside the concurrent one).
  */
+// Over 60 lines: one SQL statement, read whole.
 export function rollbackGuardQuery(input: GuardQueryInput): PreparedQuery {
   const db = database(input.database);
   const hour = `toHour(ts, {timezone:String})`;

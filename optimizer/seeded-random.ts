@@ -19,6 +19,7 @@ export interface SeededRandom {
   pick<T>(items: readonly T[]): T;
 }
 
+// Over 60 lines: a factory: every draw shares the generator state (and the spare normal); each method is a few lines.
 export function createSeededRandom(seed: number): SeededRandom {
   let state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
   let spareNormal: number | undefined;

@@ -138,6 +138,7 @@ export interface SimulationSink {
   sessionScore?(score: EvalScoreRow): void;
 }
 
+// Over 60 lines: one seeded simulation, kept whole: the order of the random draws is the output, and the loops read day → developer → session → turn.
 export function simulateTraffic(options: SimulationOptions, sink: SimulationSink): SimulationSummary {
   const random = createSeededRandom(options.seed);
   const developers = options.developers ?? 300;

@@ -105,6 +105,7 @@ function SignIn({ config, onSignedIn, initialError }: { config: ConsoleConfig; o
   );
 }
 
+// Over 60 lines: the console's shell in one place: session, page switch and layout markup; theme and page hooks live above.
 export function App() {
   const [config, setConfig] = useState<ConsoleConfig>();
   const [session, setSession] = useState<Session | undefined>(loadSession());

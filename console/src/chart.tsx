@@ -62,6 +62,7 @@ function cssVar(name: string): string {
 }
 
 /** A uPlot line chart that follows its container's width and the colour theme. */
+// Over 60 lines: one uPlot configuration object (axes, series, hooks) in its effect, read against uPlot's options.
 export function Chart({ title, x, series: allSeries, yFormat, height = 240, theme }: ChartProps) {
   const container = useRef<HTMLDivElement>(null);
   const { plotted: series, offScale } = useMemo(() => splitReferences(allSeries), [allSeries]);

@@ -26,6 +26,7 @@ export function collectResponse(events: Iterable<CanonicalEvent>): CanonicalResp
   return response;
 }
 
+// Over 60 lines: one switch, one short case per canonical event type, on the per-event path.
 export function applyEvent(response: CanonicalResponse, open: Map<string, CanonicalOutput>, event: CanonicalEvent): void {
   switch (event.type) {
     case 'response-metadata':

@@ -45,6 +45,7 @@ export interface EmbeddedAnalystSqlOptions {
  * first), `KILL QUERY` on a separate control connection cancels it in the engine: chDB's async call itself
  * cannot be interrupted, but the engine checks for cancellation while it reads and computes.
  */
+// Over 60 lines: a factory: the closures share the connection pool, the cap and the running queries; `run` inside is the per-query work.
 export function createEmbeddedAnalystSql(options: EmbeddedAnalystSqlOptions): AnalystSql {
   const Session = createRequire(import.meta.url)('chdb').Session as SessionConstructor;
   const settings = analystSettings(options.limits);

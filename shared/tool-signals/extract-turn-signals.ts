@@ -130,6 +130,7 @@ function resultsOf(body: Record<string, unknown>, fromItem: number): { result: E
  * session's previous turn ended (evaluator/history-marks.ts), whose results were extracted then,
  * so a turn costs what it adds rather than the whole resent conversation.
  */
+// Over 60 lines: one field-by-field mapping of a span and its history to TurnSignals; the reading lives in the helpers above.
 export function extractTurnSignals(record: TurnRecord, nowMillis: number = Date.now(), fromItem = 0): TurnSignals {
   const span = record.span;
   const full = span.capture === 'full';

@@ -49,6 +49,7 @@ function isHunkHeader(line: string): boolean {
 }
 
 /** Parses an apply_patch input; never throws. */
+// Over 60 lines: one line-by-line parser of the apply_patch grammar; the three hunk kinds share the cursor and the counts.
 export function parseApplyPatch(input: string): ApplyPatchParseResult {
   const lines = input.split('\n');
   // A final LF produces one empty trailing element; it is the optional LF after `*** End Patch`

@@ -9,6 +9,7 @@ const GROUPS = { developer: 'Developer', repo: 'Repository', session_id: 'Sessio
 type Group = keyof typeof GROUPS;
 
 /** Prompt-cache hit rate: cached input tokens / input tokens (OpenAI's convention: input includes cached). */
+// Over 60 lines: a React page: the queries and markup of one screen, read top to bottom; the pivot lives in spend.tsx.
 export function CachePage({ days, theme }: { days: number; theme: string }) {
   const [group, setGroup] = useState<Group>('developer');
   const db = database();

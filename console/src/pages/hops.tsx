@@ -6,6 +6,7 @@ import { ErrorBox, Section, Table, useLoad } from '../ui.tsx';
 import { pivot } from './spend.tsx';
 
 /** Fallback hops: turns served by another model (and often another provider) than first tried. */
+// Over 60 lines: a React page: the queries and markup of one screen, read top to bottom; the pivot lives in spend.tsx.
 export function HopsPage({ days, theme }: { days: number; theme: string }) {
   const db = database();
   const range = useMemo(() => dayRange(days), [days]);

@@ -11,6 +11,7 @@ interface QualityCell {
 }
 
 /** Cost and quality per served model: spend from `spans`, scores from `eval_scores`. */
+// Over 60 lines: a React page: the queries and markup of one screen, read top to bottom.
 export function ModelsPage({ days, theme }: { days: number; theme: string }) {
   const db = database();
   const range = useMemo(() => dayRange(days), [days]);

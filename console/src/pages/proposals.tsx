@@ -37,6 +37,7 @@ export function DiffView({ diff }: { diff: unknown }) {
   );
 }
 
+// Over 60 lines: one form component: its submit handler and its markup; the signing lives in signDigest.
 function ApproveForm({ proposal, approvers, session, onDone }: { proposal: Proposal; approvers: string[]; session: Session; onDone: (message: string) => void }) {
   const [picked, setPicked] = useState('');
   // The approvers list may arrive after the form first rendered: until someone picks, the select's

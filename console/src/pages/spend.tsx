@@ -37,6 +37,7 @@ function budgetsOf(policy: PolicyDocument | undefined, center: string) {
   return policy?.cost_centers?.[center]?.budgets;
 }
 
+// Over 60 lines: a React page: the queries and markup of one screen; its data shaping lives in pivot, budgetsOf and share.
 export function SpendPage({ days, theme }: Props) {
   const [center, setCenter] = useState('');
   const db = database();

@@ -8,6 +8,7 @@ import type { InboundConversion } from '../openai-responses/to-canonical.ts';
 type Json = Record<string, unknown>;
 
 /** Chat Completions request body → canonical. */
+// Over 60 lines: one field-by-field mapping from the client's wire format, read top to bottom against the Chat Completions docs.
 export function chatToCanonical(body: Json, model: string): InboundConversion {
   const warnings: TranslationWarning[] = [];
   if (!Array.isArray(body['messages'])) throw new GatewayError('invalid_request', { message: 'gatehouse: invalid Chat Completions request: messages must be an array', param: 'messages' });

@@ -20,6 +20,7 @@ interface OpenItem {
  * function arguments with `name` on `.done`, custom tool input), then `response.completed`
  * carrying the full `output` and `usage` — or `response.failed` for an in-band error.
  */
+// Over 60 lines: a factory: the closures share the stream's state (sequence, output, open items); `render` below is the per-event work.
 export function createResponsesStreamRenderer(context: RenderContext): StreamRenderer {
   let sequence = 0;
   const output: Json[] = [];
@@ -43,6 +44,7 @@ export function createResponsesStreamRenderer(context: RenderContext): StreamRen
     return frame('response.output_item.added', { output_index: state.outputIndex, item: { ...item } });
   };
 
+  // Over 60 lines: one switch, one case per canonical event, each giving the Responses SSE events it maps to; read against OpenAI's streaming docs.
   const render = (event: CanonicalEvent): string => {
     let out = begin();
     switch (event.type) {

@@ -20,6 +20,7 @@ const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medi
 export const DEFAULT_MAX_TOKENS = 32_000;
 
 /** Canonical request → Anthropic Messages body. */
+// Over 60 lines: one field-by-field mapping to the provider's wire format, read top to bottom against the Messages API docs.
 export function toAnthropicBody(request: CanonicalRequest, version: string, defaultMaxTokens = DEFAULT_MAX_TOKENS): { body: AnthropicRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const system: AnthropicTextBlock[] = [];

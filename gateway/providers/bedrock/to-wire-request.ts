@@ -9,6 +9,7 @@ import { BEDROCK_JSON_OUTPUT_TOOL, BEDROCK_SIGNING_SERVICE, type ConverseContent
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 4096, medium: 10_000, high: 24_000, xhigh: 32_000 };
 
 /** Canonical request → Converse body. Cache points after the system prompt and the tools. */
+// Over 60 lines: one field-by-field mapping to the provider's wire format, read top to bottom against the Converse API docs.
 export function toConverseBody(request: CanonicalRequest): { body: ConverseRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const system: ConverseSystemBlock[] = [];

@@ -8,6 +8,7 @@ import { GEMINI_CALL_ID_PREFIX, GEMINI_SCHEMA_KEYWORDS, type GeminiContent, type
 const THINKING_BUDGET: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24_576, xhigh: 32_768 };
 
 /** Canonical request → Gemini body. Tool results are matched to calls by order and name (no ids on 2.5). */
+// Over 60 lines: one field-by-field mapping to the provider's wire format, read top to bottom against the Gemini API docs.
 export function toGeminiBody(request: CanonicalRequest): { body: GeminiRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const body: GeminiRequest = { contents: [] };

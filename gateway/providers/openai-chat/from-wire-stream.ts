@@ -17,6 +17,7 @@ interface ToolState {
   input: string;
 }
 
+// Over 60 lines: a generator whose stream state (open text, reasoning and tool calls) is shared by closeOpen and end.
 async function* parse(events: AsyncIterable<WireEvent>, onUnreadable: UnreadableEventHandler | undefined): AsyncIterable<CanonicalEvent> {
   let metadataSent = false;
   let textOpen = false;

@@ -8,6 +8,7 @@ import { joinUrl } from '../wire-json.ts';
 import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolCall } from './wire-schema.ts';
 
 /** Canonical request → Chat Completions body. */
+// Over 60 lines: one field-by-field mapping to the provider's wire format, read top to bottom against the Chat Completions docs.
 export function toChatBody(request: CanonicalRequest, preset: OpenAICompatiblePreset): { body: ChatRequest; warnings: TranslationWarning[] } {
   const warnings: TranslationWarning[] = [];
   const callId = (id: string): string => mapToolCallId(id, preset.toolCallIdStyle);
