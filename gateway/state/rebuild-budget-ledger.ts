@@ -107,6 +107,12 @@ export async function rebuildLedgerFromClickHouse(
   }
   for (const [id, { usd, expiresAt }] of totals) ledger.seed(id, usdToMicros(usd), 0, expiresAt);
 
+  const flaggedScopes = await restoreStageFlags(ledger, client, database, earliestStart, totals);
+  return { scopes: totals.size, monthSpendUsd, flaggedScopes };
+}
+
+/** Restores the "already reported" stage flags of this period's scopes from the `budget.*` audit events; returns how many. */
+async function restoreStageFlags(ledger: SeedableLedger, client: ClickHouseClient, database: string, earliestStart: number, totals: ReadonlyMap<string, { usd: number; expiresAt: number }>): Promise<number> {
   let flaggedScopes = 0;
   const flagResult = await client.query({
     query: `SELECT subject, groupUniqArray(action) AS actions FROM ${database}.audit_log
@@ -124,5 +130,5 @@ export async function rebuildLedgerFromClickHouse(
       flaggedScopes++;
     }
   }
-  return { scopes: totals.size, monthSpendUsd, flaggedScopes };
+  return flaggedScopes;
 }

@@ -37,10 +37,6 @@ export interface SendOptions {
   onResent?: ((times: number) => void) | undefined;
 }
 
-/**
- * Sends one request on the upstream's kept-alive pool with connect / first-byte / idle / total
- * timeouts. Non-2xx answers are read (bounded) and thrown as UpstreamFailureError.
- */
 const urls = new Map<string, URL>();
 
 /** Upstream URLs parsed once each (a handful per gateway; never mutated). */
@@ -53,6 +49,29 @@ function parsedUrl(text: string): URL {
   return url;
 }
 
+/** A non-2xx answer as an UpstreamFailureError carrying its (JSON if it parses) error body; frees the deadline. */
+async function httpFailure(response: { statusCode: number; body: { text(): Promise<string> } }, headers: Record<string, string>, deadline: { dispose(): void }): Promise<UpstreamFailureError> {
+  let text = '';
+  try {
+    text = (await response.body.text()).slice(0, 64 * 1024);
+  } catch {
+    // The error body is best effort; the status says enough.
+  } finally {
+    deadline.dispose();
+  }
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return new UpstreamFailureError({ kind: 'http', status: response.statusCode, headers, body });
+}
+
+/**
+ * Sends one request on the upstream's kept-alive pool with connect / first-byte / idle / total
+ * timeouts. Non-2xx answers are read (bounded) and thrown as UpstreamFailureError.
+ */
 export async function sendUpstream(request: OutboundRequest, options: SendOptions): Promise<UpstreamResponse> {
   const started = performance.now();
   const url = parsedUrl(request.url);
@@ -91,23 +110,7 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
     const value = response.headers[key];
     if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
   }
-  if (response.statusCode < 200 || response.statusCode >= 300) {
-    let text = '';
-    try {
-      text = (await response.body.text()).slice(0, 64 * 1024);
-    } catch {
-      // The error body is best effort; the status says enough.
-    } finally {
-      deadline.dispose();
-    }
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // Not JSON: keep the text.
-    }
-    throw new UpstreamFailureError({ kind: 'http', status: response.statusCode, headers: responseHeaders, body });
-  }
+  if (response.statusCode < 200 || response.statusCode >= 300) throw await httpFailure(response, responseHeaders, deadline);
   const body = response.body;
   return {
     status: response.statusCode,
