@@ -31,9 +31,19 @@ export interface PreparedRequest {
 export function prepareRequest(source: CanonicalRequest, capabilities: ProviderCapabilities): PreparedRequest {
   const warnings: TranslationWarning[] = [];
   const identities = new Map<string, ToolIdentity>();
-  const wireName = (name: string, namespace: string | undefined): string =>
+  const wireName: WireName = (name, namespace) =>
     namespace !== undefined && !capabilities.namespaceTools ? `${namespace}${NAMESPACE_SEPARATOR}${name}` : name;
 
+  const tools = prepareTools(source, capabilities, wireName, warnings, identities);
+  const messages = prepareMessages(source, capabilities, wireName, warnings);
+  const toolChoice = source.toolChoice !== undefined && typeof source.toolChoice === 'object' ? { name: wireName(source.toolChoice.name, undefined) } : source.toolChoice;
+  return { request: { ...source, tools, messages, toolChoice }, identities, warnings };
+}
+
+type WireName = (name: string, namespace: string | undefined) => string;
+
+/** The tools the target can carry: hosted ones it lacks dropped, custom ones as functions, namespaces flattened. */
+function prepareTools(source: CanonicalRequest, capabilities: ProviderCapabilities, wireName: WireName, warnings: TranslationWarning[], identities: Map<string, ToolIdentity>): CanonicalTool[] {
   const tools: CanonicalTool[] = [];
   for (const tool of source.tools) {
     if (tool.kind === 'hosted') {
@@ -56,7 +66,11 @@ export function prepareRequest(source: CanonicalRequest, capabilities: ProviderC
   if (source.tools.some((tool) => tool.kind !== 'hosted' && tool.namespace !== undefined) && !capabilities.namespaceTools) {
     warnings.push(warning('compatibility', 'tool:namespace', `namespace tool groups flattened to <namespace>${NAMESPACE_SEPARATOR}<name>`));
   }
+  return tools;
+}
 
+/** The history the target can carry: other families' opaque reasoning, signatures and raw items dropped, tool names as sent. */
+function prepareMessages(source: CanonicalRequest, capabilities: ProviderCapabilities, wireName: WireName, warnings: TranslationWarning[]): CanonicalMessage[] {
   let droppedReasoning = 0;
   let droppedSignatures = 0;
   const droppedItems = new Set<string>();
@@ -95,9 +109,7 @@ export function prepareRequest(source: CanonicalRequest, capabilities: ProviderC
   }
   for (const type of droppedItems) warnings.push(warning('unsupported', `input_item:${type}`, `input item type ${type} has no equivalent on this upstream and was not sent`));
   if (droppedSignatures > 0) warnings.push(warning('unsupported', 'tool_call.signature', `${droppedSignatures} tool-call signature(s) from another provider family dropped`));
-
-  const toolChoice = source.toolChoice !== undefined && typeof source.toolChoice === 'object' ? { name: wireName(source.toolChoice.name, undefined) } : source.toolChoice;
-  return { request: { ...source, tools, messages, toolChoice }, identities, warnings };
+  return messages;
 }
 
 const CUSTOM_TOOL_PARAMETERS: Record<string, unknown> = {
