@@ -61,8 +61,10 @@ const sessionScored = (sink: RecordingSink, count: number) => () => sink.scores(
 
 describe('BullMQ on real Redis', () => {
   it('embedded and distributed modes produce identical scores for the same traffic', async () => {
-    const embedded = await evaluatorFor({ sessionIdleSeconds: 0.3 });
-    const distributed = await evaluatorFor({ sessionIdleSeconds: 0.3, redis: { url: REDIS_URL, prefix: uniquePrefix() } });
+    // A session is scored once it has been idle this long; the replay's 20 ms gaps must stay far below it even when a
+    // loaded machine stalls a process (0.3 s scored some sessions before their last turns).
+    const embedded = await evaluatorFor({ sessionIdleSeconds: 2 });
+    const distributed = await evaluatorFor({ sessionIdleSeconds: 2, redis: { url: REDIS_URL, prefix: uniquePrefix() } });
     const sessions = allSessions('same');
     await Promise.all([replayAll(embedded.evaluator, sessions, 20), replayAll(distributed.evaluator, sessions, 20)]);
     await waitFor(sessionScored(embedded.sink, sessions.length), 20_000, 'embedded session scores');
