@@ -1,45 +1,32 @@
+import canonicalize from 'canonicalize';
+
 /**
- * Canonical JSON in the spirit of RFC 8785 (JCS): object keys sorted by UTF-16 code units, no
- * whitespace, numbers and strings serialised the way ECMAScript's JSON.stringify does (which is
- * what JCS specifies for both). `undefined` members are dropped like JSON.stringify drops them.
- * Hashes and signatures are taken over this text, so two processes that hold the same value
- * always agree on its bytes.
+ * Canonical JSON per RFC 8785 (JCS), by `canonicalize`, the reference implementation the RFC's authors keep:
+ * object keys sorted by UTF-16 code units, no whitespace, numbers and strings as ECMAScript's JSON.stringify
+ * writes them, `undefined` members dropped. Hashes and signatures are taken over this text, so any JCS
+ * implementation — an outside verifier's included — reproduces a policy version's or an approval's digest.
  * @see https://www.rfc-editor.org/rfc/rfc8785
  */
 export function canonicalJson(value: unknown): string {
-  const text = serialise(value, '');
+  let text: string | undefined;
+  try {
+    text = canonicalize(value);
+  } catch (error) {
+    // Only when refusing: say where the value cannot be JSON (the library names what, not where).
+    throw new TypeError(`canonicalJson: ${unrepresentableAt(value, '') ?? (error as Error).message}`);
+  }
   if (text === undefined) throw new TypeError('canonicalJson: value is not representable as JSON');
   return text;
 }
 
-function serialise(value: unknown, path: string): string | undefined {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${path || '(root)'}`);
-      return JSON.stringify(value);
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return undefined;
-    case 'bigint':
-      throw new TypeError(`canonicalJson: bigint at ${path || '(root)'}`);
-    default:
-      break;
+function unrepresentableAt(value: unknown, path: string): string | undefined {
+  if (typeof value === 'number' && !Number.isFinite(value)) return `non-finite number at ${path || '(root)'}`;
+  if (typeof value === 'bigint') return `bigint at ${path || '(root)'}`;
+  if (value === null || typeof value !== 'object') return undefined;
+  const entries = Array.isArray(value) ? value.map((item, index) => [`[${index}]`, item] as const) : Object.entries(value).map(([key, item]) => [`.${key}`, item] as const);
+  for (const [step, item] of entries) {
+    const found = unrepresentableAt(item, `${path}${step}`);
+    if (found) return found;
   }
-  if (Array.isArray(value)) {
-    return `[${value.map((item, index) => serialise(item, `${path}[${index}]`) ?? 'null').join(',')}]`;
-  }
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') return serialise(withJson.toJSON(), path);
-  const parts: string[] = [];
-  // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks for.
-  for (const key of Object.keys(value as object).sort()) {
-    const member = serialise((value as Record<string, unknown>)[key], `${path}.${key}`);
-    if (member !== undefined) parts.push(`${JSON.stringify(key)}:${member}`);
-  }
-  return `{${parts.join(',')}}`;
+  return undefined;
 }
