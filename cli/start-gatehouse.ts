@@ -9,7 +9,7 @@ import type { RunningGovernance } from '../shared/governance/start-governance.ts
 import type { Evaluator } from '../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from '../optimizer/optimizer-loop.ts';
 import type { ExplorationBoard } from '../shared/exploration/exploration-board.ts';
-import { loadStartConfig } from './start/start-config.ts';
+import { loadStartConfig, type StartConfigOptions } from './start/start-config.ts';
 import { openStorage } from './start/open-storage.ts';
 import { connectStateRedis, openKeyStore, openStateBackends } from './start/state-backends.ts';
 import { openGovernance, startAuditCheckpoints } from './start/governance.ts';
@@ -21,18 +21,10 @@ import { closeGatehouse } from './start/close-gatehouse.ts';
 
 export type { Role };
 
-export interface StartOptions {
+/** What the config needs (file, flag and test overrides: StartConfigOptions), and what the process runs. */
+export interface StartOptions extends StartConfigOptions {
   /** @defaultValue all roles */
   roles?: Role[] | undefined;
-  configFile?: string | undefined;
-  /** Overrides applied after the file is read (CLI flags, tests). */
-  port?: number | undefined;
-  host?: string | undefined;
-  dataDir?: string | undefined;
-  environment?: NodeJS.ProcessEnv;
-  /** Tests: mutate the loaded config before anything starts. */
-  configure?: ((config: DeploymentConfig) => void) | undefined;
-  logger?: Logger | undefined;
   listen?: boolean;
 }
 

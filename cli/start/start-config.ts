@@ -9,10 +9,12 @@ import { checkAdminTokens, isLoopbackHost } from '../../shared/config/admin-toke
 /** What a start reads before it opens anything. */
 export interface StartConfigOptions {
   configFile?: string | undefined;
+  /** Overrides applied after the file is read (CLI flags, tests). */
   port?: number | undefined;
   host?: string | undefined;
   dataDir?: string | undefined;
   environment?: NodeJS.ProcessEnv;
+  /** Tests: mutate the loaded config before anything starts. */
   configure?: ((config: DeploymentConfig) => void) | undefined;
   logger?: Logger | undefined;
 }
