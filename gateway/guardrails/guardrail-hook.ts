@@ -7,6 +7,7 @@ import { MAX_JSON_DEPTH, readJsonBody, spliceBody } from '../inbound/read-json-b
 import { errorReply } from '../plugins/error-handler.ts';
 import type { ReplySink } from '../pipeline/client-sink.ts';
 import { fingerprint, PrefixPrinter, SHAPES, type HistoryScanCache } from './history-scan.ts';
+import type { TurnFacts } from './turn-guard.ts';
 import { callHook, hookName, type HookCall, type HookItem, type HookPhase, type HookSubject } from './hook-client.ts';
 import { streamedAnswer } from './streamed-answer.ts';
 
@@ -40,15 +41,8 @@ export interface HookContext {
   onCall(costCenter: string, phase: HookPhase, result: HookResult, seconds: number): void;
 }
 
-export interface HookTurnFacts {
-  costCenter: string;
-  developer: string;
-  keyId: string;
-  sessionId: string;
-  requestId: string;
-  requestedModel: string;
-  policyVersion: number;
-}
+/** The turn's facts the hook names in its calls and audit events: the secret guardrail's, not a second list. */
+export type HookTurnFacts = TurnFacts;
 
 export interface HookedBody {
   body: Record<string, unknown>;
