@@ -34,7 +34,8 @@ export async function exploreCostCenters(input: ExploreInput): Promise<CostCente
   });
 }
 
-function evidenceRowOf(row: Record<string, string | number | boolean>): EvidenceRow {
+/** The columns both exploration queries group by: which arm a row's turns or sessions belong to. */
+function armOf(row: Record<string, string | number | boolean>) {
   return {
     costCenter: String(row.cost_center),
     requestedModel: String(row.requested_model),
@@ -42,6 +43,12 @@ function evidenceRowOf(row: Record<string, string | number | boolean>): Evidence
     requestedEffort: String(row.requested_effort),
     servedEffort: String(row.served_effort),
     explored: row.explored === true || Number(row.explored) === 1,
+  };
+}
+
+function evidenceRowOf(row: Record<string, string | number | boolean>): EvidenceRow {
+  return {
+    ...armOf(row),
     turns: Number(row.turns),
     inputTokens: Number(row.input_tokens),
     cachedInputTokens: Number(row.cached_input_tokens),
@@ -54,12 +61,7 @@ function evidenceRowOf(row: Record<string, string | number | boolean>): Evidence
 
 function outcomeRowOf(row: Record<string, string | number | boolean>): OutcomeRow {
   return {
-    costCenter: String(row.cost_center),
-    requestedModel: String(row.requested_model),
-    servedModel: String(row.served_model),
-    requestedEffort: String(row.requested_effort),
-    servedEffort: String(row.served_effort),
-    explored: row.explored === true || Number(row.explored) === 1,
+    ...armOf(row),
     completion: { n: Number(row.completion_n), sum: Number(row.completion_sum) },
     correctness: { n: Number(row.correctness_n), sum: Number(row.correctness_sum) },
   };
