@@ -6,7 +6,6 @@ import { createTracing, type Tracing } from '../../gateway/telemetry/tracing.ts'
 import { createMetrics, type GatewayMetrics } from '../../gateway/telemetry/metrics.ts';
 import { OtlpExportProcessor } from '../../gateway/telemetry/otlp-export.ts';
 import { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
-import { SpanRowProcessor } from '../../collector/span-row-processor.ts';
 
 /** Where the process reports: Prometheus metrics, spans (ClickHouse, and an OTLP endpoint when configured), alert webhooks. */
 export interface Telemetry {
@@ -19,7 +18,7 @@ export interface Telemetry {
 export function startTelemetry(config: DeploymentConfig, writer: BatchWriter, policy: PolicyHolder, logger: Logger): Telemetry {
   const metrics = createMetrics();
   const otlp = config.telemetry.otlp ? new OtlpExportProcessor(config.telemetry.otlp, (error) => logger.warn({ err: { message: error.message } }, 'OTLP span export failed')) : undefined;
-  const tracing = createTracing(new SpanRowProcessor(writer), ...(otlp ? [otlp] : []));
+  const tracing = createTracing(writer, ...(otlp ? [otlp] : []));
   const alerter = new WebhookAlerter({
     // Read per alert: the webhook follows policy hot-reloads.
     url: () => policy.current().document.alerts.webhook_url,

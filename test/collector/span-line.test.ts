@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Attributes } from '@opentelemetry/api';
-import { spanInsertLineFromAttributes, spanInsertRowFromAttributes } from '../../collector/span-row-from-attributes.ts';
+import { spanInsertLine, spanInsertLineFromAttributes, spanInsertRowFromAttributes } from '../../collector/span-row-from-attributes.ts';
 import { attributeNameOf } from '../../shared/telemetry/span-attributes.ts';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import { spanRow } from '../helpers/span-row.ts';
@@ -32,6 +32,9 @@ describe('span row line (the span processor encodes each turn straight to its JS
     const parsed = JSON.parse(line) as Record<string, unknown>;
     expect(parsed.error_message ?? '').toBe(row.error_message);
     expect(parsed.cost_usd ?? 0).toBe(row.cost_usd);
+    // The gateway writes the line straight from the row (no span on the way): the same bytes.
+    const { trace_id: traceId, span_id: spanId, ...turn } = row;
+    expect(spanInsertLine(turn, traceId, spanId)).toBe(line);
   });
 
   it('carries attribute values of another type as the column type (as OTLP-decoded spans may)', () => {

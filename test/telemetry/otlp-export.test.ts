@@ -5,10 +5,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeResponsesUpstream, type FakeResponsesUpstream } from '../helpers/fake-upstreams/codex-responses-upstream.ts';
-import { startTestGatehouse, testPolicy, TEST_KEY, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
+import { startTestGatehouse, testPolicy, TEST_KEY, waitForRows, type TestGatehouse } from '../helpers/start-test-gatehouse.ts';
 import { codexHeaders, postTurn, simpleTurn, waitUntil } from '../e2e/helpers/e2e-client.ts';
 import { decodeProtobufTraceRequest } from '../../collector/otlp/decode-otlp-traces.ts';
-import { flattenAttributes } from '../../collector/otlp/otlp-to-rows.ts';
+import { flattenAttributes, normalizeId } from '../../collector/otlp/otlp-to-rows.ts';
 import type { OtlpTraceRequest } from '../../collector/otlp/otlp-types.ts';
 
 /**
@@ -97,6 +97,13 @@ describe.each(['http/protobuf', 'http/json'] as const)('OTLP export of turn span
     expect(delivery.headers['x-honeycomb-team']).toBe('hc_test_key');
     expect(delivery.headers['content-type']).toContain(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
     for (const entry of receiver.received) expect(entry.raw.toString('utf8')).not.toContain(PROMPT);
+    // The row in ClickHouse is written straight from the turn, not from this span: both carry the same ids.
+    const [row] = await waitForRows<{ trace_id: string; span_id: string }>(gatehouse, `SELECT trace_id, span_id FROM gatehouse.spans WHERE request_id = '${requestId}'`, 1);
+    expect(row).toBeDefined();
+    expect(normalizeId(span.traceId, 16)).toBe(row?.trace_id);
+    expect(normalizeId(span.spanId, 8)).toBe(row?.span_id);
+    expect(row?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(row?.span_id).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('counts exported spans on /metrics', async () => {
