@@ -171,10 +171,10 @@ async function relayStream(forward: ForwardRequest, protocol: PassthroughProtoco
   sink.start(response.statusCode, { 'content-type': contentType, 'cache-control': 'no-cache' });
   const reader = new SseSideReader(forward.inbound);
   try {
-    for await (const chunk of response.body) {
-      sink.write(chunk as Buffer);
-      reader.push(chunk as Buffer);
-    }
+    await relayChunks(response.body, (chunk) => {
+      sink.write(chunk);
+      reader.push(chunk);
+    });
   } catch (error) {
     return brokenStream(forward, protocol, reader, outcome, error);
   }
@@ -196,6 +196,33 @@ async function relayStream(forward: ForwardRequest, protocol: PassthroughProtoco
   }
   sink.end();
   return outcome;
+}
+
+/**
+ * Hands each chunk of `body` to `onChunk` as it arrives and resolves at its end (rejects on its error).
+ * Listeners, not `for await`: the async iterator's promise per chunk and its end, a few ticks after
+ * the last chunk, were ~0.1 ms of every streamed turn's last byte at one request at a time.
+ */
+function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (error) {
+        body.destroy(error as Error);
+      }
+    });
+    let ended = false;
+    body.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    body.once('error', reject);
+    // A body destroyed without an error ends neither way (an Error only then: its stack costs ~20 µs).
+    body.once('close', () => {
+      if (!ended) reject(new Error('upstream body closed before its end'));
+    });
+  });
 }
 
 /** The upstream stream broke after the client got bytes: reported in-band (or just ended if the client left). */

@@ -77,7 +77,7 @@ function downgradeEstimateUsd(policy: ActivePolicy, facts: RequestFacts, body: R
 
 interface TurnState {
   /** Ends the client's response held back until the turn's span row is journaled (ReplySink.holdEnd). */
-  releaseEnd?: (() => void) | undefined;
+  releaseEnd?: ((afterEnd: () => void) => void) | undefined;
   startedAt: number;
   startedAtEpoch: number;
   requestId: string;
@@ -156,18 +156,24 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
 
 function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
   const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
-  state.releaseEnd?.(); // once the span row is journaled, the client may see the response end
-  context.metrics.recordTurn(row, (model) => Object.hasOwn(state.policy.document.models, model));
-  if (context.onTurnComplete) {
-    const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
-    setImmediate(() => {
-      try {
-        context.onTurnComplete?.(record);
-      } catch (error) {
-        context.logger.warn({ err: error }, 'turn hand-off to the evaluator failed');
-      }
-    });
-  }
+  // Metrics and the evaluator's hand-off wait until the client has its answer's end: neither is
+  // needed for it, and at one request at a time they were on the path of every turn's last byte.
+  const afterEnd = () => {
+    context.metrics.recordTurn(row, (model) => Object.hasOwn(state.policy.document.models, model));
+    if (context.onTurnComplete) {
+      const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
+      setImmediate(() => {
+        try {
+          context.onTurnComplete?.(record);
+        } catch (error) {
+          context.logger.warn({ err: error }, 'turn hand-off to the evaluator failed');
+        }
+      });
+    }
+  };
+  // Once the span row is journaled, the client may see the response end.
+  if (state.releaseEnd) state.releaseEnd(afterEnd);
+  else afterEnd();
 }
 
 /** Records a refused turn (span + one audit event per turn) and throws the structured error. */
@@ -344,7 +350,11 @@ function openSink(context: GatewayContext, state: TurnState, reply: FastifyReply
   // A turn the client saw complete must survive a kill -9 right after: its response ends once the
   // span row is journaled (recordTurn), or on the next event-loop turn whatever happens.
   sink.holdEnd();
-  state.releaseEnd = () => context.writer.whenJournaled('spans', () => sink.releaseEnd());
+  state.releaseEnd = (afterEnd) =>
+    context.writer.whenJournaled('spans', () => {
+      sink.releaseEnd();
+      afterEnd();
+    });
   const center = state.policy.document.cost_centers[state.key.costCenter];
   state.guard = guardrailActive(center?.guardrails) ? new TurnGuard(guardContextOf(context), center.guardrails, state.inbound, guardFacts(state)) : undefined;
   state.guard?.watchAnswer(state.stream, sink); // the guardrail hook's check after the hop holds (or copies) the answer
