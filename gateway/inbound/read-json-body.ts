@@ -16,9 +16,10 @@
  * cost; translation, guardrails or the evaluator that read everything pay for everything, item by
  * item (each item is small, so no large-object page either).
  *
- * What the pass does not check: the characters inside strings (control characters, escapes). A
- * string the upstream refuses comes back as the upstream's 400; a lazy item that does not parse
- * throws `invalid_request` when it is read.
+ * What the pass does not check: the characters inside strings (control characters, escapes), and
+ * inside an item of a top-level array (the history) anything but its strings and brackets (see
+ * `skipItem`). A string or item the upstream refuses comes back as the upstream's 400; a lazy item
+ * that does not parse throws `invalid_request` when it is read.
  */
 import { GatewayError } from '../errors/gateway-error.ts';
 
@@ -176,7 +177,15 @@ function scanObject(bytes: Buffer, maxDepth: number): Map<string, MemberSpan> {
         members.set(key, member);
       }
     }
-    if (depth === 2 && !inObject) itemStart = at;
+    if (depth === 2 && !inObject) {
+      // An item of a top-level array (the history): its end found by brackets and strings alone.
+      itemStart = at;
+      at = skipItem(bytes, at, maxDepth);
+      member?.items?.push(itemStart, at);
+      afterValue(bytes, skipWhitespace(bytes, at), isObject, next);
+      ({ at, expectKey, allowClose } = next);
+      continue;
+    }
     const byte = bytes[at];
     if (byte === 0x7b || byte === 0x5b) {
       if (depth + 1 > maxDepth) throw new GatewayError('invalid_request', { message: `gatehouse: the JSON body nests deeper than ${maxDepth} levels` });
@@ -195,6 +204,37 @@ function scanObject(bytes: Buffer, maxDepth: number): Map<string, MemberSpan> {
   }
   if (skipWhitespace(bytes, at) !== bytes.length) throw malformed('unexpected data after the JSON value', at);
   return members;
+}
+
+/**
+ * Offset just past the top-level array item starting at `position`. Only what finding its end needs
+ * is checked: strings end, brackets pair up (`{` with `}`, `[` with `]`), nesting stays within
+ * `maxDepth`. The grammar between (commas, colons, literals, numbers) is checked when the item is read
+ * (`JSON.parse` of its bytes); an item forwarded unread is the upstream's to refuse, as a string's
+ * contents are. A tight loop instead of the member-by-member state machine: the history is nearly all
+ * of a Codex body.
+ */
+function skipItem(bytes: Buffer, position: number, maxDepth: number): number {
+  const first = bytes[position];
+  if (first !== 0x7b && first !== 0x5b) return skipScalar(bytes, position);
+  // Expected closers of the open containers; the item itself sits at depth 3.
+  const closers: number[] = [];
+  let at = position;
+  for (;;) {
+    const byte = bytes[at];
+    if (byte === QUOTE) {
+      at = skipString(bytes, at);
+      continue;
+    }
+    if (byte === 0x7b || byte === 0x5b) {
+      if (closers.length + 3 > maxDepth) throw new GatewayError('invalid_request', { message: `gatehouse: the JSON body nests deeper than ${maxDepth} levels` });
+      closers.push(byte + 2); // `{` + 2 is `}`, `[` + 2 is `]`
+    } else if (byte === 0x7d || byte === 0x5d) {
+      if (closers.pop() !== byte) throw malformed(`unexpected ${JSON.stringify(String.fromCharCode(byte))}`, at);
+      if (closers.length === 0) return at + 1;
+    } else if (byte === undefined) throw malformed('unexpected end', at);
+    at++;
+  }
 }
 
 /** Pops the container closing at `at`, recording top-level ends and array items; the offset after it. */

@@ -90,6 +90,34 @@ describe('readJsonBody: one pass over the bytes, the history parsed where it is 
     expect(() => read(`{"a":${'['.repeat(255)}${']'.repeat(255)}}`)).not.toThrow();
   });
 
+  it('finds a history item\'s end by its strings and brackets; its grammar is checked when it is read', () => {
+    // Brackets that do not pair up, an unterminated string and nesting past the limit inside an item are refused at once.
+    for (const [text, message] of [
+      ['{"input":[{"a":[1}]}', 'malformed JSON body: unexpected "}"'],
+      ['{"input":[{"a":"x}]}', 'malformed JSON body: unterminated string'],
+      ['{"input":[{"a":1]}', 'malformed JSON body: unexpected "]"'],
+      ['{"input":[{"a":1}', 'malformed JSON body: unexpected end'],
+      [`{"input":[${'['.repeat(300)}${']'.repeat(300)}]}`, 'nests deeper than 256 levels'],
+    ] as const) {
+      const error = errorOf(text);
+      expect(error.code, text).toBe('invalid_request');
+      expect(error.message, text).toContain(message);
+    }
+    expect(() => read(`{"input":[${'['.repeat(254)}${']'.repeat(254)}]}`)).not.toThrow();
+    // A well-bracketed item with bad grammar inside: the body is read, and the item refused when read.
+    const body = read(`{"model":"m","input":[{"type":"message"},{"a" 1},${JSON.stringify({ pad: 'x'.repeat(5000) })}]}`);
+    const input = body.input as unknown[];
+    expect(input[0]).toEqual({ type: 'message' });
+    let refused: GatewayError | undefined;
+    try {
+      void input[1];
+    } catch (error) {
+      refused = error as GatewayError;
+    }
+    expect(refused?.code).toBe('invalid_request');
+    expect(refused?.message).toContain('malformed JSON body');
+  });
+
   it('a "__proto__" member is an own property, as with JSON.parse, never the prototype', () => {
     const body = read('{"__proto__":{"polluted":true},"model":"m"}');
     expect(Object.getPrototypeOf(body)).toBe(Object.prototype);
