@@ -7,11 +7,12 @@ import type { ToolIdentity } from './prepare-request.ts';
  * `custom` calls with their raw input, decoding the `input` string incrementally so deltas keep
  * flowing as they arrive.
  */
-export async function* restoreToolIdentity(events: AsyncIterable<CanonicalEvent>, identities: Map<string, ToolIdentity>): AsyncIterable<CanonicalEvent> {
-  if (identities.size === 0) {
-    yield* events;
-    return;
-  }
+export function restoreToolIdentity(events: AsyncIterable<CanonicalEvent>, identities: Map<string, ToolIdentity>): AsyncIterable<CanonicalEvent> {
+  // Nothing to restore: the events as they are, without one more async generator stage per event.
+  return identities.size === 0 ? events : restoring(events, identities);
+}
+
+async function* restoring(events: AsyncIterable<CanonicalEvent>, identities: Map<string, ToolIdentity>): AsyncIterable<CanonicalEvent> {
   const decoders = new Map<string, InputStringDecoder>();
   for await (const event of events) {
     if (event.type === 'tool-call-start') {

@@ -30,18 +30,25 @@ async function* quietIterable(chunks: Chunks): AsyncIterable<Uint8Array | string
  * after its last event), by ending the body with one. `[DONE]` is returned like any other data;
  * adapters decide what it means. Measured against the hand-written decoder it replaced: 35-45% of
  * its CPU per 280 KB stream of 1,500 deltas in 1,400-byte chunks (0.57 ms against 1.64 ms, Node 24).
+ * `onDone` runs once the stream is over, however it ends.
  */
-export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncIterable<WireEvent> {
-  const decoder = new TextDecoder();
-  let pending: WireEvent[] = [];
-  const parser = createParser({ onEvent: (message) => pending.push({ type: message.event, data: message.data }) });
-  for await (const chunk of quietIterable(chunks)) {
-    parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    if (pending.length === 0) continue;
-    const ready = pending;
-    pending = [];
-    yield* ready;
+export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, onDone?: () => void): AsyncIterable<WireEvent> {
+  // `onDone` runs however the stream ends (the request's deadline is disposed here rather than by one
+  // more generator around this one: every stage costs a promise round trip per event).
+  try {
+    const decoder = new TextDecoder();
+    let pending: WireEvent[] = [];
+    const parser = createParser({ onEvent: (message) => pending.push({ type: message.event, data: message.data }) });
+    for await (const chunk of quietIterable(chunks)) {
+      parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+      if (pending.length === 0) continue;
+      const ready = pending;
+      pending = [];
+      yield* ready;
+    }
+    parser.feed(`${decoder.decode()}\n\n`);
+    yield* pending;
+  } finally {
+    onDone?.();
   }
-  parser.feed(`${decoder.decode()}\n\n`);
-  yield* pending;
 }

@@ -116,7 +116,7 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
     status: response.statusCode,
     headers: responseHeaders,
     ttfbMillis,
-    events: () => untilDone(request.streamFormat === 'aws-eventstream' ? decodeAwsEventStream(body) : decodeSse(body), deadline.dispose),
+    events: () => (request.streamFormat === 'aws-eventstream' ? untilDone(decodeAwsEventStream(body), deadline.dispose) : decodeSse(body, deadline.dispose)),
     json: () => body.json().finally(deadline.dispose),
   };
 }
