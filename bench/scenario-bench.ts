@@ -11,7 +11,8 @@ import { cpuMicros } from './bench-servers.ts';
 import { scenario, type ScenarioName } from './bench-scenarios.ts';
 
 export interface BenchTarget {
-  name: 'upstream' | 'bare proxy' | 'gatehouse';
+  /** `gatehouse pass-through`: a gateway whose provider speaks the request's own protocol (chat-tiny: Chat to a Chat upstream). */
+  name: 'upstream' | 'bare proxy' | 'gatehouse' | 'gatehouse pass-through';
   /** Base URL ending in /v1. */
   url: string;
   process: ChildProcess;
@@ -34,6 +35,8 @@ export interface ScenarioSummary {
   cpu_ratio: number;
   p99_ratio: number;
   throughput_ratio: number;
+  /** With a `gatehouse pass-through` target: Gatehouse's CPU per request translating ÷ passing the same request through. */
+  translation_cpu_ratio?: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
@@ -84,18 +87,20 @@ export async function runScenario(name: ScenarioName, targets: BenchTarget[], op
     cpu_ratio: medianOf('gatehouse', 'cpu') / medianOf('bare proxy', 'cpu'),
     p99_ratio: medianOf('gatehouse', 'p99') / medianOf('bare proxy', 'p99'),
     throughput_ratio: medianOf('gatehouse', 'rps') / medianOf('bare proxy', 'rps'),
+    ...(figures.has('gatehouse pass-through') ? { translation_cpu_ratio: medianOf('gatehouse', 'cpu') / medianOf('gatehouse pass-through', 'cpu') } : {}),
   };
 }
 
 export function printScenario(summary: ScenarioSummary): void {
   console.log(`\n${summary.scenario} (${(summary.bytes / 1024).toFixed(1)} KB request)`);
-  console.log('  target        c=1 p50 ms  c=64 req/s  c=64 p50 ms  c=64 p99 ms  CPU µs/req');
+  console.log('  target                  c=1 p50 ms  c=64 req/s  c=64 p50 ms  c=64 p99 ms  CPU µs/req');
   for (const [name, figures] of Object.entries(summary.targets)) {
-    console.log(`  ${name.padEnd(12)}  ${figures.c1p50.toFixed(3).padStart(10)}  ${figures.rps.toFixed(0).padStart(10)}  ${figures.p50.toFixed(1).padStart(11)}  ${figures.p99.toFixed(1).padStart(11)}  ${name === 'upstream' ? '' : figures.cpu.toFixed(0).padStart(10)}`);
+    console.log(`  ${name.padEnd(22)}  ${figures.c1p50.toFixed(3).padStart(10)}  ${figures.rps.toFixed(0).padStart(10)}  ${figures.p50.toFixed(1).padStart(11)}  ${figures.p99.toFixed(1).padStart(11)}  ${name === 'upstream' ? '' : figures.cpu.toFixed(0).padStart(10)}`);
   }
   const added = summary.added_p50_ms_per_hop;
   console.log(`  → added p50 per hop at c=1: gatehouse ${added.gatehouse.toFixed(3)} ms, bare proxy ${added.bare_proxy.toFixed(3)} ms`);
   console.log(`  → CPU per request ${summary.cpu_ratio.toFixed(2)}× the bare proxy · c=64 p99 ${summary.p99_ratio.toFixed(2)}× · throughput ${summary.throughput_ratio.toFixed(2)}×`);
+  if (summary.translation_cpu_ratio !== undefined) console.log(`  → translated: CPU per request ${summary.translation_cpu_ratio.toFixed(2)}× Gatehouse's own pass-through of the same request (target ≤ 2)`);
 }
 
 export interface SoakResult {
