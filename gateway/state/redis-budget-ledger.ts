@@ -102,12 +102,15 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly known = new KnownBudgetScopes();
   private readonly pending = new PendingBudgetWrites();
   private readonly localReservations = new Set<string>();
+  /** Degraded reservations whose Redis script was sent but failed (a timeout): it may have run late. */
+  private readonly maybeReservedInRedis = new Set<string>();
   private unavailableUntil = 0;
   private degraded = false;
   private degradedReserves = 0;
   private restores = 0;
   private epoch: string | undefined;
   private reconciling: Promise<void> | undefined;
+  private replayTimer: NodeJS.Timeout | undefined;
   private readonly onReady: () => void;
 
   constructor(options: RedisBudgetLedgerOptions) {
@@ -149,7 +152,10 @@ export class RedisBudgetLedger implements BudgetLedger {
       reply = (await reserveScript.run(this.redis, call.keys, call.args)) as unknown[];
     } catch (error) {
       this.markFailure(error, 'reserve');
-      return this.reserveDegraded(request);
+      const degraded = this.reserveDegraded(request);
+      // A timed-out script may still run in Redis: its reservation is released with the settle.
+      if (degraded.admitted && request.scopes.length > 0) this.maybeReservedInRedis.add(request.requestId);
+      return degraded;
     }
     const now = this.now();
     if (this.degraded) this.degraded = false;
@@ -161,11 +167,16 @@ export class RedisBudgetLedger implements BudgetLedger {
   async settle(request: SettleRequest): Promise<void> {
     const actual = usdToMicros(request.actualUsd);
     const wasLocal = this.localReservations.delete(request.requestId);
+    const maybeInRedis = this.maybeReservedInRedis.delete(request.requestId);
     if (wasLocal) {
       this.seedLocal(request.scopes);
       this.local.settle(request);
     }
     const reservationKey = this.keys.reservationKey(request.requestId);
+    // As for reserve: wait for a reconnect's reconciliation. A settle arriving meanwhile still saw the
+    // outage's back-off and went to the pending writes after the replay had taken them, where it stayed
+    // until the next outage (Redis spend short of the spans by a turn or two after a restart).
+    if (this.reconciling !== undefined) await this.reconciling;
     if (this.available()) {
       const keys: string[] = [this.keys.expiryKey, reservationKey];
       const args: (string | number)[] = [];
@@ -182,12 +193,28 @@ export class RedisBudgetLedger implements BudgetLedger {
       }
     }
     // Redis unreachable: keep the spend for replay, and count it locally so this replica keeps enforcing.
+    if (!wasLocal || maybeInRedis) this.pending.addRelease(reservationKey);
     if (!wasLocal) {
-      this.pending.addRelease(reservationKey);
       this.seedLocal(request.scopes);
       this.local.settle({ ...request, requestId: '' });
     }
     for (const scope of request.scopes) this.pending.add(scope, actual, 0);
+    this.replaySoonIfConnected();
+  }
+
+  /**
+   * Pending writes are replayed when Redis comes back (`ready`). A command that failed while the
+   * connection stayed up (a timeout, a busy Redis) only starts a back-off: no `ready` will follow, so
+   * the replay is scheduled for when the back-off ends instead of waiting for the next outage.
+   */
+  private replaySoonIfConnected(): void {
+    if (this.redis.status !== 'ready' || this.replayTimer !== undefined) return;
+    const delay = Math.min(this.retryAfterFailureMillis, Math.max(0, this.unavailableUntil - this.now())) + 10;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      void this.reconcile();
+    }, delay);
+    this.replayTimer.unref();
   }
 
   async snapshot(scopes: readonly BudgetScope[]): Promise<BudgetScopeSnapshot[]> {
@@ -261,6 +288,7 @@ export class RedisBudgetLedger implements BudgetLedger {
   /** Stops listening to the client (the caller owns and quits the client). */
   async close(): Promise<void> {
     this.redis.off('ready', this.onReady);
+    clearTimeout(this.replayTimer);
     await this.reconciling;
   }
 
@@ -298,6 +326,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     const result = this.local.reserve({ ...request, affinityKey: undefined });
     if (result.admitted && usdToMicrosCeil(request.estimateUsd) > 0 && request.scopes.length > 0) this.localReservations.add(request.requestId);
     for (const crossing of result.crossed) this.pending.add(crossing.scope, 0, FLAG_OF_STAGE[crossing.stage]);
+    if (result.crossed.length > 0) this.replaySoonIfConnected();
     return { ...result, affinity: localAffinity, degraded: true };
   }
 

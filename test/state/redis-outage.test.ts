@@ -168,5 +168,25 @@ describe('RedisBudgetLedger when Redis is unreachable', () => {
       cleanups.push(() => void direct.disconnect());
       expect(await direct.hget(open.scopeKey(scopes[0]!.id), 'f')).toBe('5'); // alert + pause, both reported during the outage
     });
+
+    it('spend settled during a back-off while the connection stays up reaches Redis once the back-off ends (no outage to trigger the replay)', async () => {
+      const { ledger } = ledgerOn(server.url, 'open');
+      await ledger.ready(5000);
+      const scopes = budgetScopesFor({ developer: 'backoff-dev', costCenter: 'backoff-cc', keyId: 'key_2', policyCostCenter: { budgets: { developer: { daily_usd: 100 } } }, now: Date.now() });
+      await ledger.reserve({ requestId: 'warm', scopes: [], estimateUsd: 0, stages, affinityKey: 'x' }); // loads the script
+      const blocker = new Redis(server.url);
+      cleanups.push(() => void blocker.disconnect());
+      // A busy Redis: the reserve times out (one command timeout), the ledger backs off, Redis stays connected.
+      void blocker.debug('SLEEP', '0.6').catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await ledger.reserve({ requestId: 'busy', scopes, estimateUsd: 2, stages })).toMatchObject({ admitted: true, degraded: true });
+      await ledger.settle({ requestId: 'busy', scopes, estimateUsd: 2, actualUsd: 1.25 });
+      expect(ledger.stats().pendingScopes).toBe(1);
+      // The timed-out reserve still ran late in Redis; the settle's replay releases it and adds the spend.
+      await waitFor(() => ledger.stats().pendingScopes === 0 && ledger.stats().pendingReleases === 0, 5000);
+      const [spend, reserved] = await blocker.hmget(ledger.scopeKey(scopes[0]!.id), 's', 'r');
+      expect(Number(spend)).toBe(1_250_000);
+      expect(Number(reserved ?? 0)).toBe(0);
+    });
   });
 });
