@@ -156,24 +156,30 @@ function baseRow(state: TurnState): Omit<SpanRow, 'trace_id' | 'span_id'> {
 
 function recordTurn(context: GatewayContext, row: Omit<SpanRow, 'trace_id' | 'span_id'>, state: TurnState, body: Record<string, unknown>, toolCalls: OutputToolCall[]): void {
   const ids = context.tracing.recordTurn(row, state.startedAtEpoch, state.attempts);
-  // Metrics and the evaluator's hand-off wait until the client has its answer's end: neither is
-  // needed for it, and at one request at a time they were on the path of every turn's last byte.
-  const afterEnd = () => {
-    context.metrics.recordTurn(row, (model) => Object.hasOwn(state.policy.document.models, model));
-    if (context.onTurnComplete) {
-      const record = { span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls };
-      setImmediate(() => {
-        try {
-          context.onTurnComplete?.(record);
-        } catch (error) {
-          context.logger.warn({ err: error }, 'turn hand-off to the evaluator failed');
-        }
-      });
+  const recordMetrics = () => context.metrics.recordTurn(row, (model) => Object.hasOwn(state.policy.document.models, model));
+  const handOff = () => {
+    if (!context.onTurnComplete) return;
+    try {
+      context.onTurnComplete({ span: { ...row, trace_id: ids.traceId, span_id: ids.spanId }, body, inbound: state.inbound, toolCalls });
+    } catch (error) {
+      context.logger.warn({ err: error }, 'turn hand-off to the evaluator failed');
     }
   };
-  // Once the span row is journaled, the client may see the response end.
-  if (state.releaseEnd) state.releaseEnd(afterEnd);
-  else afterEnd();
+  if (!state.releaseEnd) {
+    recordMetrics();
+    setImmediate(handOff);
+    return;
+  }
+  // Once the span row is journaled the client may see the response end. Metrics and the evaluator's
+  // hand-off come after it (they were on the path of every turn's last byte), in a microtask: after
+  // every response the same journal write releases, and before the loop goes on (a close saves the
+  // evaluator's queue, which must already hold the turn).
+  state.releaseEnd(() =>
+    queueMicrotask(() => {
+      recordMetrics();
+      handOff();
+    }),
+  );
 }
 
 /** Records a refused turn (span + one audit event per turn) and throws the structured error. */
