@@ -1,6 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeProtobufTraceRequest, encodeProtobufStatus, encodeProtobufTraceResponse } from './otlp/decode-otlp-traces.ts';
+import type * as ProtobufCodec from './otlp/decode-otlp-traces.ts';
 import { otlpToRows } from './otlp/otlp-to-rows.ts';
 import type { OtlpTraceRequest } from './otlp/otlp-types.ts';
 
@@ -44,9 +44,13 @@ function decompress(body: Buffer, encoding: string | undefined, limit: number): 
   }
 }
 
+/** The protobuf codec (protobufjs), loaded by the first protobuf request: JSON-only intakes never carry it. */
+let protobufCodec: Promise<typeof ProtobufCodec> | undefined;
+const loadProtobufCodec = () => (protobufCodec ??= import('./otlp/decode-otlp-traces.ts'));
+
 /** Sends an error in the request's own encoding: google.rpc.Status as protobuf or JSON. */
-function sendError(request: FastifyRequest, reply: FastifyReply, status: number, grpcCode: number, message: string) {
-  if (isProtobuf(request)) return reply.code(status).type('application/x-protobuf').send(Buffer.from(encodeProtobufStatus(grpcCode, message)));
+async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, grpcCode: number, message: string) {
+  if (isProtobuf(request)) return reply.code(status).type('application/x-protobuf').send(Buffer.from((await loadProtobufCodec()).encodeProtobufStatus(grpcCode, message)));
   return reply.code(status).type('application/json').send({ code: grpcCode, message });
 }
 
@@ -80,9 +84,10 @@ export async function otlpRoutes(app: FastifyInstance, options: OtlpRoutesOption
     }
     const body = request.body as Buffer;
     const protobufBody = isProtobuf(request);
+    const codec = protobufBody ? await loadProtobufCodec() : undefined;
     let decoded: OtlpTraceRequest;
     try {
-      decoded = protobufBody ? decodeProtobufTraceRequest(body) : (JSON.parse(body.toString('utf8') || '{}') as OtlpTraceRequest);
+      decoded = codec ? codec.decodeProtobufTraceRequest(body) : (JSON.parse(body.toString('utf8') || '{}') as OtlpTraceRequest);
     } catch (error) {
       return sendError(request, reply, 400, GRPC_INVALID_ARGUMENT, `cannot decode ${protobufBody ? 'protobuf' : 'JSON'} ExportTraceServiceRequest: ${(error as Error).message}`);
     }
@@ -100,7 +105,7 @@ export async function otlpRoutes(app: FastifyInstance, options: OtlpRoutesOption
     }
     const errorMessage = mapped.errors.join('; ');
     if (protobufBody) {
-      return reply.type('application/x-protobuf').send(Buffer.from(encodeProtobufTraceResponse(mapped.rejectedSpans, errorMessage)));
+      return reply.type('application/x-protobuf').send(Buffer.from(codec!.encodeProtobufTraceResponse(mapped.rejectedSpans, errorMessage)));
     }
     return reply
       .type('application/json')

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { BullmqJobQueue } from '../shared/queue/bullmq-job-queue.ts';
 import type { JobQueue } from '../shared/queue/job-queue.ts';
 import { MemoryJobQueue, type MemoryQueueSnapshot } from '../shared/queue/memory-job-queue.ts';
 import type { TurnSignals } from '../shared/tool-signals/extract-turn-signals.ts';
@@ -18,9 +17,14 @@ export interface EvaluatorQueueAndState {
   embedded: { queue: MemoryJobQueue<EvaluatorJobData, EvaluatorJobResult>; store: MemoryHashStore } | undefined;
 }
 
-/** BullMQ and Redis-held session state in distributed mode; in embedded mode in-process ones. */
-export function openQueueAndState(redis: { url: string; prefix?: string } | undefined, queueName: string): EvaluatorQueueAndState {
+/**
+ * BullMQ and Redis-held session state in distributed mode; in embedded mode in-process ones. BullMQ
+ * (~170 modules, with cron-parser and luxon) is loaded only where it is used: every module a process
+ * holds is heap that each full garbage collection marks again.
+ */
+export async function openQueueAndState(redis: { url: string; prefix?: string } | undefined, queueName: string): Promise<EvaluatorQueueAndState> {
   if (redis) {
+    const { BullmqJobQueue } = await import('../shared/queue/bullmq-job-queue.ts');
     const queue: EvaluatorQueue = new BullmqJobQueue({ name: queueName, redisUrl: redis.url, prefix: redis.prefix ?? 'gatehouse' });
     const store: HashStore = new RedisHashStore(redis.url, `${redis.prefix ?? 'gatehouse'}:${queueName}:state:`);
     return { queue, store, embedded: undefined };

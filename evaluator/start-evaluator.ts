@@ -114,7 +114,7 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ev
   const sessionIdleMillis = Math.round((options.sessionIdleSeconds ?? 600) * 1000);
   const scorers = scorersOf(options);
   const onError = options.onError ?? (() => {});
-  const { queue, store, embedded } = openQueueAndState(options.redis, options.queueName ?? EVALUATOR_QUEUE);
+  const { queue, store, embedded } = await openQueueAndState(options.redis, options.queueName ?? EVALUATOR_QUEUE);
   const stateFile = embedded ? options.stateFile : undefined;
   restoreSavedState(embedded, stateFile, onError);
   const runtime = evaluatorRuntime(options, store, scorers, sessionIdleMillis);

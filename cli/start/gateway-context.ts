@@ -12,7 +12,7 @@ import { createBudgetGate } from '../../gateway/state/budget-gate.ts';
 import { RedisBudgetLedger } from '../../gateway/state/redis-budget-ledger.ts';
 import type { KeyStore } from '../../gateway/state/key-store.ts';
 import { renderStateMetrics } from '../../gateway/state/state-metrics.ts';
-import { renderOtlpMetrics } from '../../gateway/telemetry/otlp-export.ts';
+import { renderOtlpMetrics } from '../../gateway/telemetry/otlp-export-metrics.ts';
 import type { Evaluator } from '../../evaluator/start-evaluator.ts';
 import type { Storage } from './open-storage.ts';
 import type { StateBackends } from './state-backends.ts';

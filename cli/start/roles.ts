@@ -5,7 +5,7 @@ import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
 import type { RunningGovernance } from '../../shared/governance/start-governance.ts';
 import type { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
-import { startEvaluator, evaluatorOptionsFromConfig, type Evaluator } from '../../evaluator/start-evaluator.ts';
+import type { Evaluator } from '../../evaluator/start-evaluator.ts';
 import type { OptimizerLoop } from '../../optimizer/optimizer-loop.ts';
 import type { ExplorationBoard } from '../../shared/exploration/exploration-board.ts';
 import type { Storage } from './open-storage.ts';
@@ -17,7 +17,9 @@ export type Role = 'gateway' | 'collector' | 'evaluator' | 'optimizer';
 export const ALL_IN_ONE: readonly Role[] = ['gateway', 'collector', 'evaluator', 'optimizer'];
 
 // Role-specific modules below are imported only by the processes that run the role: a gateway replica
-// does not carry the optimizer, the OTLP decoder (protobufjs) or the embedded engine's HTTP endpoint.
+// does not carry the optimizer, the OTLP decoder (protobufjs) or the embedded engine's HTTP endpoint,
+// nor, without Redis, the evaluator (its scorers, JSON-schema validation and BullMQ). Every module a
+// process holds is heap that each full garbage collection marks again, request after request.
 
 /**
  * Evaluator role: the workers that score turns and sessions. A distributed gateway runs it without
@@ -26,6 +28,7 @@ export const ALL_IN_ONE: readonly Role[] = ['gateway', 'collector', 'evaluator',
 export async function startEvaluatorRole(roles: readonly Role[], config: DeploymentConfig, storage: Storage, dataDir: string, logger: Logger): Promise<Evaluator | undefined> {
   const runWorkers = roles.includes('evaluator');
   if (!runWorkers && !(roles.includes('gateway') && config.redis.url)) return undefined;
+  const { startEvaluator, evaluatorOptionsFromConfig } = await import('../../evaluator/start-evaluator.ts');
   return startEvaluator({
     ...evaluatorOptionsFromConfig(config, storage.writer, runWorkers),
     stateFile: resolve(dataDir, 'evaluator-state.json'),

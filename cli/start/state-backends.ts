@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { DeploymentConfig } from '../../shared/config/config-schema.ts';
 import type { PolicyHolder } from '../../shared/policy/active-policy.ts';
-import { createStateRedis } from '../../gateway/state/create-state-redis.ts';
 import { KeyStore } from '../../gateway/state/key-store.ts';
 import { MemoryAffinityStore } from '../../gateway/state/memory-affinity-store.ts';
 import { RedisAffinityStore } from '../../gateway/state/redis-affinity-store.ts';
@@ -42,6 +41,8 @@ function redisConnected(redis: Redis, timeoutMillis: number): Promise<void> {
 /** The state Redis of a distributed deployment (`redis.url`); undefined embedded. */
 export async function connectStateRedis(config: DeploymentConfig, logger: Logger): Promise<Redis | undefined> {
   if (!config.redis.url) return undefined;
+  // ioredis is loaded only by deployments that use Redis.
+  const { createStateRedis } = await import('../../gateway/state/create-state-redis.ts');
   const redis = createStateRedis(config.redis.url, { onError: (error) => logger.warn({ err: { message: error.message } }, 'Redis connection problem') });
   // The state client never queues commands while disconnected, and governance seeds the audit chain
   // head in Redis at once: wait (bounded) for the connection instead of failing the start on a race.

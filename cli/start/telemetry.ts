@@ -4,7 +4,7 @@ import type { BatchWriter } from '../../shared/storage/batch-writer.ts';
 import type { PolicyHolder } from '../../shared/policy/active-policy.ts';
 import { createTracing, type Tracing } from '../../gateway/telemetry/tracing.ts';
 import { createMetrics, type GatewayMetrics } from '../../gateway/telemetry/metrics.ts';
-import { OtlpExportProcessor } from '../../gateway/telemetry/otlp-export.ts';
+import type { OtlpExportProcessor } from '../../gateway/telemetry/otlp-export.ts';
 import { WebhookAlerter } from '../../gateway/alerts/webhook-alerter.ts';
 
 /** Where the process reports: Prometheus metrics, spans (ClickHouse, and an OTLP endpoint when configured), alert webhooks. */
@@ -15,10 +15,12 @@ export interface Telemetry {
   alerter: WebhookAlerter;
 }
 
-export function startTelemetry(config: DeploymentConfig, writer: BatchWriter, policy: PolicyHolder, logger: Logger): Telemetry {
+export async function startTelemetry(config: DeploymentConfig, writer: BatchWriter, policy: PolicyHolder, logger: Logger): Promise<Telemetry> {
   const metrics = createMetrics();
-  const otlp = config.telemetry.otlp ? new OtlpExportProcessor(config.telemetry.otlp, (error) => logger.warn({ err: { message: error.message } }, 'OTLP span export failed')) : undefined;
-  const tracing = createTracing(writer, ...(otlp ? [otlp] : []));
+  // The OTLP exporters (protobufjs, the OTel transformer) are loaded only where spans are exported.
+  const otlpExport = config.telemetry.otlp ? await import('../../gateway/telemetry/otlp-export.ts') : undefined;
+  const otlp = config.telemetry.otlp && otlpExport ? new otlpExport.OtlpExportProcessor(config.telemetry.otlp, (error) => logger.warn({ err: { message: error.message } }, 'OTLP span export failed')) : undefined;
+  const tracing = createTracing(writer, otlp ? (await import('../../gateway/telemetry/otel-turn-spans.ts')).otelTurnSpans(otlp) : undefined);
   const alerter = new WebhookAlerter({
     // Read per alert: the webhook follows policy hot-reloads.
     url: () => policy.current().document.alerts.webhook_url,

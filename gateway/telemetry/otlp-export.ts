@@ -3,7 +3,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { METRIC_PREFIX } from '../../shared/telemetry/metric-names.ts';
+import type { OtlpExportStats } from './otlp-export-metrics.ts';
 
 /** `telemetry.otlp` of the deployment config. */
 export interface OtlpExportSettings {
@@ -14,12 +14,6 @@ export interface OtlpExportSettings {
   max_batch_size: number;
   interval_ms: number;
   timeout_ms: number;
-}
-
-export interface OtlpExportStats {
-  exported: number;
-  dropped: number;
-  failed: number;
 }
 
 /** The OTLP/HTTP traces URL: an endpoint given as a base (`http://collector:4318`) gets `/v1/traces`. */
@@ -98,16 +92,3 @@ export class OtlpExportProcessor implements SpanProcessor {
   }
 }
 
-/** Prometheus text for /metrics: spans exported, dropped (queue full) and failed (the endpoint refused or was down). */
-export function renderOtlpMetrics(stats: OtlpExportStats | undefined): string {
-  if (!stats) return '';
-  const name = `${METRIC_PREFIX}otlp_export_spans_total`;
-  return [
-    `# HELP ${name} Turn and attempt spans handed to the OTLP exporter, by result (dropped = the bounded queue was full)`,
-    `# TYPE ${name} counter`,
-    `${name}{result="exported"} ${stats.exported}`,
-    `${name}{result="dropped"} ${stats.dropped}`,
-    `${name}{result="failed"} ${stats.failed}`,
-    '',
-  ].join('\n');
-}

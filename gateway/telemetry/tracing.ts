@@ -1,10 +1,6 @@
 import { randomFillSync } from 'node:crypto';
-import { context as otelContext, trace, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import { BasicTracerProvider, type IdGenerator, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { UpstreamAttempt } from '../errors/gateway-error.ts';
-import { attributeNameOf, ATTEMPT_SPAN_NAME, TURN_SPAN_NAME } from '../../shared/telemetry/span-attributes.ts';
 import { spanInsertLine } from '../../collector/span-row-from-attributes.ts';
 
 export interface Tracing {
@@ -18,6 +14,20 @@ export interface Tracing {
 export interface TurnRowSink {
   writeLine(table: string, line: string): void;
   write(table: string, rows: Record<string, unknown>[]): void;
+}
+
+/** The ids a turn's rows carry: its trace, its own span and one span per upstream attempt. */
+export interface TurnIds {
+  traceId: string;
+  spanId: string;
+  attemptSpanIds: string[];
+}
+
+/** Builds a turn as OpenTelemetry spans for an exporter (otel-turn-spans.ts, loaded only where spans are exported). */
+export interface TurnSpanExporter {
+  exportTurn(row: Omit<SpanRow, 'trace_id' | 'span_id'>, startedAtMillis: number, attempts: UpstreamAttempt[], ids: TurnIds): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
 /** Random ids as OTel spells them (lowercase hex), drawn from a pooled random buffer: one refill per ~170 turns. */
@@ -37,31 +47,13 @@ class RandomIds {
   }
 }
 
-/** Hands the OTel SDK the ids the rows already carry, so an exported span and its row share them. */
-class ChosenIds implements IdGenerator {
-  traceId = '';
-  spanIds: string[] = [];
-
-  generateTraceId(): string {
-    return this.traceId;
-  }
-
-  generateSpanId(): string {
-    return this.spanIds.shift() ?? '';
-  }
-}
-
 /**
  * Turns become rows directly (no OpenTelemetry span on the way: building one and reading its
  * attributes back was the most expensive step of recording a turn). With an OTLP exporter, the same
- * turn is also built as OTel spans carrying the rows' trace and span ids; the provider is our own (not
- * registered globally, so several gateways can live in one process in tests).
+ * turn is also built as OTel spans carrying the rows' trace and span ids.
  */
-export function createTracing(rows: TurnRowSink, ...exporters: SpanProcessor[]): Tracing {
+export function createTracing(rows: TurnRowSink, exporter?: TurnSpanExporter): Tracing {
   const random = new RandomIds();
-  const chosen = new ChosenIds();
-  const provider = exporters.length > 0 ? new BasicTracerProvider({ idGenerator: chosen, spanProcessors: exporters, resource: resourceFromAttributes({ 'service.name': 'gatehouse', 'service.namespace': 'gatehouse' }) }) : undefined;
-  const tracer = provider?.getTracer('gatehouse-gateway', '0.1.0');
   return {
     recordTurn(row, startedAtMillis, attempts) {
       const traceId = random.hex(16);
@@ -88,55 +80,14 @@ export function createTracing(rows: TurnRowSink, ...exporters: SpanProcessor[]):
         ]);
         attemptStart += attempt.durationMillis;
       }
-      if (tracer) {
-        chosen.traceId = traceId;
-        chosen.spanIds = [spanId, ...attemptSpanIds];
-        exportTurn(tracer, row, startedAtMillis, attempts);
-      }
+      exporter?.exportTurn(row, startedAtMillis, attempts, { traceId, spanId, attemptSpanIds });
       return { traceId, spanId };
     },
     forceFlush: async () => {
-      await provider?.forceFlush();
+      await exporter?.forceFlush();
     },
     shutdown: async () => {
-      await provider?.shutdown();
+      await exporter?.shutdown();
     },
   };
-}
-
-/** The turn as OTel spans for an exporter: a server span with the row's columns, a client span per upstream attempt. */
-function exportTurn(tracer: Tracer, row: Omit<SpanRow, 'trace_id' | 'span_id'>, startedAtMillis: number, attempts: UpstreamAttempt[]): void {
-  // Attributes set one by one on the started span: given to startSpan, the SDK copies and validates them twice more.
-  const span = tracer.startSpan(TURN_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startedAtMillis });
-  span.setAttribute('gen_ai.operation.name', 'chat');
-  for (const column in row) {
-    const value = row[column as keyof typeof row];
-    // Empty values are the collector's defaults: leaving them off halves the attributes per span.
-    if (value === '' || value === 0 || value === false || (Array.isArray(value) && value.length === 0)) continue;
-    span.setAttribute(attributeNameOf(column as keyof SpanRow), value as never);
-  }
-  let attemptStart = startedAtMillis;
-  for (const attempt of attempts) {
-    const child = tracer.startSpan(
-      ATTEMPT_SPAN_NAME,
-      {
-        kind: SpanKind.CLIENT,
-        startTime: attemptStart,
-        attributes: {
-          'gatehouse.request_id': row.request_id,
-          'gen_ai.request.model': attempt.model,
-          'gen_ai.provider.name': attempt.provider,
-          'http.response.status_code': attempt.status ?? 0,
-          'error.type': attempt.code ?? '',
-          'gatehouse.hop_reason': attempt.reason ?? '',
-        },
-      },
-      trace.setSpan(otelContext.active(), span),
-    );
-    if (attempt.code) child.setStatus({ code: SpanStatusCode.ERROR, message: attempt.code });
-    attemptStart += attempt.durationMillis;
-    child.end(attemptStart);
-  }
-  if (row.error_code) span.setStatus({ code: SpanStatusCode.ERROR, message: row.error_code });
-  span.end(startedAtMillis + row.duration_ms);
 }

@@ -1,8 +1,6 @@
 import type { UpstreamTimeouts } from '../forward/forward-types.ts';
 import type { OutboundRequest, UpstreamFailure, WireEvent } from '../providers/provider-adapter.ts';
-import { decodeAwsEventStream } from './decode-aws-event-stream.ts';
 import { decodeSse } from './decode-sse.ts';
-import { signAwsRequest } from './sign-aws-request.ts';
 import { upstreamPool } from './upstream-pool.ts';
 import { isResetBeforeAnswer } from './classify-transport-error.ts';
 import { requestDeadline } from './request-deadline.ts';
@@ -75,7 +73,7 @@ async function httpFailure(response: { statusCode: number; body: { text(): Promi
 export async function sendUpstream(request: OutboundRequest, options: SendOptions): Promise<UpstreamResponse> {
   const started = performance.now();
   const url = parsedUrl(request.url);
-  const headers = request.aws !== undefined ? await signAwsRequest(request) : request.headers;
+  const headers = request.aws !== undefined ? await (await import('./sign-aws-request.ts')).signAwsRequest(request) : request.headers;
   // One controller and one timer per request, cleared when the answer is read (AbortSignal.any with
   // AbortSignal.timeout keeps weak references and a finalization registry alive per request).
   const deadline = requestDeadline(options.signal, options.timeouts.totalMillis);
@@ -116,9 +114,18 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
     status: response.statusCode,
     headers: responseHeaders,
     ttfbMillis,
-    events: () => (request.streamFormat === 'aws-eventstream' ? untilDone(decodeAwsEventStream(body), deadline.dispose) : decodeSse(body, deadline.dispose)),
+    events: () => (request.streamFormat === 'aws-eventstream' ? untilDone(awsEvents(body), deadline.dispose) : decodeSse(body, deadline.dispose)),
     json: () => body.json().finally(deadline.dispose),
   };
+}
+
+/**
+ * Bedrock's event stream. The AWS modules (signing, event-stream codec) are loaded by the first Bedrock
+ * request, not by every gateway: every module a process holds is heap each full collection marks again.
+ */
+async function* awsEvents(body: AsyncIterable<Uint8Array>): AsyncIterable<WireEvent> {
+  const { decodeAwsEventStream } = await import('./decode-aws-event-stream.ts');
+  yield* decodeAwsEventStream(body);
 }
 
 /** Passes the events on and stops the request's deadline once the stream is done, however it ends. */

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { createRemoteJWKSet } from 'jose';
 
 /** `policy.oidc` of the active policy. */
 export interface OidcSettings {
@@ -15,6 +15,8 @@ const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
  * @throws when the token does not verify
  */
 export async function verifyOidcSubject(idToken: string, settings: OidcSettings): Promise<string> {
+  // jose is loaded by the first OIDC sign-in, not by every process that may verify one.
+  const { createRemoteJWKSet, jwtVerify } = await import('jose');
   let keySet = keySets.get(settings.jwks_url);
   if (!keySet) keySets.set(settings.jwks_url, (keySet = createRemoteJWKSet(new URL(settings.jwks_url))));
   const { payload } = await jwtVerify(idToken, keySet, { issuer: settings.issuer, audience: settings.audience });
