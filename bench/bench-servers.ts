@@ -2,16 +2,23 @@
 // their IPC (port, CPU time, stop) and the request the load generator sends.
 import { fork, type ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
+import { v8FlagsFor } from '../bin/v8-flags.mjs';
 
 export interface BenchServer {
   child: ChildProcess;
   port: number;
 }
 
-/** Forks a bench server (a path relative to bench/ or absolute) and resolves once it listens. */
-export function startBenchServer(file: string, environment: Record<string, string> = {}, execArgv: string[] = []): Promise<BenchServer> {
+/**
+ * Forks a bench server (a path relative to bench/ or absolute) and resolves once it listens. Gatehouse
+ * gets the V8 flags `bin/gatehouse.mjs` gives a server process (GATEHOUSE_V8_FLAGS and
+ * GATEHOUSE_MEMORY_PROFILE in `environment` choose them as in production), before any in `execArgv`.
+ */
+export async function startBenchServer(file: string, environment: Record<string, string> = {}, execArgv: string[] = []): Promise<BenchServer> {
   const path = isAbsolute(file) ? file : resolve(import.meta.dirname, file);
-  const child = fork(path, [], { env: { ...process.env, ...environment }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const env = { ...process.env, ...environment };
+  const serverFlags = path.endsWith('gatehouse-server.ts') ? v8FlagsFor(env) : [];
+  const child = fork(path, [], { env, execArgv: [...serverFlags, ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolvePort, reject) => {
     child.once('message', (message: { port: number }) => resolvePort({ child, port: message.port }));
     child.once('exit', (code) => reject(new Error(`${path} exited with ${code}`)));

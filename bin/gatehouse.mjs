@@ -6,22 +6,22 @@ if (major < 22) {
   process.exit(1);
 }
 
-// Memory profile of the long-running processes (docs/RESILIENCE.md, "Memory"). The default is speed:
-// V8's own heap sizing. GATEHOUSE_MEMORY_PROFILE=lean trades CPU for memory (a gateway replica holding
-// 1,000 streams peaks at ~180 MB instead of ~340 MB, at roughly 1.5–2× the CPU per request): a small
-// young generation, V8's memory saver, and one malloc arena for the `gateway` command. Heap-size flags
-// only take effect when the isolate is created, so the process replaces itself (execve: same pid,
-// same stdio) with the flags added. GATEHOUSE_V8_FLAGS sets the flags directly (V8 flags given to node
-// itself or in NODE_OPTIONS win); MALLOC_ARENA_MAX is respected when set.
+// Memory profile of the long-running processes (docs/RESILIENCE.md, "Memory"), flags in ./v8-flags.mjs.
+// The default is speed: V8's own heap sizing, with ArrayBuffer memory counted in its global limit.
+// GATEHOUSE_MEMORY_PROFILE=lean trades CPU for memory (a gateway replica holding 1,000 streams peaks at
+// ~200 MB instead of ~340 MB, at roughly 1.5–2× the CPU per request): a small young generation, V8's
+// memory saver, and one malloc arena for the `gateway` command. Heap-size flags only take effect when
+// the isolate is created, so the process replaces itself (execve: same pid, same stdio) with the flags
+// added. GATEHOUSE_V8_FLAGS sets the flags directly (empty: none; V8 flags given to node itself or in
+// NODE_OPTIONS win); MALLOC_ARENA_MAX is respected when set.
+const { v8FlagsFor } = await import('./v8-flags.mjs');
 const SERVER_COMMANDS = new Set(['start', 'gateway', 'collector', 'evaluator', 'optimizer']);
-const LEAN_V8_FLAGS = '--max-semi-space-size=1 --memory-saver-mode';
 const lean = process.env.GATEHOUSE_MEMORY_PROFILE === 'lean';
-const DEFAULT_V8_FLAGS = lean ? LEAN_V8_FLAGS : '';
 const command = process.argv[2];
 if (SERVER_COMMANDS.has(command) && process.env.GATEHOUSE_MEMORY_FLAGS_APPLIED === undefined) {
   const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.replaceAll('_', '-');
   const flagName = (flag) => flag.replace(/^--(no-)?/, '').split('=')[0].replaceAll('_', '-');
-  const flags = (process.env.GATEHOUSE_V8_FLAGS ?? DEFAULT_V8_FLAGS).split(/\s+/).filter((flag) => flag && !given.includes(flagName(flag)));
+  const flags = v8FlagsFor(process.env).filter((flag) => !given.includes(flagName(flag)));
   // One malloc arena: the gateway's threads allocate little natively. Not for processes that may own the
   // embedded engine (chDB's many threads allocate through malloc).
   const arena = lean && command === 'gateway' && process.env.MALLOC_ARENA_MAX === undefined ? { MALLOC_ARENA_MAX: '1' } : {};
