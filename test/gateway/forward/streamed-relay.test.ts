@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { startTestGatehouse, waitForRows, TEST_KEY, type TestGatehouse } from '../../helpers/start-test-gatehouse.ts';
+
+/**
+ * The streamed pass-through hands the chunks of one upstream read to the client together (one write),
+ * but never holds a chunk past its tick: a Codex user sees each delta as the model writes it. The
+ * upstream here sends its first frames, then waits — a barrier, not a sleep — until the client has read
+ * them through the gateway; a relay that held chunks until the stream ended would never release it.
+ */
+const frame = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+const response = { id: 'resp_1', object: 'response', model: 'gpt-5.5', status: 'completed', output: [], usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 } };
+
+describe('streamed pass-through relay', () => {
+  let upstream: Server;
+  let gatehouse: TestGatehouse;
+  /** The upstream's answer, held after its first frames until the client has read them. */
+  let pending: ServerResponse | undefined;
+
+  beforeAll(async () => {
+    upstream = createServer((incoming, answer) => {
+      incoming.resume();
+      incoming.on('end', () => {
+        answer.writeHead(200, { 'content-type': 'text/event-stream' });
+        // Several frames in one write, as a fast upstream sends them: they leave the gateway together.
+        answer.write(frame('response.created', { sequence_number: 0, response: { ...response, status: 'in_progress', usage: null } }) + frame('response.output_text.delta', { sequence_number: 1, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'first ' }));
+        pending = answer;
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    gatehouse = await startTestGatehouse({ providers: { openai: { type: 'openai', base_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, api_key: 'sk_test' } } });
+  });
+  afterAll(async () => {
+    await gatehouse?.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  it('delivers the first deltas while the upstream still holds the rest, then the whole stream with its usage recorded', async () => {
+    const answer = await request(`${gatehouse.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({ model: 'gpt-5.5', input: 'stream please', stream: true }),
+    });
+    expect(answer.statusCode).toBe(200);
+    let received = '';
+    for await (const chunk of answer.body) {
+      received += chunk.toString();
+      // The upstream sends the rest only once the first delta has come through the gateway.
+      if (received.includes('"delta":"first "') && pending) {
+        const held = pending;
+        pending = undefined;
+        held.write(frame('response.output_text.delta', { sequence_number: 2, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'second' }));
+        held.end(frame('response.completed', { sequence_number: 3, response }));
+      }
+    }
+    expect(received).toContain('"delta":"second"');
+    expect(received.indexOf('"delta":"first "')).toBeLessThan(received.indexOf('"delta":"second"'));
+    expect(received).toContain('event: response.completed');
+    // The side reader saw every frame, joined or not: the usage of the final event is on the span.
+    const requestId = String(answer.headers['x-gatehouse-request-id']);
+    const [span] = await waitForRows<{ input_tokens: number; output_tokens: number }>(gatehouse, `SELECT input_tokens, output_tokens FROM gatehouse.spans WHERE request_id = '${requestId}'`, 1);
+    expect(span).toEqual({ input_tokens: 12, output_tokens: 3 });
+  });
+});
