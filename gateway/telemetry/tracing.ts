@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { SpanRow } from '../../shared/telemetry/turn-record.ts';
 import type { UpstreamAttempt } from '../errors/gateway-error.ts';
-import { spanInsertLine } from '../../collector/span-row-from-attributes.ts';
+import { spanInsertLine } from './span-insert-line.ts';
 
 export interface Tracing {
   /** Records one finished turn: its `gatehouse.spans` row, a row per upstream attempt, and the same as OTel spans when exported. */
