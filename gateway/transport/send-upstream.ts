@@ -73,7 +73,8 @@ async function httpFailure(response: { statusCode: number; body: { text(): Promi
 export async function sendUpstream(request: OutboundRequest, options: SendOptions): Promise<UpstreamResponse> {
   const started = performance.now();
   const url = parsedUrl(request.url);
-  const headers = request.aws !== undefined ? await (await import('./sign-aws-request.ts')).signAwsRequest(request) : request.headers;
+  const aws = request.aws !== undefined || request.streamFormat === 'aws-eventstream' ? await loadAws() : undefined;
+  const headers = request.aws !== undefined && aws ? await aws.signAwsRequest(request) : request.headers;
   // One controller and one timer per request, cleared when the answer is read (AbortSignal.any with
   // AbortSignal.timeout keeps weak references and a finalization registry alive per request).
   const deadline = requestDeadline(options.signal, options.timeouts.totalMillis);
@@ -114,18 +115,21 @@ export async function sendUpstream(request: OutboundRequest, options: SendOption
     status: response.statusCode,
     headers: responseHeaders,
     ttfbMillis,
-    events: () => (request.streamFormat === 'aws-eventstream' ? untilDone(awsEvents(body), deadline.dispose) : decodeSse(body, deadline.dispose)),
+    events: () => (request.streamFormat === 'aws-eventstream' && aws ? untilDone(aws.decodeAwsEventStream(body), deadline.dispose) : decodeSse(body, deadline.dispose)),
     json: () => body.json().finally(deadline.dispose),
   };
 }
 
+type AwsModules = typeof import('./sign-aws-request.ts') & typeof import('./decode-aws-event-stream.ts');
+let awsModules: Promise<AwsModules> | undefined;
+
 /**
- * Bedrock's event stream. The AWS modules (signing, event-stream codec) are loaded by the first Bedrock
- * request, not by every gateway: every module a process holds is heap each full collection marks again.
+ * Bedrock's signer and event-stream codec, loaded by the first Bedrock request rather than by every
+ * gateway (every module a process holds is heap each full collection marks again), once.
  */
-async function* awsEvents(body: AsyncIterable<Uint8Array>): AsyncIterable<WireEvent> {
-  const { decodeAwsEventStream } = await import('./decode-aws-event-stream.ts');
-  yield* decodeAwsEventStream(body);
+function loadAws(): Promise<AwsModules> {
+  awsModules ??= Promise.all([import('./sign-aws-request.ts'), import('./decode-aws-event-stream.ts')]).then(([sign, decode]) => ({ ...sign, ...decode }));
+  return awsModules;
 }
 
 /** Passes the events on and stops the request's deadline once the stream is done, however it ends. */
