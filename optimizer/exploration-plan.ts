@@ -13,14 +13,18 @@ import { explorationPosterior, pickExploration, type ExplorationCandidate, type 
  * gateways apply. Pure: the loop reads the rows (explorationEvidenceQuery) and publishes the plan.
  */
 
-/** One row of `explorationEvidenceQuery`. */
-export interface EvidenceRow {
+/** Which arm a row of the exploration queries counts: the route (model and effort, asked and served) and whether exploration served it. */
+export interface ArmKey {
   costCenter: string;
   requestedModel: string;
   servedModel: string;
   requestedEffort: string;
   servedEffort: string;
   explored: boolean;
+}
+
+/** One row of `explorationEvidenceQuery`. */
+export interface EvidenceRow extends ArmKey {
   turns: number;
   inputTokens: number;
   cachedInputTokens: number;
@@ -31,13 +35,7 @@ export interface EvidenceRow {
 }
 
 /** One row of `explorationOutcomesQuery`: session outcomes of an arm, by the route that served most of each session. */
-export interface OutcomeRow {
-  costCenter: string;
-  requestedModel: string;
-  servedModel: string;
-  requestedEffort: string;
-  servedEffort: string;
-  explored: boolean;
+export interface OutcomeRow extends ArmKey {
   completion: { n: number; sum: number };
   correctness: { n: number; sum: number };
 }

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { PolicyDocument } from '../shared/policy/policy-schema.ts';
 import { optimizerSettingsOf } from '../shared/policy/optimizer-settings.ts';
 import { explorationEvidenceQuery, explorationOutcomesQuery } from './optimizer-queries.ts';
-import { planExploration, type CostCenterExploration, type EvidenceRow, type OutcomeRow } from './exploration-plan.ts';
+import { planExploration, type ArmKey, type CostCenterExploration, type EvidenceRow, type OutcomeRow } from './exploration-plan.ts';
 import type { SegmentAggregate } from './segment-aggregate.ts';
 import { DEFAULT_LOOKBACK_DAYS } from './run-optimizer.ts';
 
@@ -35,7 +35,7 @@ export async function exploreCostCenters(input: ExploreInput): Promise<CostCente
 }
 
 /** The columns both exploration queries group by: which arm a row's turns or sessions belong to. */
-function armOf(row: Record<string, string | number | boolean>) {
+function armOf(row: Record<string, string | number | boolean>): ArmKey {
   return {
     costCenter: String(row.cost_center),
     requestedModel: String(row.requested_model),
