@@ -6,6 +6,7 @@ import { canonicalJson } from '../../shared/signing/canonical-json.ts';
 import { sha256Hex } from '../../shared/signing/hash.ts';
 import { approvalDigest } from '../../shared/governance/approval-digest.ts';
 import type { ProposalView } from '../../shared/governance/proposal-types.ts';
+import type { PolicyVersionStatus, PolicyVersionView } from '../../shared/governance/policy-version-view.ts';
 import { CliError, type CliIo } from '../cli-io.ts';
 import { AdminClient, addAdminOptions, addOutputOptions, type AdminOptions } from '../admin-client.ts';
 import { formatTime, outputFormat, printRecords } from '../output.ts';
@@ -19,20 +20,8 @@ interface PolicyView {
   refusal?: string | null;
 }
 
-/** Status of a stored policy version (CONTRACT.md, second round). */
-export type PolicyVersionStatus = 'active' | 'superseded' | 'rolled_back' | 'refused';
-
-interface VersionView {
-  version: number;
-  hash: string;
-  status: PolicyVersionStatus | (string & {});
-  active: boolean;
-  signed_by: string;
-  approved_by: string;
-  proposal_id: string;
-  justification: string;
-  created_at: string;
-}
+/** A version as `GET /admin/policy/versions` answers it; a status a newer server may add passes through. */
+type VersionView = Omit<PolicyVersionView, 'status'> & { status: PolicyVersionStatus | (string & {}) };
 
 type Options = AdminOptions & { json?: boolean; csv?: boolean } & Record<string, string | boolean | undefined>;
 
