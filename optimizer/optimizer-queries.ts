@@ -6,6 +6,26 @@
  */
 import { INPUT_TOKEN_EDGES } from './segment-aggregate.ts';
 
+/**
+ * The `outcomes` CTE of the queries that weigh session outcomes: per session, how many task-completion
+ * and code-correctness scores it has and their mean, from scores written since the `{<sinceParam>}`
+ * parameter. Join it as `outcomes AS o` and aggregate with SESSION_OUTCOME_AGGREGATES.
+ */
+export function sessionOutcomesCte(db: string, sinceParam: string): string {
+  return `outcomes AS (
+  SELECT session_id,
+    countIf(scorer = 'task_completion') AS oc_n, avgIf(value, scorer = 'task_completion') AS oc_mean,
+    countIf(scorer = 'code_correctness') AS ok_n, avgIf(value, scorer = 'code_correctness') AS ok_mean
+  FROM ${db}.eval_scores FINAL
+  WHERE level = 'session' AND ts >= {${sinceParam}:DateTime64(3)}
+  GROUP BY session_id
+)`;
+}
+
+/** Per component over the joined `o`: sessions scored, the sum of their means and of the squared means. */
+export const SESSION_OUTCOME_AGGREGATES = `countIf(o.oc_n > 0) AS completion_n, sumIf(o.oc_mean, o.oc_n > 0) AS completion_sum, sumIf(o.oc_mean * o.oc_mean, o.oc_n > 0) AS completion_squares,
+  countIf(o.ok_n > 0) AS correctness_n, sumIf(o.ok_mean, o.ok_n > 0) AS correctness_sum, sumIf(o.ok_mean * o.ok_mean, o.ok_n > 0) AS correctness_squares`;
+
 /** A statement plus its parameters, ready for `client.query`. */
 export interface PreparedQuery {
   query: string;
@@ -171,18 +191,10 @@ per_session AS (
   INNER JOIN turn_quality AS q ON q.request_id = arms.request_id
   GROUP BY arm, session_id
 ),
-outcomes AS (
-  SELECT session_id,
-    countIf(scorer = 'task_completion') AS oc_n, avgIf(value, scorer = 'task_completion') AS oc_mean,
-    countIf(scorer = 'code_correctness') AS ok_n, avgIf(value, scorer = 'code_correctness') AS ok_mean
-  FROM ${db}.eval_scores FINAL
-  WHERE level = 'session' AND ts >= {quality_since:DateTime64(3)}
-  GROUP BY session_id
-)
+${sessionOutcomesCte(db, 'quality_since')}
 SELECT arm, sum(session_turns) AS n, count() AS sessions, sum(session_total) AS total, sum(session_squares) AS squares,
   sum(session_total * session_total) AS total_squared, sum(session_total * session_turns) AS total_by_turns, sum(session_turns * session_turns) AS turns_squared,
-  countIf(o.oc_n > 0) AS completion_n, sumIf(o.oc_mean, o.oc_n > 0) AS completion_sum, sumIf(o.oc_mean * o.oc_mean, o.oc_n > 0) AS completion_squares,
-  countIf(o.ok_n > 0) AS correctness_n, sumIf(o.ok_mean, o.ok_n > 0) AS correctness_sum, sumIf(o.ok_mean * o.ok_mean, o.ok_n > 0) AS correctness_squares
+  ${SESSION_OUTCOME_AGGREGATES}
 FROM per_session
 LEFT JOIN outcomes AS o ON o.session_id = per_session.session_id
 GROUP BY arm
@@ -272,17 +284,9 @@ sessions AS (
   SELECT cost_center, session_id, argMax(tuple(requested_model, served_model, requested_effort, served_effort, explored), turns) AS route
   FROM routes GROUP BY cost_center, session_id
 ),
-outcomes AS (
-  SELECT session_id,
-    countIf(scorer = 'task_completion') AS oc_n, avgIf(value, scorer = 'task_completion') AS oc_mean,
-    countIf(scorer = 'code_correctness') AS ok_n, avgIf(value, scorer = 'code_correctness') AS ok_mean
-  FROM ${db}.eval_scores FINAL
-  WHERE level = 'session' AND ts >= {since:DateTime64(3)}
-  GROUP BY session_id
-)
+${sessionOutcomesCte(db, 'since')}
 SELECT s.cost_center AS cost_center, s.route.1 AS requested_model, s.route.2 AS served_model, s.route.3 AS requested_effort, s.route.4 AS served_effort, s.route.5 AS explored,
-  countIf(o.oc_n > 0) AS completion_n, sumIf(o.oc_mean, o.oc_n > 0) AS completion_sum, sumIf(o.oc_mean * o.oc_mean, o.oc_n > 0) AS completion_squares,
-  countIf(o.ok_n > 0) AS correctness_n, sumIf(o.ok_mean, o.ok_n > 0) AS correctness_sum, sumIf(o.ok_mean * o.ok_mean, o.ok_n > 0) AS correctness_squares
+  ${SESSION_OUTCOME_AGGREGATES}
 FROM sessions AS s
 LEFT JOIN outcomes AS o ON o.session_id = s.session_id
 GROUP BY cost_center, requested_model, served_model, requested_effort, served_effort, explored

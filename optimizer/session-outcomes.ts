@@ -2,7 +2,7 @@ import type { SpanRow } from '../shared/telemetry/turn-record.ts';
 import type { EvalScoreRow } from '../shared/telemetry/eval-score-row.ts';
 import type { QualityWeights } from '../shared/policy/optimizer-settings.ts';
 import type { PreparedQuery } from './optimizer-queries.ts';
-import { clickhouseTime } from './optimizer-queries.ts';
+import { clickhouseTime, SESSION_OUTCOME_AGGREGATES, sessionOutcomesCte } from './optimizer-queries.ts';
 
 /**
  * Session-level quality (`task_completion`, `code_correctness`) for the optimizer and its proposals.
@@ -67,18 +67,10 @@ routes AS (
   )
   GROUP BY cost_center, session_id
 ),
-outcomes AS (
-  SELECT session_id,
-    countIf(scorer = 'task_completion') AS completion_n, avgIf(value, scorer = 'task_completion') AS completion,
-    countIf(scorer = 'code_correctness') AS correctness_n, avgIf(value, scorer = 'code_correctness') AS correctness
-  FROM ${db}.eval_scores FINAL
-  WHERE level = 'session' AND ts >= {since:DateTime64(3)}
-  GROUP BY session_id
-)
+${sessionOutcomesCte(db, 'since')}
 SELECT r.cost_center AS cost_center, tupleElement(r.route, 1) AS requested_model, tupleElement(r.route, 2) AS served_model,
   count() AS sessions,
-  countIf(o.completion_n > 0) AS completion_n, sumIf(o.completion, o.completion_n > 0) AS completion_sum, sumIf(o.completion * o.completion, o.completion_n > 0) AS completion_squares,
-  countIf(o.correctness_n > 0) AS correctness_n, sumIf(o.correctness, o.correctness_n > 0) AS correctness_sum, sumIf(o.correctness * o.correctness, o.correctness_n > 0) AS correctness_squares
+  ${SESSION_OUTCOME_AGGREGATES}
 FROM routes AS r
 LEFT JOIN outcomes AS o ON o.session_id = r.session_id
 GROUP BY cost_center, requested_model, served_model
