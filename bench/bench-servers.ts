@@ -2,7 +2,7 @@
 // their IPC (port, CPU time, stop) and the request the load generator sends.
 import { fork, type ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
-import { v8FlagsFor } from '../bin/v8-flags.mjs';
+import { v8FlagsFor } from '../bin/v8-flags.ts';
 
 export interface BenchServer {
   child: ChildProcess;

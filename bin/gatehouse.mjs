@@ -6,7 +6,7 @@ if (major < 22) {
   process.exit(1);
 }
 
-// Memory profile of the long-running processes (docs/RESILIENCE.md, "Memory"), flags in ./v8-flags.mjs.
+// Memory profile of the long-running processes (docs/RESILIENCE.md, "Memory"), flags in ./v8-flags.ts.
 // The default is speed: V8's own heap sizing, with ArrayBuffer memory counted in its global limit.
 // GATEHOUSE_MEMORY_PROFILE=lean trades CPU for memory (a gateway replica holding 1,000 streams peaks at
 // ~200 MB instead of ~340 MB, at roughly 1.5–2× the CPU per request): a small young generation, V8's
@@ -14,7 +14,7 @@ if (major < 22) {
 // the isolate is created, so the process replaces itself (execve: same pid, same stdio) with the flags
 // added. GATEHOUSE_V8_FLAGS sets the flags directly (empty: none; V8 flags given to node itself or in
 // NODE_OPTIONS win); MALLOC_ARENA_MAX is respected when set.
-const { v8FlagsFor } = await import('./v8-flags.mjs');
+const { v8FlagsFor } = await import('./v8-flags.ts');
 const SERVER_COMMANDS = new Set(['start', 'gateway', 'collector', 'evaluator', 'optimizer']);
 const lean = process.env.GATEHOUSE_MEMORY_PROFILE === 'lean';
 const command = process.argv[2];

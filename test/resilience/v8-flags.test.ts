@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LEAN_V8_FLAGS, SPEED_V8_FLAGS, v8FlagsFor } from '../../bin/v8-flags.mjs';
+import { LEAN_V8_FLAGS, SPEED_V8_FLAGS, v8FlagsFor } from '../../bin/v8-flags.ts';
 import { TEST_KEY } from '../helpers/start-test-gatehouse.ts';
 import { startGatehouseChild } from './gatehouse-child.ts';
 

@@ -14,7 +14,7 @@ export const SPEED_V8_FLAGS = '--external-memory-accounted-in-global-limit';
 export const LEAN_V8_FLAGS = '--max-semi-space-size=1 --memory-saver-mode';
 
 /** The flags a server process gets: GATEHOUSE_V8_FLAGS when set (empty: none), else the profile's. */
-export function v8FlagsFor(environment) {
+export function v8FlagsFor(environment: Record<string, string | undefined>): string[] {
   const chosen = environment.GATEHOUSE_V8_FLAGS ?? (environment.GATEHOUSE_MEMORY_PROFILE === 'lean' ? LEAN_V8_FLAGS : SPEED_V8_FLAGS);
   return chosen.split(/\s+/).filter(Boolean);
 }
