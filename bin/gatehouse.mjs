@@ -37,5 +37,11 @@ if (SERVER_COMMANDS.has(command) && process.env.GATEHOUSE_MEMORY_FLAGS_APPLIED =
 }
 delete process.env.GATEHOUSE_MEMORY_FLAGS_APPLIED;
 
+// `gatehouse … | head`: the reader left; stop quietly as a command killed by SIGPIPE would, not with a stack trace.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
