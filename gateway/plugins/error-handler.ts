@@ -13,6 +13,16 @@ const CODEX_AT_ONCE_CODES = new Set(['model_not_allowed', 'provider_not_allowed'
 /** Longest Retry-After we send: Codex CLI hangs on long ones (../shared/CODEX-CLI.md). */
 const MAX_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * Whether a turn's caller is Codex CLI (its denials are shaped so the terminal shows them). Asked only
+ * when a turn fails, from the headers: a hook per turn to note it cost every turn a promise.
+ */
+function isCodexTurn(request: FastifyRequest): boolean {
+  if (request.inbound === undefined) return false;
+  const { originator, 'user-agent': userAgent } = request.headers;
+  return (typeof originator === 'string' && originator.startsWith('codex')) || (typeof userAgent === 'string' && userAgent.startsWith('codex'));
+}
+
 function toGatewayError(error: FastifyError | Error): GatewayError {
   if (error instanceof GatewayError) return error;
   const fastifyError = error as FastifyError;
@@ -45,7 +55,8 @@ export function errorReply(error: GatewayError, request: FastifyRequest, debug =
   const body = renderErrorBody(error, protocol, { requestId: request.id, policyVersion: request.policyVersion ?? null, debug });
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   let status = error.status;
-  if (request.isCodex && CODEX_AT_ONCE_CODES.has(error.code)) {
+  const isCodex = isCodexTurn(request);
+  if (isCodex && CODEX_AT_ONCE_CODES.has(error.code)) {
     status = 400;
     headers['x-gatehouse-denied-status'] = String(error.status);
   }
@@ -55,7 +66,7 @@ export function errorReply(error: GatewayError, request: FastifyRequest, debug =
   if (!error.retryable) headers['x-should-retry'] = 'false';
   if (error.retryAfterMillis !== undefined && status === 429) {
     const seconds = Math.max(1, Math.ceil(error.retryAfterMillis / 1000));
-    headers['retry-after'] = String(request.isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds);
+    headers['retry-after'] = String(isCodex ? Math.min(MAX_RETRY_AFTER_SECONDS, seconds) : seconds);
   }
   headers['x-gatehouse-request-id'] = request.id;
   if (request.policyVersion !== undefined) headers['x-gatehouse-policy-version'] = String(request.policyVersion);

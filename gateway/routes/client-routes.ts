@@ -10,7 +10,7 @@ import type { InboundProtocol } from '../forward/forward-types.ts';
 import { useJsonParser } from '../plugins/json-body.ts';
 
 // The request fields the client routes set. The error handler (gateway/plugins/error-handler.ts) reads
-// inbound, policyVersion and isCodex to shape a failure for the caller; on other routes they stay unset.
+// inbound and policyVersion to shape a failure for the caller; on other routes they stay unset.
 declare module 'fastify' {
   interface FastifyRequest {
     /** The client's exact bytes: same-protocol pass-through forwards them unchanged. */
@@ -18,8 +18,6 @@ declare module 'fastify' {
     /** Set once the policy is known, so error bodies carry the version. */
     policyVersion?: number;
     inbound?: InboundProtocol;
-    /** Whether the caller is Codex CLI (denials are shaped so its terminal shows them). */
-    isCodex?: boolean;
   }
 }
 
@@ -35,16 +33,6 @@ const TURN_ROUTES: [string, InboundProtocol][] = [
   ['/v1/messages', 'anthropic-messages'],
 ];
 
-function isCodexClient(headers: Record<string, string | string[] | undefined>): boolean {
-  const originator = headers.originator;
-  const userAgent = headers['user-agent'];
-  return (typeof originator === 'string' && originator.startsWith('codex')) || (typeof userAgent === 'string' && userAgent.startsWith('codex'));
-}
-
-async function markCodexClient(request: FastifyRequest): Promise<void> {
-  request.isCodex = isCodexClient(request.headers);
-}
-
 function turnRoutes(app: FastifyInstance, context: GatewayContext): void {
   // One pass over the bytes, the big history parsed only where it is read (gateway/inbound/read-json-body.ts);
   // what Codex resends every turn is mostly forwarded as is, so the bytes are kept too.
@@ -53,7 +41,7 @@ function turnRoutes(app: FastifyInstance, context: GatewayContext): void {
     return readJsonBody(buffer, MAX_JSON_DEPTH);
   });
   for (const [path, inbound] of TURN_ROUTES) {
-    app.post(path, { preHandler: markCodexClient }, async (request, reply) => {
+    app.post(path, async (request, reply) => {
       if (request.body === undefined || request.body === null) {
         request.inbound = inbound;
         throw new GatewayError('invalid_request', { message: 'gatehouse: send a JSON body with content-type: application/json' });
@@ -62,7 +50,7 @@ function turnRoutes(app: FastifyInstance, context: GatewayContext): void {
     });
   }
   // Codex's remote compaction of long sessions (x-codex-beta-features: remote_compaction_v2).
-  app.post('/v1/responses/compact', { preHandler: markCodexClient }, async (request, reply) => {
+  app.post('/v1/responses/compact', async (request, reply) => {
     await handleTurn(context, 'openai-responses', request, reply, { upstreamPath: '/responses/compact' });
   });
 }
@@ -100,7 +88,7 @@ function modelListRoute(app: FastifyInstance, context: GatewayContext): void {
  */
 export async function clientRoutes(app: FastifyInstance, options: ClientRoutesOptions): Promise<void> {
   // Declared up front so every request of these routes has one shape; unset (undefined) until a turn sets them.
-  for (const field of ['rawBody', 'policyVersion', 'inbound', 'isCodex'] as const) app.decorateRequest(field, undefined);
+  for (const field of ['rawBody', 'policyVersion', 'inbound'] as const) app.decorateRequest(field, undefined);
   if (options.turns) turnRoutes(app, options.context);
   refuseWebSockets(app);
   modelListRoute(app, options.context);
