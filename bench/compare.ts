@@ -18,8 +18,17 @@ import { Agent, request } from 'undici';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, stream: { type: 'boolean' }, connections: { type: 'string' }, scenario: { type: 'string' } },
+  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, stream: { type: 'boolean' }, connections: { type: 'string' }, scenario: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
+if (flags.help) {
+  console.log(`Interleaved A/B rounds of bench servers, compared by medians.
+
+usage: node bench/compare.ts [--rounds 5] [--seconds 3] [--connections 64] [--stream] [--scenario tiny|codex-45k|codex-200k|chat-tiny] variant…
+
+variants: upstream · bare · bare-cluster[WORKERS=2] · gatehouse · gatehouse[NAME=value,…] (environment,
+EXEC_ARGV=… for V8/Node flags) · gatehouse@/path/to/other/tree (e.g. a git worktree of main)`);
+  process.exit(0);
+}
 const ROUNDS = Number(flags.rounds ?? 5);
 const SECONDS = Number(flags.seconds ?? 3);
 const CONNECTIONS = Number(flags.connections ?? 64);

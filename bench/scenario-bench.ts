@@ -1,9 +1,9 @@
 // The requests users send, measured against the bare proxy in the same run (issue #17): Codex turns
 // whose history is 45 KB and 200 KB, and a short Chat request translated to a Responses upstream.
-// Per scenario and run, each target (the upstream itself, the bare proxy, Gatehouse) gets sequential
-// requests (c=1: latency to the microsecond; what a hop adds is target − upstream) and then 64
-// connections (throughput, p50/p99, the server's CPU time per request); figures are medians of the runs,
-// and the targets take turns within each run.
+// Per scenario and run, the targets (the upstream itself, the bare proxy, Gatehouse) get sequential
+// requests in interleaved blocks (c=1: latency to the microsecond; what a hop adds is target − upstream),
+// then each gets 64 connections (throughput, p50/p99, the server's CPU time per request); figures are
+// medians of the runs, and the targets take turns within each run.
 import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
@@ -41,18 +41,35 @@ export interface ScenarioSummary {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
-async function sequentialP50(url: string, headers: Record<string, string>, body: string, count: number): Promise<number> {
-  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
-  const latencies: number[] = [];
-  for (let index = 0; index < count + 20; index += 1) {
-    const started = performance.now();
-    const response = await request(url, { method: 'POST', headers, body, dispatcher: agent });
-    await response.body.arrayBuffer();
-    if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-    if (index >= 20) latencies.push(performance.now() - started);
+/** Requests of each c=1 block; the first ones warm the target's connection and caches and are not timed. */
+const BLOCK_REQUESTS = 22;
+const BLOCK_WARM_UP = 2;
+
+/**
+ * c=1 latency of every target, interleaved in short blocks: each target gets `count` timed sequential
+ * requests, `BLOCK_REQUESTS` at a time, the targets taking turns block after block. This machine's cores
+ * change speed from one second to the next; one target's whole c=1 run after another's measured the
+ * machine's drift along with the hop (a target's median moved 0.4 ms between runs), while blocks spread
+ * every target over the same stretch of time and still keep each one warm within its block.
+ */
+async function sequentialP50s(targets: BenchTarget[], path: string, headers: Record<string, string>, body: string, count: number): Promise<Map<string, number>> {
+  const agents = new Map(targets.map((target) => [target.name, new Agent({ connections: 1, keepAliveTimeout: 30_000 })]));
+  const latencies = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  const blocks = Math.ceil(count / (BLOCK_REQUESTS - BLOCK_WARM_UP));
+  for (let block = 0; block < blocks; block += 1) {
+    for (const target of [...targets.slice(block % targets.length), ...targets.slice(0, block % targets.length)]) {
+      const url = `${target.url}${path}`;
+      for (let index = 0; index < BLOCK_REQUESTS; index += 1) {
+        const started = performance.now();
+        const response = await request(url, { method: 'POST', headers, body, dispatcher: agents.get(target.name) });
+        await response.body.arrayBuffer();
+        if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
+        if (index >= BLOCK_WARM_UP) latencies.get(target.name)?.push(performance.now() - started);
+      }
+    }
   }
-  await agent.close();
-  return median(latencies);
+  await Promise.all([...agents.values()].map((agent) => agent.close()));
+  return new Map([...latencies].map(([name, values]) => [name, median(values)]));
 }
 
 async function concurrent(target: BenchTarget, url: string, headers: Record<string, string>, body: string, seconds: number): Promise<Omit<RunFigures, 'c1p50'>> {
@@ -68,22 +85,26 @@ export async function runScenario(name: ScenarioName, targets: BenchTarget[], op
   const shape = scenario(name);
   const figures = new Map<string, RunFigures[]>(targets.map((target) => [target.name, []]));
   for (let run = 0; run < options.runs; run += 1) {
-    for (const target of [...targets.slice(run % targets.length), ...targets.slice(0, run % targets.length)]) {
-      const url = `${target.url}${shape.path}`;
-      // Warm-up: JIT, connection pools, lazily loaded modules.
-      await autocannon({ url, method: 'POST', headers: shape.headers, body: shape.body, connections: 16, amount: 300 });
-      const c1p50 = await sequentialP50(url, shape.headers, shape.body, options.sequentialRequests);
-      figures.get(target.name)?.push({ c1p50, ...(await concurrent(target, url, shape.headers, shape.body, options.seconds)) });
+    const order = [...targets.slice(run % targets.length), ...targets.slice(0, run % targets.length)];
+    // Warm-up: JIT, connection pools, lazily loaded modules.
+    for (const target of order) await autocannon({ url: `${target.url}${shape.path}`, method: 'POST', headers: shape.headers, body: shape.body, connections: 16, amount: 300 });
+    const c1p50s = await sequentialP50s(order, shape.path, shape.headers, shape.body, options.sequentialRequests);
+    for (const target of order) {
+      const c1p50 = c1p50s.get(target.name) ?? Number.NaN;
+      figures.get(target.name)?.push({ c1p50, ...(await concurrent(target, `${target.url}${shape.path}`, shape.headers, shape.body, options.seconds)) });
       process.stdout.write(`  ${name} run ${run + 1} · ${target.name}: c=1 p50 ${c1p50.toFixed(3)} ms\n`);
     }
   }
   const medianOf = (target: string, field: keyof RunFigures) => median((figures.get(target) ?? []).map((entry) => entry[field]));
+  // The c=1 figures of one run were measured over the same stretch of time: a hop's cost is the median
+  // of its per-run differences to the upstream alone.
+  const addedPerHop = (target: string) => median((figures.get(target) ?? []).map((entry, run) => entry.c1p50 - (figures.get('upstream')?.[run]?.c1p50 ?? Number.NaN)));
   const byTarget = Object.fromEntries(targets.map((target) => [target.name, { c1p50: medianOf(target.name, 'c1p50'), rps: medianOf(target.name, 'rps'), p50: medianOf(target.name, 'p50'), p99: medianOf(target.name, 'p99'), cpu: medianOf(target.name, 'cpu') }]));
   return {
     scenario: name,
     bytes: Buffer.byteLength(shape.body),
     targets: byTarget,
-    added_p50_ms_per_hop: { bare_proxy: medianOf('bare proxy', 'c1p50') - medianOf('upstream', 'c1p50'), gatehouse: medianOf('gatehouse', 'c1p50') - medianOf('upstream', 'c1p50') },
+    added_p50_ms_per_hop: { bare_proxy: addedPerHop('bare proxy'), gatehouse: addedPerHop('gatehouse') },
     cpu_ratio: medianOf('gatehouse', 'cpu') / medianOf('bare proxy', 'cpu'),
     p99_ratio: medianOf('gatehouse', 'p99') / medianOf('bare proxy', 'p99'),
     throughput_ratio: medianOf('gatehouse', 'rps') / medianOf('bare proxy', 'rps'),
