@@ -171,10 +171,14 @@ async function relayStream(forward: ForwardRequest, protocol: PassthroughProtoco
   sink.start(response.statusCode, { 'content-type': contentType, 'cache-control': 'no-cache' });
   const reader = new SseSideReader(forward.inbound);
   try {
-    await relayChunks(response.body, (chunk) => {
-      sink.write(chunk);
-      reader.push(chunk);
-    });
+    await relayChunks(
+      response.body,
+      (chunk) => {
+        sink.write(chunk);
+        reader.push(chunk);
+      },
+      () => sink.holdTail?.(),
+    );
   } catch (error) {
     return brokenStream(forward, protocol, reader, outcome, error);
   }
@@ -204,8 +208,9 @@ async function relayStream(forward: ForwardRequest, protocol: PassthroughProtoco
  * chunk) are handed on once, joined, at the end of that tick: one write to the client and one pass of
  * the side reader instead of one per frame. Listeners, not `for await`: the async iterator's promise
  * per chunk and its end a few ticks after the last chunk were on the path of every turn's last byte.
+ * `onEnd` runs in the tick of the end, before the writes of that tick leave (see ReplySink.holdTail).
  */
-function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => void): Promise<void> {
+function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => void, onEnd?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let held: Buffer[] = [];
     const flush = () => {
@@ -226,6 +231,7 @@ function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => v
     body.once('end', () => {
       ended = true;
       flush();
+      onEnd?.();
       resolve();
     });
     // What arrived before a failure still reaches the client, then the in-band error.

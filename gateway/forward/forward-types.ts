@@ -36,6 +36,11 @@ export interface ClientSink {
   start(status: number, headers: Record<string, string>): void;
   write(chunk: string | Uint8Array): void;
   end(chunk?: string | Uint8Array): void;
+  /**
+   * The upstream's answer has ended: what was written but has not left yet goes out with the end, in one
+   * write (the end waits for the turn's journal line). Optional: a sink that writes at once ignores it.
+   */
+  holdTail?(): void;
   readonly started: boolean;
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;

@@ -111,6 +111,17 @@ export class ReplySink implements ClientSink {
     if (!this.reply.raw.destroyed) this.reply.raw.write(chunk);
   }
 
+  /**
+   * Node writes a response's chunks on the next tick (a cork per write); the upstream's last read and its
+   * end come in the same tick, so corking here keeps that read's bytes until `end()`, which uncorks fully:
+   * the last frames and the end of the response leave in one write and wake the client once, instead of
+   * a write now and another after the turn is journaled.
+   */
+  holdTail(): void {
+    if (this.deferral || !this.started || this.reply.raw.destroyed) return;
+    this.reply.raw.cork();
+  }
+
   end(chunk?: string | Uint8Array): void {
     if (this.deferral) {
       if (chunk !== undefined) this.deferral.chunks.push(Buffer.from(chunk));

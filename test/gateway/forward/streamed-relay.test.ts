@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startTestGatehouse, waitForRows, TEST_KEY, type TestGatehouse } from '../../helpers/start-test-gatehouse.ts';
 
@@ -21,9 +21,15 @@ describe('streamed pass-through relay', () => {
 
   beforeAll(async () => {
     upstream = createServer((incoming, answer) => {
-      incoming.resume();
+      let body = '';
+      incoming.on('data', (chunk: Buffer) => (body += chunk.toString()));
       incoming.on('end', () => {
         answer.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (body.includes('all at once')) {
+          // A fast upstream's whole answer: every frame and the end of the body in one write.
+          answer.end(frame('response.created', { sequence_number: 0, response: { ...response, status: 'in_progress', usage: null } }) + frame('response.output_text.delta', { sequence_number: 1, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'whole' }) + frame('response.completed', { sequence_number: 2, response }));
+          return;
+        }
         // Several frames in one write, as a fast upstream sends them: they leave the gateway together.
         answer.write(frame('response.created', { sequence_number: 0, response: { ...response, status: 'in_progress', usage: null } }) + frame('response.output_text.delta', { sequence_number: 1, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'first ' }));
         pending = answer;
@@ -62,5 +68,36 @@ describe('streamed pass-through relay', () => {
     const requestId = String(answer.headers['x-gatehouse-request-id']);
     const [span] = await waitForRows<{ input_tokens: number; output_tokens: number }>(gatehouse, `SELECT input_tokens, output_tokens FROM gatehouse.spans WHERE request_id = '${requestId}'`, 1);
     expect(span).toEqual({ input_tokens: 12, output_tokens: 3 });
+  });
+
+  it('sends the last read of the answer and the end of the response in one write, after the turn is journaled', async () => {
+    // Every write the gateway's client-facing sockets hand to the kernel (Node's Writable calls one of
+    // these per flush): the upstream's last read used to leave at once and the response's end on its own
+    // after the journal write, two writes and two wake-ups of the client for one answer.
+    const gatewayPort = Number(new URL(gatehouse.url).port);
+    const writes: string[] = [];
+    const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', (this: Socket, ...rest: unknown[]) => unknown>;
+    const original = { _write: prototype._write, _writev: prototype._writev };
+    for (const name of ['_write', '_writev'] as const) {
+      prototype[name] = function (this: Socket, ...rest: unknown[]) {
+        if (this.localPort === gatewayPort) writes.push(name);
+        return original[name].apply(this, rest);
+      };
+    }
+    let received = '';
+    try {
+      const answer = await request(`${gatehouse.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: 'gpt-5.5', input: 'all at once', stream: true }),
+      });
+      expect(answer.statusCode).toBe(200);
+      for await (const chunk of answer.body) received += chunk.toString();
+    } finally {
+      Object.assign(prototype, original);
+    }
+    expect(received).toContain('"delta":"whole"');
+    expect(received).toContain('event: response.completed');
+    expect(writes).toHaveLength(1);
   });
 });
