@@ -130,6 +130,8 @@ export class ReplySink implements ClientSink {
     this.finished = true;
     if (this.copy && chunk !== undefined) this.keepCopy(chunk);
     if (this.held) {
+      // Writes of this tick not yet sent (a translated answer's last events) leave with the end.
+      this.holdTail();
       this.pendingEnd = { chunk };
       // Never a hung response: the turn is normally recorded in this same tick (microtasks) and
       // released after its journal write at the end of this loop turn; a path that records

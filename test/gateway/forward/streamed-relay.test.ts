@@ -70,10 +70,8 @@ describe('streamed pass-through relay', () => {
     expect(span).toEqual({ input_tokens: 12, output_tokens: 3 });
   });
 
-  it('sends the last read of the answer and the end of the response in one write, after the turn is journaled', async () => {
-    // Every write the gateway's client-facing sockets hand to the kernel (Node's Writable calls one of
-    // these per flush): the upstream's last read used to leave at once and the response's end on its own
-    // after the journal write, two writes and two wake-ups of the client for one answer.
+  /** Every write the gateway's client-facing sockets hand to the kernel while `send` runs (Node's Writable calls one of these per flush). */
+  async function countingWrites(send: () => Promise<string>): Promise<{ writes: string[]; received: string }> {
     const gatewayPort = Number(new URL(gatehouse.url).port);
     const writes: string[] = [];
     const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', (this: Socket, ...rest: unknown[]) => unknown>;
@@ -84,20 +82,35 @@ describe('streamed pass-through relay', () => {
         return original[name].apply(this, rest);
       };
     }
-    let received = '';
     try {
-      const answer = await request(`${gatehouse.url}/v1/responses`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
-        body: JSON.stringify({ model: 'gpt-5.5', input: 'all at once', stream: true }),
-      });
-      expect(answer.statusCode).toBe(200);
-      for await (const chunk of answer.body) received += chunk.toString();
+      return { writes, received: await send() };
     } finally {
       Object.assign(prototype, original);
     }
+  }
+
+  async function readAll(path: string, body: Record<string, unknown>): Promise<string> {
+    const answer = await request(`${gatehouse.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` }, body: JSON.stringify(body) });
+    expect(answer.statusCode).toBe(200);
+    let received = '';
+    for await (const chunk of answer.body) received += chunk.toString();
+    return received;
+  }
+
+  // The upstream's last read used to leave at once and the response's end on its own after the journal
+  // write: two writes and two wake-ups of the client for one answer.
+  it('sends the last read of a passed-through answer and the end of the response in one write', async () => {
+    const { writes, received } = await countingWrites(() => readAll('/v1/responses', { model: 'gpt-5.5', input: 'all at once', stream: true }));
     expect(received).toContain('"delta":"whole"');
     expect(received).toContain('event: response.completed');
+    expect(writes).toHaveLength(1);
+  });
+
+  it('sends the last events of a translated answer and the end of the response in one write', async () => {
+    // Chat Completions from the client, Responses upstream: translated both ways.
+    const { writes, received } = await countingWrites(() => readAll('/v1/chat/completions', { model: 'gpt-5.5', messages: [{ role: 'user', content: 'all at once' }], stream: true }));
+    expect(received).toContain('"content":"whole"');
+    expect(received).toContain('data: [DONE]');
     expect(writes).toHaveLength(1);
   });
 });
