@@ -115,11 +115,13 @@ export class ReplySink implements ClientSink {
    * Node writes a response's chunks on the next tick (a cork per write); the upstream's last read and its
    * end come in the same tick, so corking here keeps that read's bytes until `end()`, which uncorks fully:
    * the last frames and the end of the response leave in one write and wake the client once, instead of
-   * a write now and another after the turn is journaled.
+   * a write now and another after the turn is journaled. The socket is corked, not the response: Node's
+   * `ServerResponse.cork()` holds chunks in the response, and `end()` then sends the terminating chunk
+   * before them (a corked `write` or `end(chunk)` never reached the client: test/resilience/mid-stream.test.ts).
    */
   holdTail(): void {
     if (this.deferral || !this.started || this.reply.raw.destroyed) return;
-    this.reply.raw.cork();
+    this.reply.raw.socket?.cork();
   }
 
   end(chunk?: string | Uint8Array): void {
