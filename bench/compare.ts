@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuMicros, mainThreadMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
 import { isScenario, scenario } from './bench-scenarios.ts';
+import { median, rotated } from './bench-stats.ts';
 import { Agent, request } from 'undici';
 
 const { values: flags, positionals } = parseArgs({
@@ -67,7 +68,6 @@ function parseVariant(spec: string): { file: string; environment: Record<string,
   return { file: resolve(root, files[kind ?? ''] ?? ''), environment };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 const upstream = await start('fake-upstream-server.ts', {});
 const running: Running[] = [];
@@ -127,8 +127,8 @@ async function measure(target: Running, seconds: number): Promise<Measured> {
 }
 
 for (let round = 0; round <= ROUNDS; round += 1) {
-  // Each round starts with another variant: measured in a fixed order, the first one came out ~4% slower.
-  for (const target of [...running.slice(round % running.length), ...running.slice(0, round % running.length)]) {
+  // Each round starts with another variant (see rotated).
+  for (const target of rotated(running, round)) {
     const measured = await measure(target, round === 0 ? 1 : SECONDS);
     if (round > 0) results.get(target.spec)?.push(measured); // round 0 warms up JIT and connection pools
   }

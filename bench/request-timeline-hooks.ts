@@ -2,6 +2,7 @@
 // phases from the diagnostics channels of Node's HTTP server and of undici, medians on the 'timeline'
 // IPC message. Only what both servers (bare proxy and Gatehouse) expose, so their phases compare.
 import diagnostics from 'node:diagnostics_channel';
+import { median } from './bench-stats.ts';
 
 /** In the order they happen in a pass-through request. */
 const PHASES = ['headers', 'body', 'upstream request', 'upstream headers sent', 'upstream body sent', 'upstream answer headers', 'upstream answer end', 'response end'] as const;
@@ -30,7 +31,6 @@ process.on('message', (message) => {
   if (message === 'timeline:reset') requests.length = 0;
   if (message !== 'timeline') return;
   const complete = requests.filter((marks) => PHASES.every((phase) => marks[phase] !== undefined)) as Record<Phase, number>[];
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
   const steps = PHASES.slice(1).map((phase, index) => ({ from: PHASES[index] as Phase, to: phase, micros: median(complete.map((marks) => (marks[phase] - marks[PHASES[index] as Phase]) * 1000)) }));
   process.send?.({ timeline: { requests: complete.length, steps } });
 });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
+import { median } from './bench-stats.ts';
 
 const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' }, 'soak-seconds': { type: 'string' } } });
 const KNOWN = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny', 'soak', 'guardrail', 'guardrail-hook'];
@@ -30,10 +31,6 @@ async function start(name: string, file: string, environment: Record<string, str
   return { name, url: `http://127.0.0.1:${port}/v1`, process: child };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 

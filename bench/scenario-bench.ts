@@ -9,6 +9,7 @@ import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { cpuMicros } from './bench-servers.ts';
 import { scenario, type ScenarioName } from './bench-scenarios.ts';
+import { median, rotated } from './bench-stats.ts';
 
 export interface BenchTarget {
   /** `gatehouse pass-through`: a gateway whose provider speaks the request's own protocol (chat-tiny: Chat to a Chat upstream). */
@@ -39,8 +40,6 @@ export interface ScenarioSummary {
   translation_cpu_ratio?: number;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-
 /** Requests of each c=1 block; the first ones warm the target's connection and caches and are not timed. */
 const BLOCK_REQUESTS = 22;
 const BLOCK_WARM_UP = 2;
@@ -57,7 +56,7 @@ async function sequentialP50s(targets: BenchTarget[], path: string, headers: Rec
   const latencies = new Map<string, number[]>(targets.map((target) => [target.name, []]));
   const blocks = Math.ceil(count / (BLOCK_REQUESTS - BLOCK_WARM_UP));
   for (let block = 0; block < blocks; block += 1) {
-    for (const target of [...targets.slice(block % targets.length), ...targets.slice(0, block % targets.length)]) {
+    for (const target of rotated(targets, block)) {
       const url = `${target.url}${path}`;
       for (let index = 0; index < BLOCK_REQUESTS; index += 1) {
         const started = performance.now();
@@ -85,7 +84,7 @@ export async function runScenario(name: ScenarioName, targets: BenchTarget[], op
   const shape = scenario(name);
   const figures = new Map<string, RunFigures[]>(targets.map((target) => [target.name, []]));
   for (let run = 0; run < options.runs; run += 1) {
-    const order = [...targets.slice(run % targets.length), ...targets.slice(0, run % targets.length)];
+    const order = rotated(targets, run);
     // Warm-up: JIT, connection pools, lazily loaded modules.
     for (const target of order) await autocannon({ url: `${target.url}${shape.path}`, method: 'POST', headers: shape.headers, body: shape.body, connections: 16, amount: 300 });
     const c1p50s = await sequentialP50s(order, shape.path, shape.headers, shape.body, options.sequentialRequests);
