@@ -210,7 +210,7 @@ async function relayStream(forward: ForwardRequest, protocol: PassthroughProtoco
  * per chunk and its end a few ticks after the last chunk were on the path of every turn's last byte.
  * `onEnd` runs in the tick of the end, before the writes of that tick leave (see ReplySink.holdTail).
  */
-function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => void, onEnd?: () => void): Promise<void> {
+function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => void, onEnd: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let held: Buffer[] = [];
     const flush = () => {
@@ -231,7 +231,7 @@ function relayChunks(body: UpstreamAnswer['body'], onChunk: (chunk: Buffer) => v
     body.once('end', () => {
       ended = true;
       flush();
-      onEnd?.();
+      onEnd();
       resolve();
     });
     // What arrived before a failure still reaches the client, then the in-band error.

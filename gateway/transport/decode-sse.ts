@@ -33,8 +33,8 @@ async function* quietIterable(chunks: Chunks): AsyncIterable<Uint8Array | string
  * `onDone` runs once the stream is over, however it ends.
  */
 export async function* decodeSse(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, onDone?: () => void): AsyncIterable<WireEvent> {
-  // `onDone` runs however the stream ends (the request's deadline is disposed here rather than by one
-  // more generator around this one: every stage costs a promise round trip per event).
+  // The caller's clean-up (the request's deadline) runs here rather than in one more generator around
+  // this one: every stage costs a promise round trip per event.
   try {
     const decoder = new TextDecoder();
     let pending: WireEvent[] = [];
