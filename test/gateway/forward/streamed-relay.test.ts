@@ -9,6 +9,8 @@ import { startTestGatehouse, waitForRows, TEST_KEY, type TestGatehouse } from '.
  * but never holds a chunk past its tick: a Codex user sees each delta as the model writes it. The
  * upstream here sends its first frames, then waits — a barrier, not a sleep — until the client has read
  * them through the gateway; a relay that held chunks until the stream ended would never release it.
+ * Asked for an answer "all at once", it sends every frame and its end in one write instead: then the
+ * gateway's last bytes and the end of its response must leave together, passed through or translated.
  */
 const frame = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 const response = { id: 'resp_1', object: 'response', model: 'gpt-5.5', status: 'completed', output: [], usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 } };
