@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Gatehouse: one image for every role (gateway, collector, evaluator, optimizer, or all in one).
 # Node.js 24 runs the TypeScript sources directly (type stripping), so there is no compile step;
-# the build stage only builds the console (Vite) into console/dist.
+# the build stage only builds the console (Vite) into console/dist, and the runtime stage strips the
+# sources' types once, ahead, so no process loads Node's type stripper (bin/stripped-sources.mjs).
 
 FROM node:24-slim AS build
 WORKDIR /app
@@ -24,6 +25,8 @@ COPY console/build-console.mjs console/build-console.mjs
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --chown=node:node . .
 COPY --from=build --chown=node:node /app/console/dist console/dist
+# Stripped sources in node_modules/.cache, owned by root like the rest of node_modules: the server reads them, cannot rewrite them.
+RUN node bin/stripped-sources.mjs
 RUN mkdir -p /var/lib/gatehouse/data /var/lib/gatehouse/keys && chown -R node:node /var/lib/gatehouse
 # The image's unprivileged user: nothing in Gatehouse needs root.
 USER node

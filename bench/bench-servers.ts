@@ -2,7 +2,16 @@
 // their IPC (port, CPU time, stop) and the request the load generator sends.
 import { fork, type ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fillStrippedSourceCache } from '../bin/stripped-sources.mjs';
 import { v8FlagsFor } from '../bin/v8-flags.ts';
+
+/**
+ * A server process loads its TypeScript already stripped, as `bin/gatehouse.mjs` has it do (bin/stripped-sources.mjs):
+ * the cache filled here, the hook registered in the child before its entry file loads.
+ */
+const STRIPPED_SOURCES_IMPORT = `--import=data:text/javascript,import{serveStrippedSources}from"${pathToFileURL(resolve(import.meta.dirname, '../bin/stripped-sources.mjs')).href}";serveStrippedSources();`;
+let strippedSourcesFilled = false;
 
 export interface BenchServer {
   child: ChildProcess;
@@ -18,7 +27,11 @@ export async function startBenchServer(file: string, environment: Record<string,
   const path = isAbsolute(file) ? file : resolve(import.meta.dirname, file);
   const env = { ...process.env, ...environment };
   const serverFlags = path.endsWith('gatehouse-server.ts') ? v8FlagsFor(env) : [];
-  const child = fork(path, [], { env, execArgv: [...serverFlags, ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  if (!strippedSourcesFilled) {
+    fillStrippedSourceCache({ alsoFolders: ['bench', 'test'] });
+    strippedSourcesFilled = true;
+  }
+  const child = fork(path, [], { env, execArgv: [STRIPPED_SOURCES_IMPORT, ...serverFlags, ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolvePort, reject) => {
     child.once('message', (message: { port: number }) => resolvePort({ child, port: message.port }));
     child.once('exit', (code) => reject(new Error(`${path} exited with ${code}`)));

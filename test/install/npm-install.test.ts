@@ -62,6 +62,12 @@ function run(command: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise
   return new Promise((done) => child.on('close', (code) => done({ code, output, stderr })));
 }
 
+/** Whether `relative` (a path in the repository) is left out by a .dockerignore line (the patterns this repository uses). */
+function matchesDockerignore(relative: string, pattern: string): boolean {
+  if (pattern.startsWith('*')) return relative.endsWith(pattern.slice(1));
+  return relative === pattern || relative.startsWith(`${pattern}/`);
+}
+
 /** A scratch folder holding what `stage` copies before its install. */
 function prepare(stage: Stage): string {
   const folder = join(scratch, stage.name);
@@ -105,6 +111,15 @@ describe('the Dockerfile install steps on a clean copy (no Docker engine here)',
     expect(bundled.output.trim()).toBe(`v${(JSON.parse(readFileSync(join(ROOT, 'node_modules/node/package.json'), 'utf8')) as { version: string }).version}`);
     const engine = await run(`node_modules/.bin/node -e "process.stdout.write(require('chdb').query('SELECT 40 + 2', 'CSV'))"`, folder);
     expect(engine.output.trim(), engine.output).toBe('42');
+    // Then `COPY . .` (less .dockerignore) and the stage's step that strips the sources' types ahead.
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter(Boolean);
+    cpSync(ROOT, folder, { recursive: true, filter: (source) => !ignored.some((pattern) => matchesDockerignore(source.slice(ROOT.length + 1), pattern)) });
+    const stripped = await run('node_modules/.bin/node bin/stripped-sources.mjs', folder);
+    expect(stripped.code, stripped.output).toBe(0);
+    expect(stripped.output).toMatch(/gatehouse: \d{3} TypeScript sources ready to load without Node's type stripper \(\d{3} stripped now/);
+    const help = await run('node_modules/.bin/node bin/gatehouse.mjs --help', folder);
+    expect(help.code, help.output).toBe(0);
+    expect(help.stderr).toBe('');
   }, INSTALL_TIMEOUT_MILLIS);
 });
 

@@ -158,6 +158,10 @@ describe('Dockerfile', () => {
     expect(users.at(-1)).toBe('USER node');
     const lastUser = instructions.lastIndexOf('USER node');
     expect(instructions.slice(lastUser + 1).some((line) => line.startsWith('RUN '))).toBe(false);
+    // The sources' types are stripped ahead, once the sources are in, by root (the server cannot rewrite what it runs).
+    const strip = instructions.indexOf('RUN node bin/stripped-sources.mjs');
+    expect(strip).toBeGreaterThan(instructions.lastIndexOf('COPY --chown=node:node . .'));
+    expect(strip).toBeLessThan(lastUser);
   });
 
   it('copies what npm ci reads (the lock, .npmrc, the chdb placeholders the overrides link) before each npm ci', () => {

@@ -1,0 +1,135 @@
+// Node.js runs Gatehouse's TypeScript sources directly: it strips their types as it loads each file. The stripper
+// it uses (amaro, swc built to WebAssembly) stays in the process once loaded, ~18 MB of RSS: 9 % of the 200 MB a
+// lean gateway replica holding 1,000 streams may use (docs/RESILIENCE.md, "Memory"). Stripping is a pure function
+// of the source, so each version of a file is stripped once, by Node's own function (module.stripTypeScriptTypes,
+// the same amaro, same mode), and kept in node_modules/.cache/gatehouse/stripped/, named by a hash of the source
+// and the stripper's version. A load hook serves the project's .ts files from there. The launcher fills the cache
+// before it replaces itself with the server process (bin/gatehouse.mjs), `npm ci` and the image build fill it
+// ahead (`npm run build`), so a server process never loads the stripper. A file the cache lacks (an edit made
+// while a server runs, an unwritable cache) is stripped in the process, as Node would have done: slower to load
+// and heavier, never wrong. Types are replaced by blanks, so line and column numbers in stack traces still match
+// the .ts file, whose URL the module keeps.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Namespace import: Node 22.12–22.14 lack registerHooks, and a named import of it would not even load there.
+import * as nodeModule from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+/** Folders of the project that hold no code a Gatehouse process runs (tests, benchmarks, the console's Vite sources). */
+const NOT_RUN = new Set(['node_modules', 'test', 'bench', 'console', 'docs', 'deploy', 'packaging']);
+
+/** Where a stripped file is kept: named by its source and the stripper's version, so a stale entry cannot be served. */
+export function strippedSourcePath(cacheDir, source) {
+  const hash = createHash('sha256').update(`amaro ${process.versions.amaro ?? 'unknown'}\0`).update(source).digest('hex');
+  return join(cacheDir, `${hash}.js`);
+}
+
+export function defaultCacheDir(root = PROJECT_ROOT) {
+  return join(root, 'node_modules', '.cache', 'gatehouse', 'stripped');
+}
+
+/**
+ * Node 24 calls module.stripTypeScriptTypes experimental and says so on stderr at its first use, although it is the
+ * function its own loader strips with: that notice is not the user's concern, every other warning still shows.
+ */
+function withoutExperimentalNotice(run) {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = (warning, ...rest) => {
+    if (!String(warning).includes('stripTypeScriptTypes')) emitWarning.call(process, warning, ...rest);
+  };
+  try {
+    return run();
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** Strips `source` and keeps the result at `file`; false when the cache cannot be written (a read-only image). */
+function strip(source, file, cacheDir) {
+  const code = withoutExperimentalNotice(() => nodeModule.stripTypeScriptTypes(source, { mode: 'strip' }));
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    // Written aside, then renamed: processes starting together never read a half-written file.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, code);
+    renameSync(partial, file);
+    return { code, kept: true };
+  } catch {
+    return { code, kept: false };
+  }
+}
+
+const strippingSupported = () => typeof nodeModule.registerHooks === 'function' && typeof nodeModule.stripTypeScriptTypes === 'function';
+
+/**
+ * Serves the project's .ts modules (not its dependencies') from the cache. Returns false where Node has no
+ * synchronous load hooks (before 22.15), which leaves Node's own type stripping in charge.
+ */
+export function serveStrippedSources({ root = PROJECT_ROOT, cacheDir = defaultCacheDir(root) } = {}) {
+  if (!strippingSupported()) return false;
+  const rootUrl = pathToFileURL(`${root}/`).href;
+  const dependenciesUrl = `${rootUrl}node_modules/`;
+  nodeModule.registerHooks({
+    load(url, context, nextLoad) {
+      if (!url.startsWith(rootUrl) || url.startsWith(dependenciesUrl) || !url.endsWith('.ts')) return nextLoad(url, context);
+      const source = readFileSync(fileURLToPath(url), 'utf8');
+      const file = strippedSourcePath(cacheDir, source);
+      let code;
+      try {
+        code = readFileSync(file, 'utf8');
+      } catch {
+        code = strip(source, file, cacheDir).code;
+      }
+      return { format: 'module', source: code, shortCircuit: true };
+    },
+  });
+  return true;
+}
+
+/**
+ * The .ts files a Gatehouse process may load: the project's folders but its tests, benchmarks and console sources
+ * (top-level files are tool configs), and any of `alsoFolders` (the benchmarks fill theirs).
+ */
+function runnableSources(root, alsoFolders) {
+  const files = [];
+  const walk = (folder, top) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || (top && NOT_RUN.has(entry.name) && !alsoFolders.includes(entry.name))) continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) walk(path, false);
+      else if (!top && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
+    }
+  };
+  walk(root, true);
+  return files;
+}
+
+/**
+ * Strips every runnable source the cache lacks. Stops at the first file it cannot keep (nothing to gain from
+ * stripping the rest). Returns how many sources there are and how many were stripped now.
+ */
+export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaultCacheDir(root), alsoFolders = [] } = {}) {
+  const files = runnableSources(root, alsoFolders);
+  // Before Node 22.13 there is no stripTypeScriptTypes (nor, before 22.15, a hook to serve the result).
+  if (!strippingSupported()) return { files: files.length, strippedNow: 0, writable: false };
+  let strippedNow = 0;
+  for (const path of files) {
+    const source = readFileSync(path, 'utf8');
+    const file = strippedSourcePath(cacheDir, source);
+    if (existsSync(file)) continue;
+    if (!strip(source, file, cacheDir).kept) return { files: files.length, strippedNow, writable: false };
+    strippedNow += 1;
+  }
+  return { files: files.length, strippedNow, writable: true };
+}
+
+// `node bin/stripped-sources.mjs` (npm's prepare, `npm run build`, the image build): fill the cache ahead.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { files, strippedNow, writable } = fillStrippedSourceCache();
+  const where = defaultCacheDir().slice(PROJECT_ROOT.length + 1);
+  if (!strippingSupported()) console.log(`gatehouse: Node.js ${process.version} cannot strip types ahead (22.15 or newer can); Gatehouse's processes will strip their TypeScript as they load it (about 18 MB more memory each).`);
+  else if (!writable) console.log(`gatehouse: ${where} is not writable; Gatehouse's processes will strip their TypeScript as they load it (about 18 MB more memory each).`);
+  else console.log(`gatehouse: ${files} TypeScript sources ready to load without Node's type stripper (${strippedNow} stripped now, into ${where}).`);
+}
