@@ -13,6 +13,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    globalSetup: ['./test/helpers/fill-stripped-sources.ts'],
     reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...MEASURED_ALONE, ...LOAD_ALONE], sequence: { groupOrder: 0 } } },
