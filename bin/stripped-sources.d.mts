@@ -3,4 +3,4 @@ export declare const PROJECT_ROOT: string;
 export declare function defaultCacheDir(root?: string): string;
 export declare function strippedSourcePath(cacheDir: string, source: string): string;
 export declare function serveStrippedSources(options?: { root?: string; cacheDir?: string }): boolean;
-export declare function fillStrippedSourceCache(options?: { root?: string; cacheDir?: string; alsoFolders?: string[] }): { files: number; strippedNow: number; writable: boolean };
+export declare function fillStrippedSourceCache(options?: { root?: string; cacheDir?: string; alsoFolders?: string[]; pruneAbove?: number }): { files: number; strippedNow: number; writable: boolean };

@@ -4,16 +4,16 @@
 // of the source, so each version of a file is stripped once, by Node's own function (module.stripTypeScriptTypes,
 // the same amaro, same mode), and kept in node_modules/.cache/gatehouse/stripped/, named by a hash of the source
 // and the stripper's version. A load hook serves the project's .ts files from there. The launcher fills the cache
-// before it replaces itself with the server process (bin/gatehouse.mjs), `npm ci` and the image build fill it
-// ahead (`npm run build`), so a server process never loads the stripper. A file the cache lacks (an edit made
+// before it replaces itself with the server process (bin/gatehouse.mjs), and the image build fills it ahead
+// (Dockerfile), so a server process never loads the stripper. A file the cache lacks (an edit made
 // while a server runs, an unwritable cache) is stripped in the process, as Node would have done: slower to load
 // and heavier, never wrong. Types are replaced by blanks, so line and column numbers in stack traces still match
 // the .ts file, whose URL the module keeps.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 // Namespace import: Node 22.12–22.14 lack registerHooks, and a named import of it would not even load there.
 import * as nodeModule from 'node:module';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
@@ -97,6 +97,7 @@ function runnableSources(root, alsoFolders) {
   const walk = (folder, top) => {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       if (entry.name.startsWith('.') || (top && NOT_RUN.has(entry.name) && !alsoFolders.includes(entry.name))) continue;
+      if (entry.name === 'node_modules') continue;
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path, false);
       else if (!top && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
@@ -110,7 +111,7 @@ function runnableSources(root, alsoFolders) {
  * Strips every runnable source the cache lacks. Stops at the first file it cannot keep (nothing to gain from
  * stripping the rest). Returns how many sources there are and how many were stripped now.
  */
-export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaultCacheDir(root), alsoFolders = [] } = {}) {
+export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaultCacheDir(root), alsoFolders = [], pruneAbove = PRUNE_ABOVE } = {}) {
   const files = runnableSources(root, alsoFolders);
   // Before Node 22.13 there is no stripTypeScriptTypes (nor, before 22.15, a hook to serve the result).
   if (!strippingSupported()) return { files: files.length, strippedNow: 0, writable: false };
@@ -122,10 +123,22 @@ export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaul
     if (!strip(source, file, cacheDir).kept) return { files: files.length, strippedNow, writable: false };
     strippedNow += 1;
   }
+  pruneOldVersions(root, cacheDir, pruneAbove);
   return { files: files.length, strippedNow, writable: true };
 }
 
-// `node bin/stripped-sources.mjs` (npm's prepare, `npm run build`, the image build): fill the cache ahead.
+/** Every edit of a source adds an entry; past this many the entries of no current source are removed. */
+const PRUNE_ABOVE = 4_000;
+
+function pruneOldVersions(root, cacheDir, pruneAbove) {
+  const entries = readdirSync(cacheDir);
+  if (entries.length <= pruneAbove) return;
+  // Current in any folder (tests and benchmarks included): another process may be about to load them.
+  const current = new Set(runnableSources(root, [...NOT_RUN]).map((path) => basename(strippedSourcePath(cacheDir, readFileSync(path, 'utf8')))));
+  for (const entry of entries) if (!current.has(entry)) rmSync(join(cacheDir, entry), { force: true });
+}
+
+// `node bin/stripped-sources.mjs` (the image build): fill the cache ahead.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { files, strippedNow, writable } = fillStrippedSourceCache();
   const where = defaultCacheDir().slice(PROJECT_ROOT.length + 1);

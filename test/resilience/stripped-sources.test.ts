@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultCacheDir, strippedSourcePath } from '../../bin/stripped-sources.mjs';
+import { defaultCacheDir, fillStrippedSourceCache, strippedSourcePath } from '../../bin/stripped-sources.mjs';
 import { TEST_KEY } from '../helpers/start-test-gatehouse.ts';
 import { startGatehouseChild } from './gatehouse-child.ts';
 
@@ -77,6 +77,10 @@ describe('TypeScript sources served already stripped (bin/stripped-sources.mjs)'
     writeFileSync(module, version(2));
     const edited = await runWithHook({ root, cacheDir, entry: module, then });
     expect(JSON.parse(edited.stdout.trim().split('\n')[0] ?? '{}')).toMatchObject({ answer: 2 });
+
+    // Old versions go once the cache holds more entries than allowed; the current one stays.
+    expect(fillStrippedSourceCache({ root, cacheDir, pruneAbove: 1 })).toEqual({ files: 1, strippedNow: 0, writable: true });
+    expect(readdirSync(cacheDir)).toEqual([basename(strippedSourcePath(cacheDir, version(2)))]);
   }, 60_000);
 
   it('an unwritable cache still runs: the process strips in memory, as Node would have', async () => {
