@@ -31,8 +31,14 @@ if (SERVER_COMMANDS.has(command) && process.env.GATEHOUSE_MEMORY_FLAGS_APPLIED =
   // embedded engine (chDB's many threads allocate through malloc).
   const arena = lean && command === 'gateway' && process.env.MALLOC_ARENA_MAX === undefined ? { MALLOC_ARENA_MAX: '1' } : {};
   if ((flags.length > 0 || arena.MALLOC_ARENA_MAX) && typeof process.execve === 'function') {
-    // Stripping what the cache lacks loads the stripper here, in the process about to be replaced.
-    fillStrippedSourceCache();
+    // Stripping what the cache lacks loads the stripper here, in the process about to be replaced. A cache that
+    // cannot be filled costs memory, never the start: the server then strips what it lacks as it loads.
+    try {
+      const { writable } = fillStrippedSourceCache();
+      if (!writable) console.error("gatehouse: the stripped-source cache (node_modules/.cache/gatehouse/stripped) lacks sources and cannot be written; this process loads Node's type stripper (~18 MB more). Run `node bin/stripped-sources.mjs` as the owner of node_modules.");
+    } catch {
+      // An unreadable folder or the like: Node's own type stripping still runs every source.
+    }
     try {
       process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...arena, GATEHOUSE_MEMORY_FLAGS_APPLIED: flags.join(' ') });
     } catch {

@@ -131,6 +131,7 @@ export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaul
 const PRUNE_ABOVE = 4_000;
 
 function pruneOldVersions(root, cacheDir, pruneAbove) {
+  if (!existsSync(cacheDir)) return;
   const entries = readdirSync(cacheDir);
   if (entries.length <= pruneAbove) return;
   // Current in any folder (tests and benchmarks included): another process may be about to load them.
