@@ -7,9 +7,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Agent, request } from 'undici';
 import { BENCH_HEADERS, benchBody, cpuMicros, startBenchServer, stopBenchServer } from './bench-servers.ts';
-import { median } from './bench-stats.ts';
+import { median, rotated } from './bench-stats.ts';
 
 const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, runs: { type: 'string' }, 'soak-seconds': { type: 'string' } } });
 const KNOWN = ['tiny', 'codex-45k', 'codex-200k', 'chat-tiny', 'soak', 'guardrail', 'guardrail-hook'];
@@ -31,33 +30,6 @@ async function start(name: string, file: string, environment: Record<string, str
   return { name, url: `http://127.0.0.1:${port}/v1`, process: child };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-
-
-/** Sequential requests: latency p50 and time to first byte, microsecond resolution. */
-async function sequential(url: string, stream: boolean): Promise<{ p50: number; ttfbP50: number }> {
-  const agent = new Agent({ connections: 1 });
-  const latencies: number[] = [];
-  const ttfbs: number[] = [];
-  const payload = benchBody(stream);
-  for (let index = 0; index < SEQUENTIAL_REQUESTS + 50; index += 1) {
-    const started = performance.now();
-    const response = await request(`${url}/responses`, { method: 'POST', headers: BENCH_HEADERS, body: payload, dispatcher: agent });
-    let first = 0;
-    for await (const _chunk of response.body) if (first === 0) first = performance.now();
-    const ended = performance.now();
-    if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-    if (index >= 50) {
-      latencies.push(ended - started);
-      ttfbs.push(first - started);
-    }
-  }
-  await agent.close();
-  latencies.sort((a, b) => a - b);
-  ttfbs.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), ttfbP50: percentile(ttfbs, 50) };
-}
-
 async function concurrent(server: Server, stream: boolean): Promise<{ rps: number; p50: number; p99: number; cpuPerRequestMicros: number }> {
   const cpuBefore = await cpuMicros(server.process);
   const result = await autocannon({ url: `${server.url}/responses`, method: 'POST', headers: BENCH_HEADERS, body: benchBody(stream), connections: 64, duration: SECONDS });
@@ -76,14 +48,18 @@ const targets = [upstream, bare, gatehouse, translated];
 type Figures = { c1p50: number; ttfb: number; rps: number; p50: number; p99: number; cpu: number };
 const results: Record<string, Record<string, Figures[]>> = {};
 console.log(`Gatehouse benchmark: ${RUNS} run(s), ${SECONDS}s per concurrency-64 measurement, ${SEQUENTIAL_REQUESTS} sequential requests at concurrency 1\n`);
+const { runScenario, printScenario, runSoak, sequentialMedians } = await import('./scenario-bench.ts');
 for (let run = 1; run <= (selected('tiny') ? RUNS : 0); run += 1) {
   for (const stream of [false, true]) {
     const mode = stream ? 'streaming (20 chunks)' : 'non-streaming';
-    for (const target of targets) {
-      const seq = await sequential(target.url, stream);
+    // c=1 of all targets in interleaved blocks (bench/scenario-bench.ts), then c=64 of each, each run in another order.
+    const order = rotated(targets, run);
+    const c1 = await sequentialMedians(order, '/responses', BENCH_HEADERS, benchBody(stream), SEQUENTIAL_REQUESTS);
+    for (const target of order) {
       const con = await concurrent(target, stream);
+      const seq = c1.get(target.name) ?? { p50: Number.NaN, ttfbP50: Number.NaN };
       ((results[mode] ??= {})[target.name] ??= []).push({ c1p50: seq.p50, ttfb: seq.ttfbP50, rps: con.rps, p50: con.p50, p99: con.p99, cpu: con.cpuPerRequestMicros });
-      process.stdout.write(`  run ${run} · ${mode} · ${target.name}: ${con.rps.toFixed(0)} req/s\n`);
+      process.stdout.write(`  run ${run} · ${mode} · ${target.name}: c=1 p50 ${seq.p50.toFixed(3)} ms · ${con.rps.toFixed(0)} req/s\n`);
     }
   }
 }
@@ -99,16 +75,18 @@ for (const [mode, byTarget] of Object.entries(results)) {
       `  ${name.padEnd(12)}  ${med(name, 'c1p50').toFixed(3).padStart(10)}  ${med(name, 'ttfb').toFixed(3).padStart(11)}  ${med(name, 'rps').toFixed(0).padStart(10)}  ${med(name, 'p50').toFixed(1).padStart(11)}  ${med(name, 'p99').toFixed(1).padStart(11)}  ${name === 'upstream' ? '' : med(name, 'cpu').toFixed(0).padStart(10)}`,
     );
   }
-  const addedBare = med('bare proxy', 'c1p50') - med('upstream', 'c1p50');
-  const addedGatehouse = med('gatehouse', 'c1p50') - med('upstream', 'c1p50');
+  // The c=1 figures of one run share a stretch of time: a difference is the median of the per-run differences.
+  const difference = (name: string, base: string, field: keyof Figures) => median((byTarget[name] ?? []).map((figures, run) => figures[field] - (byTarget[base]?.[run]?.[field] ?? Number.NaN)));
+  const addedBare = difference('bare proxy', 'upstream', 'c1p50');
+  const addedGatehouse = difference('gatehouse', 'upstream', 'c1p50');
   const figures = {
     throughput_ratio: med('gatehouse', 'rps') / med('bare proxy', 'rps'),
-    added_p50_ms_over_bare_proxy: addedGatehouse - addedBare,
+    added_p50_ms_over_bare_proxy: difference('gatehouse', 'bare proxy', 'c1p50'),
     hop_added_p50_ms: { bare_proxy: addedBare, gatehouse: addedGatehouse },
-    ttfb_overhead_ms_over_bare_proxy: med('gatehouse', 'ttfb') - med('bare proxy', 'ttfb'),
+    ttfb_overhead_ms_over_bare_proxy: difference('gatehouse', 'bare proxy', 'ttfb'),
     cpu_ratio: med('gatehouse', 'cpu') / med('bare proxy', 'cpu'),
   };
-  const translationAdded = med('translated', 'c1p50') - med('gatehouse', 'c1p50');
+  const translationAdded = difference('translated', 'gatehouse', 'c1p50');
   Object.assign(figures, { translation_added_p50_ms: translationAdded, translated_throughput_ratio: med('translated', 'rps') / med('bare proxy', 'rps') });
   summary[mode] = figures;
   // Throughput on two shared cores follows CPU per request (issue #17 retired issue #2's 0.75× throughput target for CPU and latency).
@@ -118,7 +96,6 @@ for (const [mode, byTarget] of Object.entries(results)) {
   console.log(`  → translation (Responses → Chat Completions upstream) adds ${translationAdded.toFixed(3)} ms p50 over pass-through at c=1 (target ≤ 0.2)`);
 }
 
-const { runScenario, printScenario, runSoak } = await import('./scenario-bench.ts');
 const scenarioTargets = [
   { name: 'upstream' as const, url: upstream.url, process: upstream.process },
   { name: 'bare proxy' as const, url: bare.url, process: bare.process },

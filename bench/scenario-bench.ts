@@ -45,15 +45,16 @@ const BLOCK_REQUESTS = 22;
 const BLOCK_WARM_UP = 2;
 
 /**
- * c=1 latency of every target, interleaved in short blocks: each target gets `count` timed sequential
- * requests, `BLOCK_REQUESTS` at a time, the targets taking turns block after block. This machine's cores
- * change speed from one second to the next; one target's whole c=1 run after another's measured the
- * machine's drift along with the hop (a target's median moved 0.4 ms between runs), while blocks spread
+ * c=1 latency (and time to the first answer byte) of every target, interleaved in short blocks: each target gets
+ * `count` timed sequential requests, `BLOCK_REQUESTS` at a time, the targets taking turns block after block. This
+ * machine's cores change speed from one second to the next; one target's whole c=1 run after another's measured
+ * the machine's drift along with the hop (a target's median moved 0.4 ms between runs), while blocks spread
  * every target over the same stretch of time and still keep each one warm within its block.
  */
-async function sequentialP50s(targets: BenchTarget[], path: string, headers: Record<string, string>, body: string, count: number): Promise<Map<string, number>> {
+export async function sequentialMedians(targets: readonly { name: string; url: string }[], path: string, headers: Record<string, string>, body: string, count: number): Promise<Map<string, { p50: number; ttfbP50: number }>> {
   const agents = new Map(targets.map((target) => [target.name, new Agent({ connections: 1, keepAliveTimeout: 30_000 })]));
   const latencies = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  const ttfbs = new Map<string, number[]>(targets.map((target) => [target.name, []]));
   const blocks = Math.ceil(count / (BLOCK_REQUESTS - BLOCK_WARM_UP));
   for (let block = 0; block < blocks; block += 1) {
     for (const target of rotated(targets, block)) {
@@ -61,14 +62,19 @@ async function sequentialP50s(targets: BenchTarget[], path: string, headers: Rec
       for (let index = 0; index < BLOCK_REQUESTS; index += 1) {
         const started = performance.now();
         const response = await request(url, { method: 'POST', headers, body, dispatcher: agents.get(target.name) });
-        await response.body.arrayBuffer();
+        let first = 0;
+        for await (const _chunk of response.body) if (first === 0) first = performance.now();
+        const ended = performance.now();
         if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-        if (index >= BLOCK_WARM_UP) latencies.get(target.name)?.push(performance.now() - started);
+        if (index >= BLOCK_WARM_UP) {
+          latencies.get(target.name)?.push(ended - started);
+          ttfbs.get(target.name)?.push(first - started);
+        }
       }
     }
   }
   await Promise.all([...agents.values()].map((agent) => agent.close()));
-  return new Map([...latencies].map(([name, values]) => [name, median(values)]));
+  return new Map(targets.map((target) => [target.name, { p50: median(latencies.get(target.name) ?? []), ttfbP50: median(ttfbs.get(target.name) ?? []) }]));
 }
 
 async function concurrent(target: BenchTarget, url: string, headers: Record<string, string>, body: string, seconds: number): Promise<Omit<RunFigures, 'c1p50'>> {
@@ -87,9 +93,9 @@ export async function runScenario(name: ScenarioName, targets: BenchTarget[], op
     const order = rotated(targets, run);
     // Warm-up: JIT, connection pools, lazily loaded modules.
     for (const target of order) await autocannon({ url: `${target.url}${shape.path}`, method: 'POST', headers: shape.headers, body: shape.body, connections: 16, amount: 300 });
-    const c1p50s = await sequentialP50s(order, shape.path, shape.headers, shape.body, options.sequentialRequests);
+    const c1 = await sequentialMedians(order, shape.path, shape.headers, shape.body, options.sequentialRequests);
     for (const target of order) {
-      const c1p50 = c1p50s.get(target.name) ?? Number.NaN;
+      const c1p50 = c1.get(target.name)?.p50 ?? Number.NaN;
       figures.get(target.name)?.push({ c1p50, ...(await concurrent(target, `${target.url}${shape.path}`, shape.headers, shape.body, options.seconds)) });
       process.stdout.write(`  ${name} run ${run + 1} · ${target.name}: c=1 p50 ${c1p50.toFixed(3)} ms\n`);
     }
