@@ -93,6 +93,8 @@ describe('RedisBudgetLedger when Redis is unreachable', () => {
       await ledger.reserve({ requestId: 'warm', scopes: [], estimateUsd: 0, stages, affinityKey: 'x' }); // loads the script
       const blocker = new Redis(server.url);
       cleanups.push(() => void blocker.disconnect());
+      // Connected first: on a loaded machine a fresh connection could take longer than the pause below.
+      await blocker.ping();
       void blocker.debug('SLEEP', '1').catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, 50));
       const started = performance.now();
@@ -176,6 +178,7 @@ describe('RedisBudgetLedger when Redis is unreachable', () => {
       await ledger.reserve({ requestId: 'warm', scopes: [], estimateUsd: 0, stages, affinityKey: 'x' }); // loads the script
       const blocker = new Redis(server.url);
       cleanups.push(() => void blocker.disconnect());
+      await blocker.ping(); // connected first (see above)
       // A busy Redis: the reserve times out (one command timeout), the ledger backs off, Redis stays connected.
       void blocker.debug('SLEEP', '0.6').catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, 50));
