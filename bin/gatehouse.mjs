@@ -8,7 +8,7 @@ if (major < 22) {
 
 // The project's .ts files are served already stripped of their types (./stripped-sources.mjs), so a server process
 // never loads Node's TypeScript stripper (~18 MB of RSS). Registered before the first .ts import.
-const { serveStrippedSources, fillStrippedSourceCache } = await import('./stripped-sources.mjs');
+const { serveStrippedSources, fillStrippedSourceCache, defaultCacheDir } = await import('./stripped-sources.mjs');
 serveStrippedSources();
 
 // Memory profile of the long-running processes (docs/RESILIENCE.md, "Memory"), flags in ./v8-flags.ts.
@@ -35,7 +35,7 @@ if (SERVER_COMMANDS.has(command) && process.env.GATEHOUSE_MEMORY_FLAGS_APPLIED =
     // cannot be filled costs memory, never the start: the server then strips what it lacks as it loads.
     try {
       const { writable } = fillStrippedSourceCache();
-      if (!writable) console.error("gatehouse: the stripped-source cache (node_modules/.cache/gatehouse/stripped) lacks sources and cannot be written; this process loads Node's type stripper (~18 MB more). Run `node bin/stripped-sources.mjs` as the owner of node_modules.");
+      if (!writable) console.error(`gatehouse: the stripped-source cache (${defaultCacheDir()}) lacks sources and cannot be written; this process loads Node's type stripper (~18 MB more). Run \`node bin/stripped-sources.mjs\` as the owner of node_modules.`);
     } catch {
       // An unreadable folder or the like: Node's own type stripping still runs every source.
     }

@@ -17,8 +17,8 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
-/** Folders of the project that hold no code a Gatehouse process runs (tests, benchmarks, the console's Vite sources). */
-const NOT_RUN = new Set(['node_modules', 'test', 'bench', 'console', 'docs', 'deploy', 'packaging']);
+/** Top-level folders that hold no code a Gatehouse process runs (tests, benchmarks, the console's Vite sources). */
+const NOT_RUN = new Set(['test', 'bench', 'console', 'docs', 'deploy', 'packaging']);
 
 /** Where a stripped file is kept: named by its source and the stripper's version, so a stale entry cannot be served. */
 export function strippedSourcePath(cacheDir, source) {
@@ -88,16 +88,12 @@ export function serveStrippedSources({ root = PROJECT_ROOT, cacheDir = defaultCa
   return true;
 }
 
-/**
- * The .ts files a Gatehouse process may load: the project's folders but its tests, benchmarks and console sources
- * (top-level files are tool configs), and any of `alsoFolders` (the benchmarks fill theirs).
- */
-function runnableSources(root, alsoFolders) {
+/** The project's own .ts files (never its dependencies') under the top-level folders `includeFolder` accepts; top-level files are tool configs. */
+function projectSources(root, includeFolder) {
   const files = [];
   const walk = (folder, top) => {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
-      if (entry.name.startsWith('.') || (top && NOT_RUN.has(entry.name) && !alsoFolders.includes(entry.name))) continue;
-      if (entry.name === 'node_modules') continue;
+      if (entry.name.startsWith('.') || entry.name === 'node_modules' || (top && !includeFolder(entry.name))) continue;
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path, false);
       else if (!top && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
@@ -112,7 +108,8 @@ function runnableSources(root, alsoFolders) {
  * stripping the rest). Returns how many sources there are and how many were stripped now.
  */
 export function fillStrippedSourceCache({ root = PROJECT_ROOT, cacheDir = defaultCacheDir(root), alsoFolders = [], pruneAbove = PRUNE_ABOVE } = {}) {
-  const files = runnableSources(root, alsoFolders);
+  // What a Gatehouse process may load, and any of `alsoFolders` (the benchmarks and tests fill theirs).
+  const files = projectSources(root, (folder) => !NOT_RUN.has(folder) || alsoFolders.includes(folder));
   // Before Node 22.13 there is no stripTypeScriptTypes (nor, before 22.15, a hook to serve the result).
   if (!strippingSupported()) return { files: files.length, strippedNow: 0, writable: false };
   let strippedNow = 0;
@@ -135,7 +132,7 @@ function pruneOldVersions(root, cacheDir, pruneAbove) {
   const entries = readdirSync(cacheDir);
   if (entries.length <= pruneAbove) return;
   // Current in any folder (tests and benchmarks included): another process may be about to load them.
-  const current = new Set(runnableSources(root, [...NOT_RUN]).map((path) => basename(strippedSourcePath(cacheDir, readFileSync(path, 'utf8')))));
+  const current = new Set(projectSources(root, () => true).map((path) => basename(strippedSourcePath(cacheDir, readFileSync(path, 'utf8')))));
   for (const entry of entries) if (!current.has(entry)) rmSync(join(cacheDir, entry), { force: true });
 }
 
